@@ -1,0 +1,31 @@
+//! The bridge between tokio threads and one asyncio event loop.
+//!
+//! # Design
+//!
+//! A request crosses threads twice: the tokio thread that parsed it hands it to the loop
+//! thread that runs the application, and the application's answer goes back. The usual
+//! bridge (`loop.call_soon_threadsafe` per event) takes the GIL on the tokio thread for
+//! every hand-over and wakes the loop once per event, so under load the tokio threads and
+//! the loop thread fight over the GIL and the loop's self-pipe is written per request.
+//!
+//! This bridge never takes the GIL off the loop thread:
+//!
+//! - Tokio → loop: [`LoopHandle::schedule`] pushes a Rust closure onto a mutex-guarded
+//!   queue. Only the push that finds the queue empty writes to an `eventfd` the loop watches
+//!   (`loop.add_reader`), so a burst of ready requests costs one wake-up and one read, and
+//!   the loop then runs the whole batch in one callback, with the GIL it already holds.
+//! - Loop → tokio: the application's calls (`send`, `receive`) run on the loop thread and
+//!   talk to tokio through channels (oneshot, bounded mpsc, `Notify`), which need no GIL.
+//! - Awaitables: a result known at once is returned as an awaitable that completes on its
+//!   first step ([`Done`], [`Ready`]) instead of a future that costs a loop iteration; only
+//!   a result that must wait (a body chunk not yet arrived, a full response channel) gets
+//!   an asyncio future, resolved later by a scheduled closure via [`resolve`].
+//!
+//! Jobs dropped without running (the loop closed) drop what they captured, so channels they
+//! held close and the tokio side sees it.
+
+mod awaitable;
+mod handle;
+
+pub use awaitable::{Done, Ready, resolve};
+pub use handle::{Job, LoopHandle};

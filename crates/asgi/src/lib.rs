@@ -1,0 +1,25 @@
+//! The ASGI 3 interface (spec 2.4): http requests become `app(scope, receive, send)` calls on
+//! an asyncio loop, with request bodies streamed to `receive`, responses streamed from `send`
+//! with backpressure, and `http.disconnect` when the client goes away. Knows nothing about
+//! HTTP versions: it serves whatever [`granian_serve::Handler`] requests a protocol hands it.
+//! Lifespan runs in Python, before the server starts.
+
+mod done;
+mod error;
+mod handler;
+mod receive;
+mod scope;
+mod send;
+
+use pyo3::prelude::*;
+
+pub use error::{ClientDisconnected, Error};
+pub use handler::{AsgiHandler, AsgiOptions};
+pub use scope::percent_decode;
+
+/// Add the interface's Python-visible names to the native module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ClientDisconnected", m.py().get_type::<ClientDisconnected>())?;
+    m.add_class::<receive::AsgiReceive>()?;
+    m.add_class::<send::AsgiSend>()
+}

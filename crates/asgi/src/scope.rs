@@ -1,0 +1,147 @@
+use std::borrow::Cow;
+
+use granian_serve::ConnInfo;
+use http::Version;
+use http::request::Parts;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::{Py, intern};
+
+use crate::handler::Shared;
+
+/// Decode `%XX` escapes; anything malformed is kept as it stands.
+#[must_use]
+pub fn percent_decode(input: &[u8]) -> Cow<'_, [u8]> {
+    if !input.contains(&b'%') {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                input.get(i + 1).and_then(|c| hex(*c)),
+                input.get(i + 2).and_then(|c| hex(*c)),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+            continue;
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The `(host, port)` pairs of a connection, built once and reused by its requests.
+struct ConnAddresses {
+    client: Py<PyTuple>,
+    server: Py<PyTuple>,
+}
+
+fn address(py: Python<'_>, addr: std::net::SocketAddr) -> PyResult<Bound<'_, PyTuple>> {
+    (addr.ip().to_string(), addr.port()).into_pyobject(py)
+}
+
+fn conn_addresses<'a>(py: Python<'_>, conn: &'a ConnInfo) -> PyResult<Option<&'a ConnAddresses>> {
+    if conn.interface_cache.get().is_none() {
+        let addresses = ConnAddresses {
+            client: address(py, conn.peer)?.unbind(),
+            server: address(py, conn.local)?.unbind(),
+        };
+        let _ = conn.interface_cache.set(Box::new(addresses));
+    }
+    Ok(conn.interface_cache.get().and_then(|cached| cached.downcast_ref()))
+}
+
+/// The http scope of one request: a copy of the server's template dict with the
+/// per-request keys set.
+pub(crate) fn http_scope<'py>(
+    py: Python<'py>,
+    shared: &Shared,
+    parts: &Parts,
+    conn: &ConnInfo,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cache = &shared.cache;
+    let scope = cache.scope_template.bind(py).copy()?;
+    let version = match parts.version {
+        Version::HTTP_10 => &cache.http_10,
+        Version::HTTP_2 | Version::HTTP_3 => &cache.http_2,
+        _ => &cache.http_11,
+    };
+    scope.set_item(intern!(py, "http_version"), version.bind(py))?;
+    scope.set_item(intern!(py, "method"), cache.method(py, parts.method.as_str()))?;
+    if conn.scheme != granian_serve::Scheme::Http {
+        scope.set_item(intern!(py, "scheme"), conn.scheme.as_str())?;
+    }
+    let raw_path = parts.uri.path().as_bytes();
+    let path = percent_decode(raw_path);
+    scope.set_item(intern!(py, "path"), PyString::new(py, &String::from_utf8_lossy(&path)))?;
+    scope.set_item(intern!(py, "raw_path"), PyBytes::new(py, raw_path))?;
+    scope.set_item(
+        intern!(py, "query_string"),
+        PyBytes::new(py, parts.uri.query().unwrap_or("").as_bytes()),
+    )?;
+    scope.set_item(intern!(py, "headers"), headers(py, parts)?)?;
+    if let Some(addresses) = conn_addresses(py, conn)? {
+        scope.set_item(intern!(py, "client"), addresses.client.bind(py))?;
+        scope.set_item(intern!(py, "server"), addresses.server.bind(py))?;
+    } else {
+        scope.set_item(intern!(py, "client"), address(py, conn.peer)?)?;
+        scope.set_item(intern!(py, "server"), address(py, conn.local)?)?;
+    }
+    if let Some(state) = &shared.state {
+        scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
+    }
+    Ok(scope)
+}
+
+fn headers<'py>(py: Python<'py>, parts: &Parts) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    // HTTP/2 carries the host as the `:authority` pseudo-header (RFC 9113 §8.3.1), which
+    // hyper moves into the URI; applications look for `host`.
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(authority) = parts.uri.authority()
+    {
+        list.append((
+            PyBytes::new(py, b"host"),
+            PyBytes::new(py, authority.as_str().as_bytes()),
+        ))?;
+    }
+    for (name, value) in &parts.headers {
+        list.append((
+            PyBytes::new(py, name.as_str().as_bytes()),
+            PyBytes::new(py, value.as_bytes()),
+        ))?;
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_escapes() {
+        assert_eq!(&*percent_decode(b"/a%20b"), b"/a b");
+        assert_eq!(&*percent_decode(b"/caf%C3%A9"), "/café".as_bytes());
+        assert_eq!(&*percent_decode(b"/plain"), b"/plain");
+    }
+
+    #[test]
+    fn keeps_malformed_escapes() {
+        assert_eq!(&*percent_decode(b"/100%"), b"/100%");
+        assert_eq!(&*percent_decode(b"/%zz%4"), b"/%zz%4");
+        assert_eq!(&*percent_decode(b"%%41"), b"%A");
+    }
+}

@@ -1,0 +1,270 @@
+use std::sync::Arc;
+
+use bytes::Bytes;
+use granian_aiobridge::resolve;
+use granian_serve::{ResponseBody, StreamSender, error_response};
+use http::header::{HeaderName, HeaderValue, SERVER};
+use http::{Response, StatusCode};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use tokio::sync::oneshot;
+
+use crate::error::{ClientDisconnected, Error};
+use crate::handler::Shared;
+use crate::receive::RequestIo;
+
+/// Chunks a streamed response may queue before `send` waits for the client.
+const STREAM_CAPACITY: usize = 4;
+/// Bodies at least this large are handed to the connection without a copy.
+const ZERO_COPY_FROM: usize = 16 * 1024;
+
+enum State {
+    /// Nothing sent yet.
+    Pending(oneshot::Sender<Response<ResponseBody>>),
+    /// `http.response.start` received; the head waits for the first body message.
+    Started(oneshot::Sender<Response<ResponseBody>>, Response<()>),
+    /// Streaming the body.
+    Streaming(StreamSender),
+    /// The response is complete, or was abandoned.
+    Done,
+}
+
+/// The `send` callable handed to the application.
+#[pyclass(module = "granian._native", name = "ASGISend")]
+pub(crate) struct AsgiSend {
+    state: State,
+    io: Arc<RequestIo>,
+    shared: Arc<Shared>,
+    status: u16,
+}
+
+impl AsgiSend {
+    pub(crate) fn new(tx: oneshot::Sender<Response<ResponseBody>>, io: Arc<RequestIo>, shared: Arc<Shared>) -> Self {
+        Self {
+            state: State::Pending(tx),
+            io,
+            shared,
+            status: 0,
+        }
+    }
+
+    /// The status sent (0 while none was).
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Whether the application completed its response.
+    pub(crate) fn is_complete(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// The application failed or returned early: a 500 if nothing was sent yet, otherwise
+    /// the body is cut short so the client sees an incomplete response.
+    pub(crate) fn fail(&mut self) {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Pending(tx) | State::Started(tx, _) => {
+                self.status = 500;
+                let _ = tx.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
+            }
+            State::Streaming(sender) => sender.abort(),
+            State::Done => {}
+        }
+    }
+
+    fn start(&mut self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        let State::Pending(tx) = std::mem::replace(&mut self.state, State::Done) else {
+            return Err(unexpected("http.response.start", "after the response started").into());
+        };
+        let head = match response_head(py, message) {
+            Ok(head) => head,
+            Err(err) => {
+                self.state = State::Pending(tx);
+                return Err(err);
+            }
+        };
+        self.status = head.status().as_u16();
+        self.state = State::Started(tx, head);
+        Ok(())
+    }
+
+    fn body(&mut self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let chunk = match message.get_item(intern!(py, "body"))? {
+            Some(body) => body_bytes(&body)?,
+            None => Bytes::new(),
+        };
+        let more = match message.get_item(intern!(py, "more_body"))? {
+            Some(more) => more.is_truthy()?,
+            None => false,
+        };
+        let done = || self.shared.cache.done.clone_ref(py).into_any();
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Pending(tx) => {
+                self.state = State::Pending(tx);
+                Err(unexpected("http.response.body", "before http.response.start").into())
+            }
+            State::Started(tx, head) => {
+                if more {
+                    let (sender, body) = ResponseBody::channel(STREAM_CAPACITY);
+                    if !chunk.is_empty() {
+                        let _ = sender.try_send(chunk);
+                    }
+                    tx.send(head.map(|()| body)).map_err(|_| Error::Disconnected)?;
+                    self.state = State::Streaming(sender);
+                } else {
+                    tx.send(head.map(|()| ResponseBody::full(chunk)))
+                        .map_err(|_| Error::Disconnected)?;
+                    self.io.disconnect();
+                }
+                Ok(done())
+            }
+            State::Streaming(sender) => {
+                let waiting = match sender.try_send(chunk) {
+                    Ok(()) => None,
+                    Err(Some(chunk)) => Some(self.wait_for_room(py, sender.clone(), chunk)?),
+                    Err(None) => return Err(Error::Disconnected.into()),
+                };
+                if more {
+                    self.state = State::Streaming(sender);
+                } else {
+                    self.io.disconnect();
+                }
+                Ok(waiting.unwrap_or_else(done))
+            }
+            State::Done if self.io.is_disconnected() => Err(Error::Disconnected.into()),
+            State::Done => Err(unexpected("http.response.body", "after the response completed").into()),
+        }
+    }
+
+    /// A future that resolves once `chunk` is queued: the client is reading slower than the
+    /// application writes, so the application waits instead of the server buffering.
+    fn wait_for_room(&self, py: Python<'_>, sender: StreamSender, chunk: Bytes) -> PyResult<Py<PyAny>> {
+        let future = self.shared.cache.create_future.bind(py).call0()?.unbind();
+        let waiter = future.clone_ref(py);
+        let bridge = self.shared.bridge.clone();
+        self.shared.runtime.spawn(async move {
+            let sent = sender.send(chunk).await;
+            drop(sender);
+            bridge.schedule(Box::new(move |py| {
+                let waiter = waiter.bind(py);
+                if sent {
+                    let _ = resolve(py, waiter, py.None());
+                } else if !waiter
+                    .call_method0(intern!(py, "done"))
+                    .and_then(|d| d.is_truthy())
+                    .unwrap_or(true)
+                {
+                    let exc = ClientDisconnected::new_err("client disconnected");
+                    let _ = waiter.call_method1(intern!(py, "set_exception"), (exc.value(py),));
+                }
+            }));
+        });
+        Ok(future)
+    }
+}
+
+fn unexpected(kind: &str, when: &'static str) -> Error {
+    Error::UnexpectedMessage {
+        kind: kind.to_owned(),
+        when,
+    }
+}
+
+fn response_head(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Response<()>> {
+    let status: i64 = message
+        .get_item(intern!(py, "status"))?
+        .ok_or_else(|| Error::BadMessage("http.response.start needs a 'status'".into()))?
+        .extract()?;
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or(Error::BadStatus(status))?;
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Some(items) = message.get_item(intern!(py, "headers"))? {
+        for item in items.try_iter()? {
+            let item = item?;
+            let name = item.get_item(0)?;
+            let value = item.get_item(1)?;
+            let name = name
+                .cast::<PyBytes>()
+                .map_err(|_| Error::BadMessage("header names must be bytes".into()))?
+                .as_bytes();
+            let value = value
+                .cast::<PyBytes>()
+                .map_err(|_| Error::BadMessage("header values must be bytes".into()))?
+                .as_bytes();
+            let bad = || Error::BadHeader {
+                name: String::from_utf8_lossy(name).into_owned(),
+            };
+            let name = HeaderName::from_bytes(name).map_err(|_| bad())?;
+            let value = HeaderValue::from_bytes(value).map_err(|_| bad())?;
+            headers.append(name, value);
+        }
+    }
+    if !headers.contains_key(SERVER) {
+        headers.insert(SERVER, HeaderValue::from_static("granian"));
+    }
+    Ok(response)
+}
+
+/// A bytes object's contents, kept alive without a copy while the connection writes them.
+struct PyBytesOwner {
+    _object: Py<PyBytes>,
+    data: &'static [u8],
+}
+
+impl AsRef<[u8]> for PyBytesOwner {
+    fn as_ref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if let Ok(bytes) = body.cast::<PyBytes>() {
+        let data = bytes.as_bytes();
+        if data.len() < ZERO_COPY_FROM {
+            return Ok(Bytes::copy_from_slice(data));
+        }
+        // SAFETY: a bytes object is immutable and its buffer lives as long as the object;
+        // the owner holds a strong reference, so the slice stays valid for as long as the
+        // `Bytes` (and so the owner) lives.
+        let data: &'static [u8] = unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) };
+        return Ok(Bytes::from_owner(PyBytesOwner {
+            _object: bytes.clone().unbind(),
+            data,
+        }));
+    }
+    if let Ok(array) = body.cast::<PyByteArray>() {
+        return Ok(Bytes::from(array.to_vec()));
+    }
+    Err(Error::BadMessage("body must be bytes".into()).into())
+}
+
+#[pymethods]
+impl AsgiSend {
+    fn __call__(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let message = message
+            .cast::<PyDict>()
+            .map_err(|_| Error::BadMessage("must be a dict".into()))?;
+        let kind = message
+            .get_item(intern!(py, "type"))?
+            .ok_or_else(|| Error::BadMessage("needs a 'type'".into()))?;
+        let kind = kind
+            .cast::<PyString>()
+            .map_err(|_| Error::BadMessage("'type' must be a str".into()))?
+            .to_str()?;
+        if self.io.is_disconnected() && !matches!(self.state, State::Streaming(_)) && !self.is_complete() {
+            return Err(ClientDisconnected::new_err("client disconnected"));
+        }
+        match kind {
+            "http.response.start" => {
+                self.start(py, message)?;
+                Ok(self.shared.cache.done.clone_ref(py).into_any())
+            }
+            "http.response.body" => self.body(py, message),
+            other => Err(unexpected(other, "on an http connection").into()),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Drives one connection from raw bytes, for fuzz targets and property tests: whatever the
+//! input, the outcome is a response, a close, or both, within a bounded time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use granian_serve::{ConnInfo, Handler, ResponseBody, Scheme, Shutdown};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Http1Limits, serve_connection};
+
+/// Answers every request with its own body.
+#[derive(Clone, Copy, Debug)]
+pub struct Echo;
+
+impl Handler for Echo {
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        _conn: &Arc<ConnInfo>,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+        async move {
+            match request.into_body().collect().await {
+                Ok(body) => Response::new(ResponseBody::full(body.to_bytes())),
+                Err(_) => granian_serve::error_response(http::StatusCode::BAD_REQUEST),
+            }
+        }
+    }
+}
+
+/// How long one connection may take before it counts as a hang.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Feed `input` to a fresh connection served by [`Echo`], close the client's write side, and
+/// return every byte the server wrote before closing. Panics on a hang.
+#[must_use]
+pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    runtime.block_on(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let shutdown = Shutdown::new();
+        let addr = "127.0.0.1:9".parse().expect("a literal address parses");
+        let conn = Arc::new(ConnInfo::new(addr, addr, Scheme::Http));
+        let limits = Http1Limits {
+            header_read_timeout: Some(Duration::from_secs(1)),
+            buffer_size: 16 * 1024,
+            ..Http1Limits::default()
+        };
+        let watch = shutdown.watch();
+        let server_task = tokio::spawn(async move { serve_connection(server, Echo, conn, &limits, watch).await });
+        let input = Bytes::copy_from_slice(input);
+        let exchange = async move {
+            let (mut reader, mut writer) = tokio::io::split(&mut client);
+            let write = async {
+                let _ = writer.write_all(&input).await;
+                let _ = writer.shutdown().await;
+            };
+            let mut output = Vec::new();
+            let read = reader.read_to_end(&mut output);
+            let ((), _) = tokio::join!(write, read);
+            output
+        };
+        let output = tokio::time::timeout(DEADLINE, exchange)
+            .await
+            .expect("the connection hung");
+        let _ = tokio::time::timeout(DEADLINE, server_task)
+            .await
+            .expect("the server task hung");
+        output
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_a_plain_request() {
+        let out = serve_bytes(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc");
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nabc"), "{text}");
+    }
+
+    #[test]
+    fn garbage_gets_400() {
+        let out = serve_bytes(b"\x00\x01 nonsense\r\n\r\n");
+        assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 400"));
+    }
+
+    #[test]
+    fn oversized_head_gets_431() {
+        let mut input = b"GET / HTTP/1.1\r\nx-big: ".to_vec();
+        input.extend(std::iter::repeat_n(b'a', 64 * 1024));
+        input.extend_from_slice(b"\r\n\r\n");
+        let out = serve_bytes(&input);
+        assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 431"));
+    }
+
+    #[test]
+    fn empty_input_just_closes() {
+        assert!(serve_bytes(b"").is_empty());
+    }
+}

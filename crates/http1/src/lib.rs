@@ -1,0 +1,15 @@
+//! HTTP/1.1 connections: from an accepted socket to requests handed to an interface, with
+//! keep-alive, pipelining, chunked bodies, `Expect: 100-continue` and a header read timeout.
+//! Malformed heads get 400, oversized heads 431, and the connection closes. Knows nothing
+//! about Python; interfaces plug in through [`granian_serve::Handler`].
+
+mod conn;
+mod error;
+// Reached by the fuzz target and the property tests, which build without `cfg(test)`.
+#[doc(hidden)]
+pub mod fuzzing;
+mod limits;
+
+pub use conn::serve_connection;
+pub use error::Error;
+pub use limits::Http1Limits;

@@ -1,0 +1,51 @@
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use granian_serve::{ConnInfo, Handler, Phase, ShutdownWatch};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::{Error, Http2Limits};
+
+/// Serve HTTP/2 on `io` (the client's preface not yet consumed) until the peer closes, the
+/// protocol breaks, or the server shuts down: while draining, GOAWAY is sent and open streams
+/// finish; when closing, the connection is dropped at once.
+pub async fn serve_connection<I, H>(
+    io: I,
+    handler: H,
+    conn: Arc<ConnInfo>,
+    limits: &Http2Limits,
+    mut shutdown: ShutdownWatch,
+) -> Result<(), Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .initial_connection_window_size(limits.initial_connection_window_size)
+        .initial_stream_window_size(limits.initial_stream_window_size)
+        .max_frame_size(limits.max_frame_size)
+        .max_header_list_size(limits.max_headers_size)
+        .max_send_buf_size(limits.max_send_buffer_size)
+        .adaptive_window(limits.adaptive_window)
+        .keep_alive_interval(limits.keep_alive_interval)
+        .keep_alive_timeout(limits.keep_alive_timeout);
+    let service = service_fn(move |request| {
+        let response = handler.handle(request, &conn);
+        async move { Ok::<_, Infallible>(response.await) }
+    });
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => return result.map_err(Error::from),
+        () = shutdown.reached(Phase::Draining) => connection.as_mut().graceful_shutdown(),
+    }
+    tokio::select! {
+        result = connection => result.map_err(Error::from),
+        () = shutdown.reached(Phase::Closing) => Ok(()),
+    }
+}

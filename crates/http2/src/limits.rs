@@ -1,0 +1,40 @@
+use std::time::Duration;
+
+/// How HTTP/2 connections are bounded.
+#[derive(Debug, Clone)]
+pub struct Http2Limits {
+    /// Streams a client may have open at once.
+    pub max_concurrent_streams: u32,
+    /// The connection-level flow control window, in bytes.
+    pub initial_connection_window_size: u32,
+    /// The per-stream flow control window, in bytes.
+    pub initial_stream_window_size: u32,
+    /// The largest frame payload accepted, in bytes.
+    pub max_frame_size: u32,
+    /// The largest decoded header list accepted, in bytes.
+    pub max_headers_size: u32,
+    /// The most bytes buffered per stream for sending.
+    pub max_send_buffer_size: usize,
+    /// Adapt windows to the measured bandwidth-delay product.
+    pub adaptive_window: bool,
+    /// Send a PING this often when the connection is quiet.
+    pub keep_alive_interval: Option<Duration>,
+    /// Close the connection when a PING is not answered in this time.
+    pub keep_alive_timeout: Duration,
+}
+
+impl Default for Http2Limits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 200,
+            initial_connection_window_size: 1024 * 1024,
+            initial_stream_window_size: 1024 * 1024,
+            max_frame_size: 16 * 1024,
+            max_headers_size: 16 * 1024,
+            max_send_buffer_size: 400 * 1024,
+            adaptive_window: false,
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+/// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Which protocol a connection speaks, told by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    /// Anything that is not the HTTP/2 preface.
+    Http1,
+    /// The HTTP/2 connection preface.
+    Http2,
+}
+
+/// Classify the first bytes of a connection; `None` while they are still a strict prefix of
+/// the preface and more are needed to tell.
+#[must_use]
+pub fn classify(prefix: &[u8]) -> Option<Sniffed> {
+    let n = prefix.len().min(PREFACE.len());
+    if prefix[..n] != PREFACE[..n] {
+        Some(Sniffed::Http1)
+    } else if n == PREFACE.len() {
+        Some(Sniffed::Http2)
+    } else {
+        None
+    }
+}
+
+/// Read just enough of `io` to classify it, and hand back a reader that replays those bytes
+/// first. A peer that closes early is classified as HTTP/1.1, whose layer closes cleanly.
+pub async fn sniff<I>(mut io: I) -> io::Result<(Sniffed, Prefixed<I>)>
+where
+    I: AsyncRead + Unpin,
+{
+    let mut buffer = Vec::with_capacity(PREFACE.len());
+    loop {
+        if let Some(sniffed) = classify(&buffer) {
+            return Ok((sniffed, Prefixed::new(buffer, io)));
+        }
+        let mut chunk = [0u8; PREFACE.len()];
+        let wanted = PREFACE.len() - buffer.len();
+        let read = io.read(&mut chunk[..wanted]).await?;
+        if read == 0 {
+            return Ok((Sniffed::Http1, Prefixed::new(buffer, io)));
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// An I/O object whose first reads come from bytes already taken off it.
+#[derive(Debug)]
+pub struct Prefixed<I> {
+    prefix: Vec<u8>,
+    offset: usize,
+    inner: I,
+}
+
+impl<I> Prefixed<I> {
+    fn new(prefix: Vec<u8>, inner: I) -> Self {
+        Self {
+            prefix,
+            offset: 0,
+            inner,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.offset < this.prefix.len() {
+            let rest = &this.prefix[this.offset..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.offset += n;
+            if this.offset == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.offset = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_prefixes() {
+        assert_eq!(classify(b""), None);
+        assert_eq!(classify(b"PRI * HTTP/2.0"), None);
+        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Some(Sniffed::Http1));
+        assert_eq!(classify(b"PUT"), Some(Sniffed::Http1));
+        assert_eq!(classify(PREFACE), Some(Sniffed::Http2));
+    }
+
+    #[tokio::test]
+    async fn replays_sniffed_bytes() {
+        let input: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+        let (sniffed, mut io) = sniff(input).await.unwrap();
+        assert_eq!(sniffed, Sniffed::Http1);
+        let mut all = Vec::new();
+        io.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, input);
+    }
+
+    #[tokio::test]
+    async fn early_close_is_http1() {
+        let (sniffed, _) = sniff(&b"PRI"[..]).await.unwrap();
+        assert_eq!(sniffed, Sniffed::Http1);
+    }
+}

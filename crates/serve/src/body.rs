@@ -1,0 +1,220 @@
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+
+/// The error a streamed body ends with when its producer gave up mid-response (the
+/// application raised): the protocol layer aborts the message instead of ending it cleanly,
+/// so the client can tell a truncated body from a complete one.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("response body aborted by the application")]
+pub struct BodyAborted;
+
+type Chunk = Result<Bytes, BodyAborted>;
+
+/// A response body: nothing, one buffer, or chunks streamed through a bounded channel.
+#[derive(Debug)]
+pub struct ResponseBody {
+    kind: Kind,
+    on_drop: Option<OnDrop>,
+}
+
+/// Runs a closure when the body is dropped: once the protocol layer has written it all, or
+/// gave up on it because the connection went away.
+struct OnDrop(Option<Box<dyn FnOnce() + Send>>);
+
+impl std::fmt::Debug for OnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnDrop")
+    }
+}
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(callback) = self.0.take() {
+            callback();
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    Empty,
+    Full(Option<Bytes>),
+    Stream(mpsc::Receiver<Chunk>),
+}
+
+impl ResponseBody {
+    /// A body with no bytes.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            kind: Kind::Empty,
+            on_drop: None,
+        }
+    }
+
+    /// A body of one buffer; its length becomes the `content-length`.
+    #[must_use]
+    pub fn full(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            return Self::empty();
+        }
+        Self {
+            kind: Kind::Full(Some(bytes)),
+            on_drop: None,
+        }
+    }
+
+    /// A streamed body and the sender feeding it. At most `capacity` chunks wait in between,
+    /// so a slow client pushes back on the producer instead of growing a buffer.
+    #[must_use]
+    pub fn channel(capacity: usize) -> (StreamSender, Self) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (
+            StreamSender { tx },
+            Self {
+                kind: Kind::Stream(rx),
+                on_drop: None,
+            },
+        )
+    }
+
+    /// Call `callback` when this body is dropped: written out, or abandoned with its
+    /// connection. Replaces any earlier callback, which then runs at once.
+    #[must_use]
+    pub fn on_drop(mut self, callback: impl FnOnce() + Send + 'static) -> Self {
+        self.on_drop = Some(OnDrop(Some(Box::new(callback))));
+        self
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BodyAborted;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyAborted>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(rx) => rx.poll_recv(cx).map(|item| item.map(|chunk| chunk.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty | Kind::Full(None) => true,
+            Kind::Full(Some(_)) | Kind::Stream(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty | Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Kind::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// Feeds a streamed [`ResponseBody`]. Dropping it ends the body cleanly; [`StreamSender::abort`]
+/// ends it with [`BodyAborted`].
+#[derive(Debug, Clone)]
+pub struct StreamSender {
+    tx: mpsc::Sender<Chunk>,
+}
+
+impl StreamSender {
+    /// Queue a chunk if there is room. `Err(Some(chunk))` hands the chunk back when the
+    /// channel is full; `Err(None)` means the client is gone.
+    pub fn try_send(&self, chunk: Bytes) -> Result<(), Option<Bytes>> {
+        match self.tx.try_send(Ok(chunk)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(Ok(chunk))) => Err(Some(chunk)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// Queue a chunk, waiting for room. `false` when the client is gone.
+    pub async fn send(&self, chunk: Bytes) -> bool {
+        self.tx.send(Ok(chunk)).await.is_ok()
+    }
+
+    /// End the body as truncated.
+    pub fn abort(&self) {
+        // A full channel still gets the abort: the receiver sees it once it drains.
+        let tx = self.tx.clone();
+        if let Err(mpsc::error::TrySendError::Full(item)) = tx.try_send(Err(BodyAborted)) {
+            tokio::spawn(async move {
+                let _ = tx.send(item).await;
+            });
+        }
+    }
+
+    /// Whether the receiving side (the connection) is gone.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn full_body_reports_exact_size() {
+        let body = ResponseBody::full(Bytes::from_static(b"hello"));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"hello"));
+    }
+
+    #[tokio::test]
+    async fn empty_full_body_is_empty() {
+        let body = ResponseBody::full(Bytes::new());
+        assert!(body.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn stream_delivers_in_order_then_ends() {
+        let (tx, body) = ResponseBody::channel(2);
+        assert!(tx.try_send(Bytes::from_static(b"a")).is_ok());
+        assert!(tx.try_send(Bytes::from_static(b"b")).is_ok());
+        assert!(matches!(tx.try_send(Bytes::from_static(b"c")), Err(Some(_))));
+        let producer = tokio::spawn(async move {
+            assert!(tx.send(Bytes::from_static(b"c")).await);
+        });
+        let collected = body.collect().await.unwrap().to_bytes();
+        producer.await.unwrap();
+        assert_eq!(collected, Bytes::from_static(b"abc"));
+    }
+
+    #[tokio::test]
+    async fn aborted_stream_errors() {
+        let (tx, body) = ResponseBody::channel(1);
+        tx.abort();
+        drop(tx);
+        assert!(body.collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn on_drop_runs_once_the_body_is_consumed() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let body = ResponseBody::full(Bytes::from_static(b"x")).on_drop(move || {
+            let _ = tx.send(());
+        });
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"x"));
+        assert!(rx.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn dropped_receiver_closes_sender() {
+        let (tx, body) = ResponseBody::channel(1);
+        drop(body);
+        assert!(tx.is_closed());
+        assert!(matches!(tx.try_send(Bytes::from_static(b"x")), Err(None)));
+    }
+}

@@ -1,0 +1,102 @@
+use std::any::Any;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::ResponseBody;
+
+/// The URL scheme a connection is served under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain TCP.
+    Http,
+    /// TLS.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// What is known about one accepted connection, shared by all its requests.
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address the connection was accepted on.
+    pub local: SocketAddr,
+    /// The scheme requests on this connection use.
+    pub scheme: Scheme,
+    /// A slot an interface may fill once per connection (e.g. with the peer address already
+    /// converted to its own objects) so keep-alive requests reuse it.
+    pub interface_cache: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl ConnInfo {
+    /// Describe a freshly accepted connection.
+    #[must_use]
+    pub fn new(peer: SocketAddr, local: SocketAddr, scheme: Scheme) -> Self {
+        Self {
+            peer,
+            local,
+            scheme,
+            interface_cache: OnceLock::new(),
+        }
+    }
+}
+
+/// An application interface as a protocol layer sees it: a request in, a response out.
+/// Errors are the interface's to turn into responses (500, 503...), so none cross here.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// Answer one request received on `conn`.
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        conn: &Arc<ConnInfo>,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<Self>;
+}
+
+/// A short plain-text response for errors the server itself produces.
+#[must_use]
+pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let mut response = Response::new(ResponseBody::full(Bytes::from(reason)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::SERVER, HeaderValue::from_static("granian"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body;
+
+    #[test]
+    fn error_response_has_reason_body() {
+        let response = error_response(StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.body().size_hint().exact(), Some(21));
+    }
+
+    #[test]
+    fn scheme_spelling() {
+        assert_eq!(Scheme::Http.as_str(), "http");
+        assert_eq!(Scheme::Https.as_str(), "https");
+    }
+}

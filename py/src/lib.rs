@@ -1,0 +1,17 @@
+//! The `granian._native` Python module: composes the protocol crates (`http1`, `http2`) and
+//! the interface crates (`asgi`) into servers the Python package drives. Nothing here speaks
+//! a protocol or an interface itself.
+
+mod config;
+mod server;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<config::ServerConfig>()?;
+    m.add_class::<server::AsgiServer>()?;
+    m.add("ProtocolError", m.py().get_type::<server::ProtocolError>())?;
+    granian_asgi::register(m)
+}
