@@ -44,7 +44,7 @@ impl ServerConfig {
         http1_keep_alive = true,
         http1_header_read_timeout = 30.0,
         http1_buffer_size = 417_792,
-        http1_pipeline_flush = true,
+        http1_pipeline_flush = false,
     ))]
     fn new(
         http: &str,

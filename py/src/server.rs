@@ -77,13 +77,13 @@ pub(crate) struct AsgiServer {
 #[pymethods]
 impl AsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, event_loop, *, state = None, access_log = None))]
+    #[pyo3(signature = (fd, config, app, r#loop, *, state = None, access_log = None))]
     fn new(
         py: Python<'_>,
         fd: i32,
         config: &ServerConfig,
         app: Py<PyAny>,
-        event_loop: &Bound<'_, PyAny>,
+        r#loop: &Bound<'_, PyAny>,
         state: Option<Py<PyDict>>,
         access_log: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
@@ -96,7 +96,7 @@ impl AsgiServer {
             access_log,
             backpressure: config.backpressure(),
         };
-        let handler = AsgiHandler::new(py, app, event_loop, runtime.handle().clone(), options)?;
+        let handler = AsgiHandler::new(py, app, r#loop, runtime.handle().clone(), options)?;
         Ok(Self {
             fd,
             protocols: Arc::new(config.protocols()),

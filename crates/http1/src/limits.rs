@@ -13,7 +13,8 @@ pub struct Http1Limits {
     pub header_read_timeout: Option<Duration>,
     /// The read buffer, and so the largest request head (431 beyond it), in bytes.
     pub buffer_size: usize,
-    /// Gather pipelined responses into fewer writes.
+    /// Gather pipelined responses into fewer writes. hyper then buffers a streamed body
+    /// without bound (its write buffer stops pushing back), so it is off by default.
     pub pipeline_flush: bool,
 }
 
@@ -23,7 +24,7 @@ impl Default for Http1Limits {
             keep_alive: true,
             header_read_timeout: Some(Duration::from_secs(30)),
             buffer_size: 417_792,
-            pipeline_flush: true,
+            pipeline_flush: false,
         }
     }
 }

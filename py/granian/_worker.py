@@ -1,0 +1,218 @@
+"""The worker process: serves the application on the listening socket it inherited from the master.
+
+Each worker is forked by the master (see `granian.server`) and runs `run()`: it picks an event
+loop, imports the application, runs the ASGI lifespan startup, hands the socket to the native
+server and serves until SIGTERM or SIGINT, then drains in-flight requests for up to
+`graceful_timeout` seconds, runs the lifespan shutdown and exits.
+
+Worker exit codes (the master reports any of them, when unexpected, as
+`Unexpected exit from worker-N (exit code C)` and exits 1):
+
+====  =======================================================================================
+0     stopped on request (SIGTERM/SIGINT), or asked to stop before it started serving
+1     an unexpected Python exception in the worker (its traceback is on stderr)
+3     the application target could not be loaded: `Error: ...` on stderr names the module or
+      attribute (with the traceback first when the application's own code raised)
+4     the ASGI lifespan startup failed: the application's message is logged as an error
+5     the requested event loop is not installed
+6     the native server could not be loaded or started (logged as an error)
+====  =======================================================================================
+
+A SIGKILL from the master (a worker that outlived its stop timeout) shows as exit code -9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Iterable
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._imports import TargetError, load_target
+from ._lifespan import Lifespan
+from ._loops import LoopUnavailableError, new_event_loop
+from .constants import AVAILABLE_INTERFACES, Interfaces
+from .log import build_access_log, logger
+
+if TYPE_CHECKING:
+    from .server import Options
+
+__all__ = [
+    'EXIT_EXCEPTION',
+    'EXIT_LIFESPAN',
+    'EXIT_LOOP',
+    'EXIT_OK',
+    'EXIT_SERVER',
+    'EXIT_TARGET',
+    'STOP_SIGNALS',
+    'run',
+]
+
+EXIT_OK = 0
+EXIT_EXCEPTION = 1
+EXIT_TARGET = 3
+EXIT_LIFESPAN = 4
+EXIT_LOOP = 5
+EXIT_SERVER = 6
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Signals the master handles itself and blocks around fork (see `server._Supervisor._spawn`).
+MASTER_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+T = TypeVar('T')
+
+_stop_requested = False
+
+
+def _early_stop(signum: int, frame: FrameType | None) -> None:
+    # Until the event loop owns the signals: remember the request, act on it once possible.
+    global _stop_requested
+    _stop_requested = True
+
+
+def _install_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _early_stop)
+    # SIGHUP asks the master to restart the workers, which it does with SIGTERM; a worker that
+    # receives it too (a closing terminal signals the whole group) keeps serving until then.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The master blocked these around fork so that none could reach its own handlers, inherited
+    # by this process until the lines above replaced them. Pending ones are delivered now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f'Error: {message}\n')
+    sys.stderr.flush()
+
+
+def run(worker_id: int, options: Options, sock: socket.socket, master_fds: Iterable[int] = ()) -> None:
+    """Entry point of a forked worker process; exits with one of the codes in this module's docstring."""
+    _install_signals()
+    for fd in master_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    code = _run(worker_id, options, sock)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
+    if options.interface not in AVAILABLE_INTERFACES:
+        _error(f'the {options.interface.name} interface is not available yet')
+        return EXIT_SERVER
+    try:
+        loop = new_event_loop(options.loop)
+    except LoopUnavailableError as exc:
+        _error(str(exc))
+        return EXIT_LOOP
+    asyncio.set_event_loop(loop)
+    try:
+        try:
+            app = load_target(options.target, factory=options.factory)
+        except TargetError as exc:
+            if exc.details:
+                sys.stderr.write(exc.details)
+            _error(str(exc))
+            return EXIT_TARGET
+        if _stop_requested:
+            return EXIT_OK
+        try:
+            from . import _native
+        except ImportError as exc:
+            _error(f'the native module could not be loaded: {exc}')
+            return EXIT_SERVER
+        return loop.run_until_complete(_serve(worker_id, options, sock, app, _native))
+    finally:
+        _close_loop(loop)
+
+
+async def _until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
+    """Await `awaitable` unless `stop` is set first: (True, result) or (False, None), cancelling it."""
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return True, task.result()
+    task.cancel()
+    return False, None
+
+
+async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any, native: ModuleType) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    if _stop_requested:
+        stop.set()
+
+    lifespan: Lifespan | None = None
+    state: dict[str, Any] | None = None
+    if options.interface is Interfaces.ASGI:
+        lifespan = Lifespan(app)
+        finished, started = await _until_stopped(lifespan.startup(), stop)
+        if not finished:
+            lifespan.cancel()
+            return EXIT_OK
+        if not started:
+            return EXIT_LIFESPAN
+        state = lifespan.state
+    if stop.is_set():
+        if lifespan is not None:
+            await lifespan.shutdown()
+        return EXIT_OK
+
+    try:
+        config = native.ServerConfig(
+            http=str(options.http),
+            runtime_threads=options.runtime_threads,
+            backpressure=options.backpressure,
+            http1_keep_alive=options.http1_keep_alive,
+            http1_header_read_timeout=options.http1_header_read_timeout / 1000,
+            http1_buffer_size=options.http1_buffer_size,
+            http1_pipeline_flush=options.http1_pipeline_flush,
+        )
+        access_log = build_access_log() if options.log_access and options.log_enabled else None
+        server = native.AsgiServer(sock.fileno(), config, app, loop, state=state, access_log=access_log)
+        server.start()
+    except Exception:
+        logger.exception(f'worker-{worker_id} could not start the server')
+        if lifespan is not None:
+            await lifespan.shutdown()
+        return EXIT_SERVER
+    logger.info(f'Started worker-{worker_id}')
+
+    await stop.wait()
+    logger.debug(f'Stopping worker-{worker_id}')
+    try:
+        await server.shutdown(options.graceful_timeout)
+    except Exception:
+        logger.exception(f'worker-{worker_id} server shutdown failed')
+    if lifespan is not None:
+        await lifespan.shutdown()
+    return EXIT_OK
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on the loop and close it, as `asyncio.run` does on the way out."""
+    try:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

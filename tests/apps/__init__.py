@@ -1,0 +1,1 @@
+"""Sample applications served by the end-to-end tests."""

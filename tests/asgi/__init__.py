@@ -1,0 +1,1 @@
+"""ASGI interface tests, paired with crates/asgi."""

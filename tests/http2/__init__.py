@@ -1,0 +1,1 @@
+"""HTTP/2 protocol tests, paired with crates/http2."""

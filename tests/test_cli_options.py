@@ -1,0 +1,637 @@
+"""The `granian` command line and `Granian`'s option validation, without starting a server.
+
+`Granian.serve` is replaced by a recorder, so these tests need neither the native module nor a
+free port.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+from granian import Granian, __version__
+from granian._imports import TargetError, load_target, split_target
+from granian.cli import cli, parse_duration
+from granian.constants import AVAILABLE_INTERFACES, HTTPModes, Interfaces, LogLevels, Loops
+from granian.server import BOUNDS, ConfigError, Options
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+# conftest.py may define these profiles for the whole suite; its definitions then stand.
+for _name, _examples in (('fast', 25), ('ci', 200)):
+    try:
+        settings.get_profile(_name)
+    except InvalidArgument:
+        settings.register_profile(_name, max_examples=_examples, deadline=None)
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'fast'))
+
+HERE = Path(__file__).resolve().parent
+
+# Keyword of `Granian` -> (flag, negative flag) for the boolean options.
+BOOL_FLAGS = {
+    'http1_keep_alive': ('--http1-keep-alive', '--no-http1-keep-alive'),
+    'http1_pipeline_flush': ('--http1-pipeline-flush', '--no-http1-pipeline-flush'),
+    'log_enabled': ('--log', '--no-log'),
+    'log_access': ('--access-log', '--no-access-log'),
+    'factory': ('--factory', '--no-factory'),
+    'reload': ('--reload', '--no-reload'),
+}
+# Keyword -> flag for the options taking a value.
+VALUE_FLAGS = {
+    'address': '--host',
+    'port': '--port',
+    'interface': '--interface',
+    'http': '--http',
+    'workers': '--workers',
+    'runtime_threads': '--runtime-threads',
+    'blocking_threads': '--blocking-threads',
+    'loop': '--loop',
+    'backlog': '--backlog',
+    'backpressure': '--backpressure',
+    'http1_buffer_size': '--http1-buffer-size',
+    'http1_header_read_timeout': '--http1-header-read-timeout',
+    'log_level': '--log-level',
+    'working_dir': '--working-dir',
+    'graceful_timeout': '--graceful-timeout',
+    'workers_kill_timeout': '--workers-kill-timeout',
+    'reload_paths': '--reload-paths',
+    'reload_ignore_dirs': '--reload-ignore-dirs',
+}
+INT_OPTIONS = [
+    name for name in VALUE_FLAGS if name in BOUNDS and name not in ('graceful_timeout', 'workers_kill_timeout')
+]
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[Result, Options | None]:
+    """Run the CLI with `serve` recording the validated options instead of serving."""
+    recorded: list[Options] = []
+    # Variables from the caller's environment must not leak into the expectations.
+    clean_env: dict[str, str | None] = {key: None for key in os.environ if key.startswith('GRANIAN_')}
+    clean_env.update(env or {})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Granian, 'serve', lambda self: recorded.append(self.options))
+        result = CliRunner().invoke(cli, args, env=clean_env, prog_name='granian')
+    return result, (recorded[0] if recorded else None)
+
+
+def served(args: list[str], env: dict[str, str] | None = None) -> Options:
+    result, options = invoke(args, env)
+    assert result.exit_code == 0, result.output
+    assert options is not None
+    return options
+
+
+def to_argv(kwargs: dict[str, Any]) -> list[str]:
+    argv: list[str] = []
+    for name, value in kwargs.items():
+        if name in BOOL_FLAGS:
+            argv.append(BOOL_FLAGS[name][0 if value else 1])
+        elif name in ('reload_paths', 'reload_ignore_dirs'):
+            for item in value:
+                argv += [VALUE_FLAGS[name], str(item)]
+        else:
+            argv.append(f'{VALUE_FLAGS[name]}={value}')
+    return argv
+
+
+@pytest.fixture(autouse=True)
+def _restore_granian_logger() -> Iterator[None]:
+    """`serve()` configures the `granian` logger; leave it as other test modules expect it."""
+    logger = logging.getLogger('granian')
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    access = logging.getLogger('granian.access')
+    access_level = access.level
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+    access.setLevel(access_level)
+
+
+# -- defaults and the one-to-one mapping ----------------------------------------------------------
+
+
+def test_defaults_match_granian() -> None:
+    options = served(['app:main'])
+    assert options == Granian('app:main').options
+    assert options.address == '127.0.0.1'
+    assert options.port == 8000
+    assert options.interface is Interfaces.RSGI
+    assert options.http is HTTPModes.auto
+    assert options.loop is Loops.auto
+    assert options.log_level is LogLevels.info
+    assert options.backpressure == 1024
+    assert options.blocking_threads == 1
+    assert options.http1_header_read_timeout == 30000
+    assert options.graceful_timeout == 30.0
+    assert options.workers_kill_timeout is None
+    assert options.reload_paths == ()
+
+
+def test_every_flag_is_a_granian_keyword() -> None:
+    keywords = set(inspect.signature(Granian.__init__).parameters) - {'self', 'target'}
+    params = {param.name for param in cli.params if isinstance(param, click.Option)} - {'version', 'help'}
+    assert params == keywords == set(BOOL_FLAGS) | set(VALUE_FLAGS)
+    assert {field for field in Options.__dataclass_fields__} == keywords | {'target'}
+
+
+@pytest.mark.parametrize(
+    ('args', 'keyword', 'expected'),
+    [
+        (['--host', '0.0.0.0'], 'address', '0.0.0.0'),
+        (['--host', '::1'], 'address', '::1'),
+        (['--port', '0'], 'port', 0),
+        (['--port', '65535'], 'port', 65535),
+        (['--interface', 'asgi'], 'interface', Interfaces.ASGI),
+        (['--interface', 'ASGINL'], 'interface', Interfaces.ASGINL),
+        (['--interface', 'wsgi'], 'interface', Interfaces.WSGI),
+        (['--http', '1'], 'http', HTTPModes.http1),
+        (['--http', '2'], 'http', HTTPModes.http2),
+        (['--workers', '4'], 'workers', 4),
+        (['--runtime-threads', '3'], 'runtime_threads', 3),
+        (['--blocking-threads', '1'], 'blocking_threads', 1),
+        (['--interface', 'wsgi', '--blocking-threads', '8'], 'blocking_threads', 8),
+        (['--loop', 'asyncio'], 'loop', Loops.asyncio),
+        (['--loop', 'uvloop'], 'loop', Loops.uvloop),
+        (['--backlog', '2048'], 'backlog', 2048),
+        (['--backpressure', '7'], 'backpressure', 7),
+        (['--http1-buffer-size', '8192'], 'http1_buffer_size', 8192),
+        (['--http1-header-read-timeout', '1500'], 'http1_header_read_timeout', 1500),
+        (['--no-http1-keep-alive'], 'http1_keep_alive', False),
+        (['--http1-keep-alive'], 'http1_keep_alive', True),
+        (['--http1-pipeline-flush'], 'http1_pipeline_flush', True),
+        (['--no-http1-pipeline-flush'], 'http1_pipeline_flush', False),
+        (['--no-log'], 'log_enabled', False),
+        (['--log-level', 'debug'], 'log_level', LogLevels.debug),
+        (['--log-level', 'warn'], 'log_level', LogLevels.warn),
+        (['--access-log'], 'log_access', True),
+        (['--no-access-log'], 'log_access', False),
+        (['--factory'], 'factory', True),
+        (['--working-dir', str(HERE)], 'working_dir', HERE),
+        (['--graceful-timeout', '2.5'], 'graceful_timeout', 2.5),
+        (['--graceful-timeout', '0'], 'graceful_timeout', 0.0),
+        (['--graceful-timeout', '1m30s'], 'graceful_timeout', 90.0),
+        (['--workers-kill-timeout', '10'], 'workers_kill_timeout', 10.0),
+        (['--workers-kill-timeout', '2m'], 'workers_kill_timeout', 120.0),
+        (['--reload'], 'reload', True),
+        (['--reload-paths', str(HERE), '--reload-paths', str(HERE.parent)], 'reload_paths', (HERE, HERE.parent)),
+        (['--reload-ignore-dirs', 'build', '--reload-ignore-dirs', 'dist'], 'reload_ignore_dirs', ('build', 'dist')),
+    ],
+)
+def test_flag_maps_to_keyword(args: list[str], keyword: str, expected: object) -> None:
+    options = served([*args, 'app:main'])
+    assert getattr(options, keyword) == expected
+    kwargs: dict[str, Any] = {keyword: expected, **_companions(args)}
+    assert options == Granian('app:main', **kwargs).options
+
+
+def _companions(args: list[str]) -> dict[str, Any]:
+    # The WSGI blocking threads case needs its interface too.
+    return {'interface': Interfaces.WSGI} if '--blocking-threads' in args and 'wsgi' in args else {}
+
+
+def test_backpressure_defaults_to_backlog_per_worker() -> None:
+    assert served(['--backlog', '1000', '--workers', '3', 'app']).backpressure == 333
+    assert served(['--backlog', '2', '--workers', '4', 'app']).backpressure == 1
+    assert served(['--backlog', '1000', '--workers', '3', '--backpressure', '5', 'app']).backpressure == 5
+
+
+# -- environment variables ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('env', 'keyword', 'expected'),
+    [
+        ({'GRANIAN_HOST': '0.0.0.0'}, 'address', '0.0.0.0'),
+        ({'GRANIAN_PORT': '9001'}, 'port', 9001),
+        ({'GRANIAN_INTERFACE': 'asgi'}, 'interface', Interfaces.ASGI),
+        ({'GRANIAN_HTTP': '2'}, 'http', HTTPModes.http2),
+        ({'GRANIAN_WORKERS': '3'}, 'workers', 3),
+        ({'GRANIAN_RUNTIME_THREADS': '2'}, 'runtime_threads', 2),
+        ({'GRANIAN_BLOCKING_THREADS': '1'}, 'blocking_threads', 1),
+        ({'GRANIAN_LOOP': 'asyncio'}, 'loop', Loops.asyncio),
+        ({'GRANIAN_BACKLOG': '256'}, 'backlog', 256),
+        ({'GRANIAN_BACKPRESSURE': '16'}, 'backpressure', 16),
+        ({'GRANIAN_HTTP1_BUFFER_SIZE': '65536'}, 'http1_buffer_size', 65536),
+        ({'GRANIAN_HTTP1_HEADER_READ_TIMEOUT': '500'}, 'http1_header_read_timeout', 500),
+        ({'GRANIAN_HTTP1_KEEP_ALIVE': 'false'}, 'http1_keep_alive', False),
+        ({'GRANIAN_HTTP1_PIPELINE_FLUSH': '1'}, 'http1_pipeline_flush', True),
+        ({'GRANIAN_LOG_ENABLED': 'false'}, 'log_enabled', False),
+        ({'GRANIAN_LOG_LEVEL': 'error'}, 'log_level', LogLevels.error),
+        ({'GRANIAN_LOG_ACCESS_ENABLED': 'true'}, 'log_access', True),
+        ({'GRANIAN_FACTORY': '1'}, 'factory', True),
+        ({'GRANIAN_WORKING_DIR': str(HERE)}, 'working_dir', HERE),
+        ({'GRANIAN_GRACEFUL_TIMEOUT': '5'}, 'graceful_timeout', 5.0),
+        ({'GRANIAN_WORKERS_KILL_TIMEOUT': '1h'}, 'workers_kill_timeout', 3600.0),
+        ({'GRANIAN_RELOAD': 'yes'}, 'reload', True),
+        ({'GRANIAN_RELOAD_PATHS': os.pathsep.join([str(HERE), str(HERE.parent)])}, 'reload_paths', (HERE, HERE.parent)),
+        ({'GRANIAN_RELOAD_IGNORE_DIRS': 'build dist'}, 'reload_ignore_dirs', ('build', 'dist')),
+    ],
+)
+def test_env_var(env: dict[str, str], keyword: str, expected: object) -> None:
+    assert getattr(served(['app'], env), keyword) == expected
+
+
+def test_flag_beats_env_var() -> None:
+    options = served(
+        ['--port', '7000', '--interface', 'asginl', 'app'], {'GRANIAN_PORT': '9001', 'GRANIAN_INTERFACE': 'asgi'}
+    )
+    assert (options.port, options.interface) == (7000, Interfaces.ASGINL)
+
+
+def test_bad_env_var_is_a_usage_error() -> None:
+    result, options = invoke(['app'], {'GRANIAN_PORT': 'x'})
+    assert result.exit_code == 2
+    assert options is None
+    assert 'GRANIAN_PORT' in result.output
+
+
+def test_help_shows_env_vars_and_defaults() -> None:
+    result = CliRunner().invoke(cli, ['--help'], prog_name='granian', terminal_width=200)
+    assert result.exit_code == 0
+    for param in cli.params:
+        if isinstance(param, click.Option) and param.name not in ('version', 'help'):
+            assert str(param.envvar) in result.output, param.name
+            assert param.show_envvar and param.show_default, param.name
+    assert 'GRANIAN_PORT' in result.output
+    assert 'default: 8000' in result.output
+    assert 'default: rsgi' in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ['--version'], prog_name='granian')
+    assert result.exit_code == 0
+    assert result.output.strip() == f'granian {__version__}'
+
+
+# -- rejected values ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('args', 'message'),
+    [
+        (['--interface', 'nope'], "Invalid value for '--interface'"),
+        (['--port', 'x'], "Invalid value for '--port'"),
+        (['--port', '65536'], "Invalid value for '--port'"),
+        (['--port=-1'], "Invalid value for '--port'"),
+        (['--http', '3'], "Invalid value for '--http'"),
+        (['--workers', '0'], "Invalid value for '--workers'"),
+        (['--runtime-threads', '0'], "Invalid value for '--runtime-threads'"),
+        (['--backlog', '0'], "Invalid value for '--backlog'"),
+        (['--backpressure', '0'], "Invalid value for '--backpressure'"),
+        (['--http1-buffer-size', '100'], "Invalid value for '--http1-buffer-size'"),
+        (['--http1-header-read-timeout', '0'], "Invalid value for '--http1-header-read-timeout'"),
+        (['--http1-header-read-timeout', '60001'], "Invalid value for '--http1-header-read-timeout'"),
+        (['--loop', 'trio'], "Invalid value for '--loop'"),
+        (['--log-level', 'loud'], "Invalid value for '--log-level'"),
+        (['--graceful-timeout=-1'], "Invalid value for '--graceful-timeout'"),
+        (['--graceful-timeout', 'soon'], "Invalid value for '--graceful-timeout'"),
+        (['--workers-kill-timeout', '0'], "Invalid value for '--workers-kill-timeout'"),
+        (['--working-dir', '/nonexistent/granian/dir'], "Invalid value for '--working-dir'"),
+        (['--reload-paths', '/nonexistent/granian/dir'], "Invalid value for '--reload-paths'"),
+        (['--interface', 'asgi', '--blocking-threads', '2'], "Invalid value for '--blocking-threads'"),
+    ],
+)
+def test_bad_value_is_a_usage_error(args: list[str], message: str) -> None:
+    result, options = invoke([*args, 'app'])
+    assert result.exit_code == 2, result.output
+    assert options is None
+    assert message in result.output
+    assert 'Traceback' not in result.output
+
+
+def test_missing_app_is_a_usage_error() -> None:
+    result, _ = invoke([])
+    assert result.exit_code == 2
+    assert "Missing argument 'APP'" in result.output
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        ({'workers': 0}, 'workers must be >= 1'),
+        ({'port': 70000}, 'port must be between 0 and 65535'),
+        ({'port': -1}, 'port must be between 0 and 65535'),
+        ({'port': '80'}, 'port must be an integer'),
+        ({'workers': True}, 'workers must be an integer'),
+        ({'backlog': 0}, 'backlog must be >= 1'),
+        ({'backpressure': 0}, 'backpressure must be >= 1'),
+        ({'runtime_threads': 0}, 'runtime_threads must be >= 1'),
+        ({'http1_buffer_size': 1}, 'http1_buffer_size must be >= 8192'),
+        ({'http1_header_read_timeout': 0}, 'http1_header_read_timeout must be between 1 and 60000'),
+        ({'interface': 'nope'}, 'interface must be one of asgi, asginl, rsgi, wsgi'),
+        ({'http': '3'}, 'http must be one of auto, 1, 2'),
+        ({'loop': 'trio'}, 'loop must be one of auto, asyncio, uvloop'),
+        ({'log_level': 'loud'}, 'log_level must be one of'),
+        ({'graceful_timeout': -1}, 'graceful_timeout must be >= 0 seconds'),
+        ({'graceful_timeout': float('nan')}, 'graceful_timeout must be a finite number'),
+        ({'workers_kill_timeout': 0}, 'workers_kill_timeout must be > 0 seconds'),
+        ({'http1_keep_alive': 'yes'}, 'http1_keep_alive must be True or False'),
+        ({'interface': 'asgi', 'blocking_threads': 2}, 'blocking_threads must be 1 with the asgi interface'),
+        ({'working_dir': '/nonexistent/granian/dir'}, "working_dir: '/nonexistent/granian/dir' is not a directory"),
+        ({'reload_paths': ['/nonexistent/granian/dir']}, "reload_paths: '/nonexistent/granian/dir' does not exist"),
+        ({'address': ''}, 'address must be a non-empty string'),
+    ],
+)
+def test_granian_rejects(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match='^' + message.replace('(', r'\(')) as info:
+        Granian('app', **kwargs)
+    assert isinstance(info.value, ConfigError)
+    assert info.value.option in kwargs
+
+
+def test_granian_rejects_empty_target() -> None:
+    with pytest.raises(ConfigError, match='target must be a non-empty string'):
+        Granian('  ')
+
+
+def test_granian_accepts_enum_members_and_values() -> None:
+    by_member = Granian(
+        'app', interface=Interfaces.ASGI, http=HTTPModes.http2, loop=Loops.asyncio, log_level=LogLevels.debug
+    )
+    by_value = Granian('app', interface='asgi', http='2', loop='asyncio', log_level='debug')
+    assert by_member.options == by_value.options
+    assert by_value.options.interface is Interfaces.ASGI
+    assert str(Interfaces.ASGI) == 'asgi'
+    assert str(HTTPModes.http2) == '2'
+
+
+def test_granian_options_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Granian('app', '0.0.0.0')  # type: ignore[call-arg]
+
+
+def test_blocking_threads_default_depends_on_interface() -> None:
+    assert Granian('app', interface='asgi').options.blocking_threads == 1
+    assert Granian('app', interface='rsgi').options.blocking_threads == 1
+    assert Granian('app', interface='wsgi', backpressure=64).options.blocking_threads == 32
+
+
+def test_stop_timeout() -> None:
+    assert Granian('app', graceful_timeout=3).options.stop_timeout == 8.0
+    assert Granian('app', graceful_timeout=3, workers_kill_timeout=1.5).options.stop_timeout == 1.5
+
+
+# -- interfaces and features not available --------------------------------------------------------
+
+
+@pytest.mark.parametrize('interface', [i for i in Interfaces if i not in AVAILABLE_INTERFACES])
+def test_unavailable_interface_exits_at_start(interface: Interfaces) -> None:
+    result = CliRunner().invoke(cli, ['--no-log', '--interface', interface.value, 'app'], prog_name='granian')
+    assert result.exit_code != 0
+    assert f'Error: the {interface.name} interface is not available yet' in result.output
+    assert 'Traceback' not in result.output
+
+
+def test_default_interface_is_unavailable_until_rsgi_lands() -> None:
+    if Interfaces.RSGI in AVAILABLE_INTERFACES:
+        pytest.skip('RSGI is available')
+    result = CliRunner().invoke(cli, ['--no-log', 'app'], prog_name='granian')
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == ['Error: the RSGI interface is not available yet']
+
+
+def test_reload_needs_watchfiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> Any:
+        return None if name == 'watchfiles' else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, 'find_spec', find_spec)
+    result = CliRunner().invoke(cli, ['--no-log', '--interface', 'asgi', '--reload', 'app'], prog_name='granian')
+    assert result.exit_code != 0
+    assert 'Error: --reload needs the watchfiles package (pip install granian[reload])' in result.output
+
+
+def test_missing_uvloop_exits_at_start() -> None:
+    if importlib.util.find_spec('uvloop') is not None:
+        pytest.skip('uvloop is installed')
+    result = CliRunner().invoke(
+        cli, ['--no-log', '--interface', 'asgi', '--loop', 'uvloop', 'app'], prog_name='granian'
+    )
+    assert result.exit_code != 0
+    assert 'Error: the uvloop event loop is not installed' in result.output
+
+
+# -- application targets --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh importable package (unique name) with sample applications."""
+    name = f'granian_target_{uuid.uuid4().hex[:8]}'
+    root = tmp_path / name
+    root.mkdir()
+    (root / '__init__.py').write_text('')
+    (root / 'apps.py').write_text(
+        'async def app(scope, receive, send): pass\n'
+        'class Holder:\n'
+        '    async def inner(scope, receive, send): pass\n'
+        'def make(): return app\n'
+        'def make_nothing(): return None\n'
+        'def explode(): raise RuntimeError("boom")\n'
+        'value = 3\n'
+    )
+    (root / 'broken.py').write_text('import granian_no_such_dependency\n')
+    (root / 'raising.py').write_text('raise RuntimeError("at import")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    for module in [m for m in sys.modules if m == name or m.startswith(name + '.')]:
+        del sys.modules[module]
+
+
+def test_split_target() -> None:
+    assert split_target('pkg.mod:app') == ('pkg.mod', 'app')
+    assert split_target('pkg.mod') == ('pkg.mod', 'app')
+    assert split_target('pkg.mod:obj.attr') == ('pkg.mod', 'obj.attr')
+    assert split_target(r'C:\srv\main.py:app') == (r'C:\srv\main.py', 'app')
+    for bad in (':app', 'mod:', 'mod:a..b'):
+        with pytest.raises(TargetError, match='invalid application target'):
+            split_target(bad)
+
+
+def test_load_target_forms(package: str) -> None:
+    module = sys.modules.get(f'{package}.apps')
+    assert module is None
+    app = load_target(f'{package}.apps:app')
+    assert app is sys.modules[f'{package}.apps'].app
+    assert load_target(f'{package}.apps') is app
+    assert load_target(f'{package}.apps:Holder.inner') is sys.modules[f'{package}.apps'].Holder.inner
+    assert load_target(f'{package}.apps:make', factory=True) is app
+
+
+def test_load_target_from_file_path(package: str, tmp_path: Path) -> None:
+    app = load_target(f'{tmp_path / package / "apps.py"}:app')
+    assert app is sys.modules[f'{package}.apps'].app
+
+
+@pytest.mark.parametrize(
+    ('target', 'factory', 'message', 'with_traceback'),
+    [
+        ('{pkg}_missing:app', False, "cannot import module '{pkg}_missing'", False),
+        ('{pkg}.missing:app', False, "cannot import module '{pkg}.missing'", False),
+        ('{pkg}.apps:nope', False, "module '{pkg}.apps' has no attribute 'nope'", False),
+        ('{pkg}.apps:Holder.nope', False, "module '{pkg}.apps' has no attribute 'Holder.nope'", False),
+        ('{pkg}.apps:value', False, "'{pkg}.apps:value' is not callable", False),
+        ('{pkg}.apps:value', True, "factory '{pkg}.apps:value' is not callable", False),
+        ('{pkg}.apps:make_nothing', True, 'the factory result is not callable', False),
+        ('{pkg}.apps:explode', True, "factory '{pkg}.apps:explode' raised RuntimeError: boom", True),
+        ('{pkg}.broken:app', False, "error while importing module '{pkg}.broken'", True),
+        ('{pkg}.raising:app', False, "error while importing module '{pkg}.raising': RuntimeError: at import", True),
+    ],
+)
+def test_load_target_errors(package: str, target: str, factory: bool, message: str, with_traceback: bool) -> None:
+    with pytest.raises(TargetError) as info:
+        load_target(target.format(pkg=package), factory=factory)
+    assert str(info.value).startswith(message.format(pkg=package))
+    assert '\n' not in str(info.value)
+    assert (info.value.details is not None) == with_traceback
+    if info.value.details:
+        assert 'granian/_imports.py' not in info.value.details
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+addresses = st.sampled_from(['127.0.0.1', '0.0.0.0', '::1', '::', 'localhost'])
+
+
+def bounded(name: str) -> st.SearchStrategy[int]:
+    bound = BOUNDS[name]
+    low = int(bound.min) if bound.min is not None else None
+    high = int(bound.max) if bound.max is not None else low + 1_000_000 if low is not None else None
+    return st.integers(low, high)
+
+
+seconds = st.floats(0, 10_000, allow_nan=False, allow_infinity=False)
+dir_names = st.from_regex(r'[A-Za-z0-9_.]{1,12}', fullmatch=True)
+
+
+@st.composite
+def valid_options(draw: st.DrawFn) -> dict[str, Any]:
+    interface = draw(st.sampled_from(Interfaces))
+    blocking = bounded('blocking_threads') if interface is Interfaces.WSGI else st.just(1)
+    candidates: dict[str, st.SearchStrategy[Any]] = {
+        'address': addresses,
+        'port': bounded('port'),
+        'interface': st.just(interface),
+        'http': st.sampled_from(HTTPModes),
+        'workers': st.integers(1, 64),
+        'runtime_threads': st.integers(1, 64),
+        'blocking_threads': blocking,
+        'loop': st.sampled_from(Loops),
+        'backlog': bounded('backlog'),
+        'backpressure': bounded('backpressure'),
+        'http1_buffer_size': bounded('http1_buffer_size'),
+        'http1_header_read_timeout': bounded('http1_header_read_timeout'),
+        'log_level': st.sampled_from(LogLevels),
+        'working_dir': st.sampled_from([HERE, HERE.parent]),
+        'graceful_timeout': seconds,
+        'workers_kill_timeout': seconds.filter(lambda value: value > 0),
+        'reload_paths': st.lists(st.sampled_from([HERE, HERE.parent]), max_size=3).map(tuple),
+        'reload_ignore_dirs': st.lists(dir_names, max_size=3).map(tuple),
+        **{name: st.booleans() for name in BOOL_FLAGS},
+    }
+    chosen = draw(st.sets(st.sampled_from(sorted(candidates))))
+    # The interface always goes along: it decides which blocking threads are valid.
+    return {name: draw(candidates[name]) for name in sorted(chosen | {'interface'})}
+
+
+def normalised(name: str, value: Any) -> Any:
+    if name in ('graceful_timeout', 'workers_kill_timeout'):
+        return float(value)
+    return value
+
+
+@given(valid_options())
+def test_cli_round_trips_to_granian(kwargs: dict[str, Any]) -> None:
+    options = served([*to_argv(kwargs), 'app:main'])
+    assert options == Granian('app:main', **kwargs).options
+    for name, value in kwargs.items():
+        assert getattr(options, name) == normalised(name, value), name
+
+
+@given(valid_options())
+def test_env_vars_round_trip_to_granian(kwargs: dict[str, Any]) -> None:
+    env = {}
+    for name, value in kwargs.items():
+        param = next(param for param in cli.params if param.name == name)
+        if isinstance(value, tuple):
+            splitter = os.pathsep if name == 'reload_paths' else ' '
+            env[str(param.envvar)] = splitter.join(str(item) for item in value)
+        elif isinstance(value, bool):
+            env[str(param.envvar)] = 'true' if value else 'false'
+        else:
+            env[str(param.envvar)] = str(value)
+    options = served(['app:main'], env)
+    assert options == Granian('app:main', **kwargs).options
+
+
+@st.composite
+def out_of_range(draw: st.DrawFn) -> tuple[str, int]:
+    name = draw(st.sampled_from(INT_OPTIONS))
+    bound = BOUNDS[name]
+    sides = []
+    if bound.min is not None:
+        sides.append(st.integers(max_value=int(bound.min) - 1))
+    if bound.max is not None:
+        sides.append(st.integers(min_value=int(bound.max) + 1))
+    return name, draw(st.one_of(sides))
+
+
+@given(out_of_range())
+def test_out_of_range_ints_are_rejected_by_cli_and_granian(case: tuple[str, int]) -> None:
+    name, value = case
+    result, options = invoke([f'{VALUE_FLAGS[name]}={value}', 'app'])
+    assert result.exit_code == 2, result.output
+    assert options is None
+    assert f"Invalid value for '{VALUE_FLAGS[name]}'" in result.output
+    kwargs: dict[str, Any] = {name: value}
+    with pytest.raises(ConfigError) as info:
+        Granian('app', **kwargs)
+    assert info.value.option == name
+
+
+def _not_an_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return True
+    return False
+
+
+@given(st.sampled_from(INT_OPTIONS), st.text(min_size=1, max_size=8).filter(_not_an_int))
+def test_non_integers_are_rejected_by_cli_and_granian(name: str, text: str) -> None:
+    result, options = invoke([f'{VALUE_FLAGS[name]}={text}', 'app'])
+    assert result.exit_code == 2, result.output
+    assert options is None
+    kwargs: dict[str, Any] = {name: text}
+    with pytest.raises(ConfigError):
+        Granian('app', **kwargs)
+
+
+@given(st.integers(0, 30), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59))
+def test_durations_with_units_round_trip(days: int, hours: int, minutes: int, secs: int) -> None:
+    parts = [(days, 'd'), (hours, 'h'), (minutes, 'm'), (secs, 's')]
+    text = ''.join(f'{amount}{unit}' for amount, unit in parts if amount) or '0s'
+    assert parse_duration(text) == days * 86400 + hours * 3600 + minutes * 60 + secs
+
+
+@given(seconds)
+def test_plain_durations_round_trip(value: float) -> None:
+    assert parse_duration(repr(value)) == value
+    assert parse_duration(str(value)) == value
+
+
+@given(st.text(max_size=10).filter(lambda text: not text.strip() or text.strip()[0].isalpha()))
+def test_garbage_durations_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
