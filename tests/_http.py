@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 import h2.config
 import h2.connection
 import h2.events
+import hpack
+import hyperframe.frame
 
 HOST = '127.0.0.1'
 TIMEOUT = 5.0
@@ -448,3 +450,51 @@ class H2Client:
             if outgoing:
                 self.sock.sendall(outgoing)
         return {stream_id: self.responses[stream_id] for stream_id in wanted}
+
+    def wait_past_goaway(self, stream_id: int, *, timeout: float | None = None) -> tuple[H2Response, int | None]:
+        """Read one stream's response frame by frame, through a graceful GOAWAY.
+
+        The `h2` state machine treats any GOAWAY as the end of the connection and then refuses
+        the frames a graceful shutdown still sends (PING, the open streams' DATA); this reader
+        decodes them itself and acknowledges PINGs, as a real client does. Returns the response
+        and the last stream id of the first GOAWAY seen (None without one).
+        """
+        decoder = hpack.Decoder()
+        response = H2Response(0, [])
+        goaway: int | None = None
+        buffer = b''
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not response.ended:
+            while len(buffer) >= 9:
+                frame, length = hyperframe.frame.Frame.parse_frame_header(memoryview(buffer[:9]))
+                if len(buffer) < 9 + length:
+                    break
+                frame.parse_body(memoryview(buffer[9 : 9 + length]))
+                buffer = buffer[9 + length :]
+                if isinstance(frame, hyperframe.frame.GoAwayFrame) and goaway is None:
+                    goaway = frame.last_stream_id
+                elif isinstance(frame, hyperframe.frame.PingFrame) and 'ACK' not in frame.flags:
+                    ack = hyperframe.frame.PingFrame(0, frame.opaque_data)
+                    ack.flags.add('ACK')
+                    self.sock.sendall(ack.serialize())
+                elif frame.stream_id == stream_id and isinstance(frame, hyperframe.frame.HeadersFrame):
+                    response.headers = [(bytes(k), bytes(v)) for k, v in decoder.decode(frame.data, raw=True)]
+                    response.status = int(dict(response.headers)[b':status'])
+                    response.ended = 'END_STREAM' in frame.flags
+                elif frame.stream_id == stream_id and isinstance(frame, hyperframe.frame.DataFrame):
+                    response.body += frame.data
+                    response.ended = 'END_STREAM' in frame.flags
+                elif frame.stream_id == stream_id and isinstance(frame, hyperframe.frame.RstStreamFrame):
+                    response.reset = frame.error_code
+                    return response, goaway
+            if response.ended:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f'stream {stream_id} still open at the deadline')
+            self.sock.settimeout(remaining)
+            data = self.sock.recv(65536)
+            if not data:
+                raise AssertionError('server closed the HTTP/2 connection')
+            buffer += data
+        return response, goaway

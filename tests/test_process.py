@@ -94,6 +94,22 @@ def test_sigterm_lets_an_in_flight_request_finish() -> None:
         assert server.wait_exit() == 0
 
 
+def test_sigterm_lets_an_in_flight_http2_stream_finish() -> None:
+    """Draining sends GOAWAY, yet the stream open on the connection still gets its whole response."""
+    with run_server() as server, H2Client(server.port) as client:
+        record_id = f'slow-h2-{uuid.uuid4()}'
+        stream = client.request('GET', f'/slow?s=1.5&id={record_id}')
+        assert app_record(server.port, record_id, until='sleeping')['state'] == 'sleeping'
+        mark = server.mark()
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_for(r'Shutting down granian', start=mark)
+        response, goaway = client.wait_past_goaway(stream, timeout=20.0)
+        assert goaway is not None, 'no GOAWAY before the response ended'
+        assert response.status == 200
+        assert response.body == b'slept 1.5'
+        assert server.wait_exit() == 0
+
+
 def test_graceful_timeout_bounds_the_shutdown() -> None:
     with run_server('--graceful-timeout', '1') as server:
         record_id = f'too-slow-{uuid.uuid4()}'

@@ -28,16 +28,29 @@ def test_client_closing_before_the_response(server: Server) -> None:
 
 
 def test_client_closing_mid_body(server: Server) -> None:
+    # Large enough to be streamed to receive() rather than read whole before the app starts.
+    declared = 1_000_000
     record_id = new_id('mid-body')
     with RawConnection(server.port) as conn:
-        conn.send(request_bytes('POST', f'/disconnect?id={record_id}', headers=[('Content-Length', '1000')]))
+        conn.send(request_bytes('POST', f'/disconnect?id={record_id}', headers=[('Content-Length', str(declared))]))
         conn.send(b'x' * 10)
-        app_record(server.port, record_id, until='receiving')
+        assert app_record(server.port, record_id, until='receiving')['state'] == 'receiving'
     record = app_record(server.port, record_id, until='disconnected')
     assert record['state'] == 'disconnected', record
     assert record['messages'][-1] == 'http.disconnect'
-    assert record['body_bytes'] < 1000
+    assert record['body_bytes'] < declared
     assert_serves(server.port)
+
+
+def test_client_closing_mid_small_body_never_starts_the_app(server: Server) -> None:
+    """A small declared body is read whole first; a client leaving half-way costs the app nothing."""
+    record_id = new_id('mid-small-body')
+    with RawConnection(server.port) as conn:
+        conn.send(request_bytes('POST', f'/disconnect?id={record_id}', headers=[('Content-Length', '1000')]))
+        conn.send(b'x' * 10)
+        assert_serves(server.port)
+    assert_serves(server.port)
+    assert app_record(server.port, record_id)['state'] == 'new'
 
 
 def test_disconnect_after_the_response_completes(server: Server) -> None:

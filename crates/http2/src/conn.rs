@@ -1,16 +1,23 @@
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
-use granian_serve::{ConnInfo, Handler, Phase, ShutdownWatch};
+use granian_serve::{ConnInfo, Handler, InFlight, Phase, ShutdownWatch, TrackedBody};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{Error, Http2Limits};
 
+/// While draining, how often a connection that has not closed after its GOAWAY checks whether
+/// it still has a request in flight. A client that never completes the GOAWAY handshake (it
+/// stopped reading) is dropped at the first check that finds it idle.
+const IDLE_CHECK: Duration = Duration::from_millis(500);
+
 /// Serve HTTP/2 on `io` (the client's preface not yet consumed) until the peer closes, the
 /// protocol breaks, or the server shuts down: while draining, GOAWAY is sent and open streams
-/// finish; when closing, the connection is dropped at once.
+/// finish (an idle connection whose client does not close it is dropped); when closing, the
+/// connection is dropped at once.
 pub async fn serve_connection<I, H>(
     io: I,
     handler: H,
@@ -34,9 +41,12 @@ where
         .adaptive_window(limits.adaptive_window)
         .keep_alive_interval(limits.keep_alive_interval)
         .keep_alive_timeout(limits.keep_alive_timeout);
+    let inflight = InFlight::new();
+    let counter = inflight.clone();
     let service = service_fn(move |request| {
+        let guard = counter.enter();
         let response = handler.handle(request, &conn);
-        async move { Ok::<_, Infallible>(response.await) }
+        async move { Ok::<_, Infallible>(response.await.map(|body| TrackedBody::new(body, guard))) }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
@@ -44,8 +54,17 @@ where
         result = connection.as_mut() => return result.map_err(Error::from),
         () = shutdown.reached(Phase::Draining) => connection.as_mut().graceful_shutdown(),
     }
-    tokio::select! {
-        result = connection => result.map_err(Error::from),
-        () = shutdown.reached(Phase::Closing) => Ok(()),
+    let mut check = tokio::time::interval(IDLE_CHECK);
+    check.reset();
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => return result.map_err(Error::from),
+            () = shutdown.reached(Phase::Closing) => return Ok(()),
+            _ = check.tick() => {
+                if inflight.is_idle() {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
