@@ -173,20 +173,25 @@ def chunked(parts: Iterable[bytes]) -> bytes:
     return bytes(out + b'0\r\n\r\n')
 
 
+def connect(port: int, *, timeout: float, receive_buffer: int | None = None) -> socket.socket:
+    """A TCP connection to the server; `receive_buffer` fixes the client's kernel receive buffer."""
+    if receive_buffer is None:
+        return socket.create_connection((HOST, port), timeout=timeout)
+    # Set before connecting, the buffer is fixed (no autotuning), which bounds what the kernel
+    # takes in for a client that stops reading.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(timeout)
+    sock.connect((HOST, port))
+    return sock
+
+
 class RawConnection:
     """One client TCP connection with a read buffer, so pipelined responses parse one by one."""
 
     def __init__(self, port: int, *, timeout: float = TIMEOUT, receive_buffer: int | None = None) -> None:
         self.timeout = timeout
-        if receive_buffer is None:
-            self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        else:
-            # Set before connecting, the buffer is fixed (no autotuning), which bounds what the
-            # kernel takes in for a client that stops reading.
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-            self.sock.settimeout(timeout)
-            self.sock.connect((HOST, port))
+        self.sock = connect(port, timeout=timeout, receive_buffer=receive_buffer)
         self.buffer = b''
         self.closed = False
 
@@ -360,15 +365,7 @@ class H2Client:
 
     def __init__(self, port: int, *, timeout: float = TIMEOUT, receive_buffer: int | None = None) -> None:
         self.timeout = timeout
-        if receive_buffer is None:
-            self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        else:
-            # Set before connecting, the buffer is fixed (no autotuning), which bounds what the
-            # kernel takes in for a client that stops reading.
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-            self.sock.settimeout(timeout)
-            self.sock.connect((HOST, port))
+        self.sock = connect(port, timeout=timeout, receive_buffer=receive_buffer)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
         self.conn.initiate_connection()
         self.sock.sendall(self.conn.data_to_send())
