@@ -43,7 +43,11 @@ impl Drop for OnDrop {
 enum Kind {
     Empty,
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<Chunk>),
+    /// `aborting` is set once the abort was received and held back for one poll.
+    Stream {
+        rx: mpsc::Receiver<Chunk>,
+        aborting: bool,
+    },
 }
 
 impl ResponseBody {
@@ -76,7 +80,7 @@ impl ResponseBody {
         (
             StreamSender { tx },
             Self {
-                kind: Kind::Stream(rx),
+                kind: Kind::Stream { rx, aborting: false },
                 on_drop: None,
             },
         )
@@ -99,14 +103,25 @@ impl Body for ResponseBody {
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Stream(rx) => rx.poll_recv(cx).map(|item| item.map(|chunk| chunk.map(Frame::data))),
+            Kind::Stream { aborting: true, .. } => Poll::Ready(Some(Err(BodyAborted))),
+            Kind::Stream { rx, aborting } => match rx.poll_recv(cx) {
+                // The abort may arrive in the same pass as the chunks before it: yield once so
+                // the connection writes those out (with the head) before it tears the message
+                // down, and the client sees a truncated response rather than a bare close.
+                Poll::Ready(Some(Err(BodyAborted))) => {
+                    *aborting = true;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                other => other.map(|item| item.map(|chunk| chunk.map(Frame::data))),
+            },
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Empty | Kind::Full(None) => true,
-            Kind::Full(Some(_)) | Kind::Stream(_) => false,
+            Kind::Full(Some(_)) | Kind::Stream { .. } => false,
         }
     }
 
@@ -114,7 +129,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Empty | Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Stream { .. } => SizeHint::default(),
         }
     }
 }
