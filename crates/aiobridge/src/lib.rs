@@ -23,9 +23,27 @@
 //!
 //! Jobs dropped without running (the loop closed) drop what they captured, so channels they
 //! held close and the tokio side sees it.
+//!
+//! # What asyncio interfaces share
+//!
+//! Every interface that runs its application on the loop (ASGI, RSGI) serves a request the
+//! same way, so that lives here once: [`serve_request`] takes the request from the protocol
+//! layer (with a backpressure permit, small bodies read whole first) and hands it to the
+//! interface on the loop thread; [`RequestBody`] feeds the rest of the body to the application
+//! with a bounded queue; [`LoopContext`] holds the loop's methods, the error logger and the
+//! backpressured [`LoopContext::send_chunk`] for streamed responses; [`bytes_from_py`] hands
+//! large Python buffers to the connection without a copy.
 
 mod awaitable;
+mod context;
 mod handle;
+mod path;
+mod pybytes;
+mod request;
 
 pub use awaitable::{Done, Ready, resolve};
+pub use context::{LoopContext, reject};
 pub use handle::{Job, LoopHandle};
+pub use path::percent_decode;
+pub use pybytes::{bytes_from_py, bytes_from_str};
+pub use request::{AccessEntry, BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};

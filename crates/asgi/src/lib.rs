@@ -15,7 +15,6 @@ use pyo3::prelude::*;
 
 pub use error::{ClientDisconnected, Error};
 pub use handler::{AsgiHandler, AsgiOptions};
-pub use scope::percent_decode;
 
 /// Add the interface's Python-visible names to the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

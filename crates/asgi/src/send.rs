@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use granian_aiobridge::resolve;
+use granian_aiobridge::{RequestBody, bytes_from_py};
 use granian_serve::{ResponseBody, StreamSender, error_response};
 use http::header::{HeaderName, HeaderValue, SERVER};
 use http::{Response, StatusCode};
@@ -12,12 +12,9 @@ use tokio::sync::oneshot;
 
 use crate::error::{ClientDisconnected, Error};
 use crate::handler::Shared;
-use crate::receive::RequestIo;
 
 /// Chunks a streamed response may queue before `send` waits for the client.
 const STREAM_CAPACITY: usize = 4;
-/// Bodies at least this large are handed to the connection without a copy.
-const ZERO_COPY_FROM: usize = 16 * 1024;
 
 enum State {
     /// Nothing sent yet.
@@ -34,13 +31,13 @@ enum State {
 #[pyclass(module = "granian._native", name = "ASGISend")]
 pub(crate) struct AsgiSend {
     state: State,
-    io: Arc<RequestIo>,
+    io: Arc<RequestBody>,
     shared: Arc<Shared>,
     status: u16,
 }
 
 impl AsgiSend {
-    pub(crate) fn new(tx: oneshot::Sender<Response<ResponseBody>>, io: Arc<RequestIo>, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(tx: oneshot::Sender<Response<ResponseBody>>, io: Arc<RequestBody>, shared: Arc<Shared>) -> Self {
         Self {
             state: State::Pending(tx),
             io,
@@ -67,7 +64,7 @@ impl AsgiSend {
                 self.status = 500;
                 let _ = tx.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
             }
-            State::Streaming(sender) => sender.abort(),
+            State::Streaming(sender) => self.shared.context.abort_stream(&sender),
             State::Done => {}
         }
     }
@@ -97,7 +94,7 @@ impl AsgiSend {
             Some(more) => more.is_truthy()?,
             None => false,
         };
-        let done = || self.shared.cache.done.clone_ref(py).into_any();
+        let done = || self.shared.context.done(py);
         match std::mem::replace(&mut self.state, State::Done) {
             State::Pending(tx) => {
                 self.state = State::Pending(tx);
@@ -119,48 +116,22 @@ impl AsgiSend {
                 Ok(done())
             }
             State::Streaming(sender) => {
-                let waiting = match sender.try_send(chunk) {
-                    Ok(()) => None,
-                    Err(Some(chunk)) => Some(self.wait_for_room(py, sender.clone(), chunk)?),
-                    Err(None) => return Err(Error::Disconnected.into()),
-                };
+                let waiting = self.shared.context.send_chunk(py, &sender, chunk, disconnected)?;
                 if more {
                     self.state = State::Streaming(sender);
                 } else {
                     self.io.disconnect();
                 }
-                Ok(waiting.unwrap_or_else(done))
+                Ok(waiting)
             }
             State::Done if self.io.is_disconnected() => Err(Error::Disconnected.into()),
             State::Done => Err(unexpected("http.response.body", "after the response completed").into()),
         }
     }
+}
 
-    /// A future that resolves once `chunk` is queued: the client is reading slower than the
-    /// application writes, so the application waits instead of the server buffering.
-    fn wait_for_room(&self, py: Python<'_>, sender: StreamSender, chunk: Bytes) -> PyResult<Py<PyAny>> {
-        let future = self.shared.cache.create_future.bind(py).call0()?.unbind();
-        let waiter = future.clone_ref(py);
-        let bridge = self.shared.bridge.clone();
-        self.shared.runtime.spawn(async move {
-            let sent = sender.send(chunk).await;
-            drop(sender);
-            bridge.schedule(Box::new(move |py| {
-                let waiter = waiter.bind(py);
-                if sent {
-                    let _ = resolve(py, waiter, py.None());
-                } else if !waiter
-                    .call_method0(intern!(py, "done"))
-                    .and_then(|d| d.is_truthy())
-                    .unwrap_or(true)
-                {
-                    let exc = ClientDisconnected::new_err("client disconnected");
-                    let _ = waiter.call_method1(intern!(py, "set_exception"), (exc.value(py),));
-                }
-            }));
-        });
-        Ok(future)
-    }
+fn disconnected() -> PyErr {
+    Error::Disconnected.into()
 }
 
 fn unexpected(kind: &str, when: &'static str) -> Error {
@@ -209,32 +180,9 @@ fn response_head(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Respon
     Ok(response)
 }
 
-/// A bytes object's contents, kept alive without a copy while the connection writes them.
-struct PyBytesOwner {
-    _object: Py<PyBytes>,
-    data: &'static [u8],
-}
-
-impl AsRef<[u8]> for PyBytesOwner {
-    fn as_ref(&self) -> &[u8] {
-        self.data
-    }
-}
-
 fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(bytes) = body.cast::<PyBytes>() {
-        let data = bytes.as_bytes();
-        if data.len() < ZERO_COPY_FROM {
-            return Ok(Bytes::copy_from_slice(data));
-        }
-        // SAFETY: a bytes object is immutable and its buffer lives as long as the object;
-        // the owner holds a strong reference, so the slice stays valid for as long as the
-        // `Bytes` (and so the owner) lives.
-        let data: &'static [u8] = unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) };
-        return Ok(Bytes::from_owner(PyBytesOwner {
-            _object: bytes.clone().unbind(),
-            data,
-        }));
+        return Ok(bytes_from_py(bytes));
     }
     if let Ok(array) = body.cast::<PyByteArray>() {
         return Ok(Bytes::from(array.to_vec()));
@@ -261,7 +209,7 @@ impl AsgiSend {
         match kind {
             "http.response.start" => {
                 self.start(py, message)?;
-                Ok(self.shared.cache.done.clone_ref(py).into_any())
+                Ok(self.shared.context.done(py))
             }
             "http.response.body" => self.body(py, message),
             other => Err(unexpected(other, "on an http connection").into()),

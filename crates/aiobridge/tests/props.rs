@@ -1,6 +1,6 @@
 //! Path decoding: encoding any bytes and decoding them gives the bytes back.
 
-use granian_asgi::percent_decode;
+use granian_aiobridge::percent_decode;
 use proptest::collection::vec;
 use proptest::prelude::*;
 

@@ -1,0 +1,118 @@
+use std::sync::Arc;
+
+use granian_aiobridge::{AccessEntry, LoopContext, LoopHandle, RequestStart, serve_request};
+use granian_serve::{ConnInfo, Handler, ResponseBody};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use pyo3::intern;
+use pyo3::prelude::*;
+use tokio::sync::Semaphore;
+
+use crate::done::RequestDone;
+use crate::protocol::RsgiProtocol;
+use crate::scope::RsgiScope;
+
+/// How an [`RsgiHandler`] is set up beyond its application and loop.
+#[derive(Debug)]
+pub struct RsgiOptions {
+    /// Called once per finished request as
+    /// `(client, method, path, query_string, protocol, status, duration_ms)`.
+    pub access_log: Option<Py<PyAny>>,
+    /// Requests in flight at once; more wait for a slot.
+    pub backpressure: usize,
+}
+
+/// What every request of one server shares.
+pub(crate) struct Shared {
+    app: Py<PyAny>,
+    pub(crate) context: LoopContext,
+    pub(crate) access_log: Option<Py<PyAny>>,
+    permits: Arc<Semaphore>,
+}
+
+/// Serves requests with an RSGI application on one asyncio loop.
+#[derive(Clone)]
+pub struct RsgiHandler {
+    shared: Arc<Shared>,
+}
+
+impl RsgiHandler {
+    /// Set up on the loop's thread: requests will run `app` (the `__rsgi__` callable, already
+    /// picked) on `event_loop`; waiting sends and file reads run on `runtime`.
+    pub fn new(
+        py: Python<'_>,
+        app: Py<PyAny>,
+        event_loop: &Bound<'_, PyAny>,
+        runtime: tokio::runtime::Handle,
+        options: RsgiOptions,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            shared: Arc::new(Shared {
+                app,
+                context: LoopContext::new(py, event_loop, runtime, "granian.rsgi")?,
+                access_log: options.access_log,
+                permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
+            }),
+        })
+    }
+
+    /// The bridge to the loop, for scheduling work of the server's own (shutdown).
+    #[must_use]
+    pub fn bridge(&self) -> &LoopHandle {
+        self.shared.context.handle()
+    }
+}
+
+impl Handler for RsgiHandler {
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        conn: &Arc<ConnInfo>,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+        let shared = Arc::clone(&self.shared);
+        serve_request(
+            shared.context.handle().clone(),
+            Arc::clone(&shared.permits),
+            request,
+            Arc::clone(conn),
+            move |py, start| start_app(py, &shared, start),
+        )
+    }
+}
+
+fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
+    let RequestStart {
+        mut parts,
+        conn,
+        body,
+        respond,
+        started,
+    } = start;
+    let access = shared
+        .access_log
+        .as_ref()
+        .map(|_| AccessEntry::new(&parts, &conn, started));
+    let protocol = match Py::new(py, RsgiProtocol::new(Arc::clone(shared), body, respond)) {
+        Ok(protocol) => protocol,
+        Err(err) => {
+            shared
+                .context
+                .log_error(py, "RSGI request setup failed", Some(err.value(py).as_any()));
+            return;
+        }
+    };
+    let launched = (|| -> PyResult<()> {
+        let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn)?)?;
+        let coroutine = shared.app.bind(py).call1((scope, protocol.clone_ref(py)))?;
+        let task = shared.context.spawn_task(py, &coroutine)?;
+        let done = RequestDone::new(shared, protocol.clone_ref(py), access);
+        task.call_method1(intern!(py, "add_done_callback"), (done,))?;
+        Ok(())
+    })();
+    if let Err(err) = launched {
+        shared
+            .context
+            .log_error(py, "Application exception", Some(err.value(py).as_any()));
+        protocol.borrow_mut(py).fail();
+    }
+}
