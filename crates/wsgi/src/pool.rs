@@ -1,0 +1,146 @@
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+struct State<T> {
+    queue: VecDeque<T>,
+    closed: bool,
+    /// Threads taking jobs that have not exited yet.
+    threads: usize,
+}
+
+/// The queue between the runtime's tasks and the blocking threads that run the application.
+/// Its length is bounded by the caller (the backpressure permits travel with the jobs).
+pub(crate) struct Pool<T> {
+    state: Mutex<State<T>>,
+    work: Condvar,
+    exited: Condvar,
+}
+
+impl<T> Pool<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                closed: false,
+                threads: 0,
+            }),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queue a job for the next free thread; the job comes back once the pool is closed.
+    pub(crate) fn submit(&self, job: T) -> Result<(), T> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(job);
+        }
+        state.queue.push_back(job);
+        drop(state);
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// The next job, waiting for one; `None` once the pool is closed.
+    pub(crate) fn next(&self) -> Option<T> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(job) = state.queue.pop_front() {
+                return Some(job);
+            }
+            state = self.work.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Take no more jobs: queued ones are dropped, idle threads leave, busy ones leave after
+    /// their job.
+    pub(crate) fn close(&self) {
+        let dropped = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.queue)
+        };
+        self.work.notify_all();
+        drop(dropped);
+    }
+
+    /// A thread starts taking jobs; pair with [`Pool::thread_exited`].
+    pub(crate) fn thread_started(&self) {
+        self.lock().threads += 1;
+    }
+
+    pub(crate) fn thread_exited(&self) {
+        let mut state = self.lock();
+        state.threads -= 1;
+        if state.threads == 0 {
+            self.exited.notify_all();
+        }
+    }
+
+    /// Wait up to `timeout` for every thread to exit; whether they all did.
+    pub(crate) fn wait_exited(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.threads > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .exited
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn jobs_run_in_order_until_closed() {
+        let pool = Arc::new(Pool::new());
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.thread_started();
+        let worker = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || {
+                while let Some(job) = pool.next() {
+                    tx.send(job).unwrap();
+                }
+                pool.thread_exited();
+            })
+        };
+        for job in 0..5 {
+            assert!(pool.submit(job).is_ok());
+        }
+        let got: Vec<i32> = (0..5).map(|_| rx.recv().unwrap()).collect();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        pool.close();
+        assert!(pool.wait_exited(Duration::from_secs(5)));
+        worker.join().unwrap();
+        assert_eq!(pool.submit(9), Err(9));
+    }
+
+    #[test]
+    fn waiting_for_a_busy_thread_times_out() {
+        let pool: Pool<()> = Pool::new();
+        pool.thread_started();
+        pool.close();
+        assert!(!pool.wait_exited(Duration::from_millis(20)));
+        pool.thread_exited();
+        assert!(pool.wait_exited(Duration::from_millis(20)));
+    }
+}

@@ -1,0 +1,1 @@
+"""WSGI interface tests, paired with crates/wsgi."""
