@@ -22,8 +22,8 @@ from click.testing import CliRunner, Result
 from granian import Granian, __version__
 from granian._imports import TargetError, load_target, split_target
 from granian.cli import cli, parse_duration
-from granian.constants import AVAILABLE_INTERFACES, HTTPModes, Interfaces, LogLevels, Loops
-from granian.server import BOUNDS, ConfigError, Options
+from granian.constants import HTTPModes, Interfaces, LogLevels, Loops
+from granian.server import BOUNDS, ConfigError, Options, default_blocking_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 BOOL_FLAGS = {
     'http1_keep_alive': ('--http1-keep-alive', '--no-http1-keep-alive'),
     'http1_pipeline_flush': ('--http1-pipeline-flush', '--no-http1-pipeline-flush'),
+    'http2_adaptive_window': ('--http2-adaptive-window', '--no-http2-adaptive-window'),
     'log_enabled': ('--log', '--no-log'),
     'log_access': ('--access-log', '--no-access-log'),
     'factory': ('--factory', '--no-factory'),
@@ -61,6 +62,14 @@ VALUE_FLAGS = {
     'backpressure': '--backpressure',
     'http1_buffer_size': '--http1-buffer-size',
     'http1_header_read_timeout': '--http1-header-read-timeout',
+    'http2_initial_connection_window_size': '--http2-initial-connection-window-size',
+    'http2_initial_stream_window_size': '--http2-initial-stream-window-size',
+    'http2_keep_alive_interval': '--http2-keep-alive-interval',
+    'http2_keep_alive_timeout': '--http2-keep-alive-timeout',
+    'http2_max_concurrent_streams': '--http2-max-concurrent-streams',
+    'http2_max_frame_size': '--http2-max-frame-size',
+    'http2_max_headers_size': '--http2-max-headers-size',
+    'http2_max_send_buffer_size': '--http2-max-send-buffer-size',
     'log_level': '--log-level',
     'working_dir': '--working-dir',
     'graceful_timeout': '--graceful-timeout',
@@ -132,6 +141,9 @@ def test_defaults_match_granian() -> None:
     assert options.backpressure == 1024
     assert options.blocking_threads == 1
     assert options.http1_header_read_timeout == 30000
+    assert options.http2_max_concurrent_streams == 200
+    assert options.http2_initial_stream_window_size == 1024 * 1024
+    assert options.http2_keep_alive_interval is None
     assert options.graceful_timeout == 30.0
     assert options.workers_kill_timeout is None
     assert options.reload_paths == ()
@@ -373,7 +385,18 @@ def test_granian_options_are_keyword_only() -> None:
 def test_blocking_threads_default_depends_on_interface() -> None:
     assert Granian('app', interface='asgi').options.blocking_threads == 1
     assert Granian('app', interface='rsgi').options.blocking_threads == 1
-    assert Granian('app', interface='wsgi', backpressure=64).options.blocking_threads == 32
+    default = default_blocking_threads()
+    assert 4 <= default <= 32
+    assert Granian('app', interface='wsgi', backpressure=64).options.blocking_threads == default
+    # Never more threads than requests admitted at once.
+    assert Granian('app', interface='wsgi', backpressure=2).options.blocking_threads == 2
+
+
+def test_default_blocking_threads_is_four_per_core_up_to_32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(3)), raising=False)
+    assert default_blocking_threads() == 12
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(64)), raising=False)
+    assert default_blocking_threads() == 32
 
 
 def test_stop_timeout() -> None:
@@ -381,23 +404,7 @@ def test_stop_timeout() -> None:
     assert Granian('app', graceful_timeout=3, workers_kill_timeout=1.5).options.stop_timeout == 1.5
 
 
-# -- interfaces and features not available --------------------------------------------------------
-
-
-@pytest.mark.parametrize('interface', [i for i in Interfaces if i not in AVAILABLE_INTERFACES])
-def test_unavailable_interface_exits_at_start(interface: Interfaces) -> None:
-    result = CliRunner().invoke(cli, ['--no-log', '--interface', interface.value, 'app'], prog_name='granian')
-    assert result.exit_code != 0
-    assert f'Error: the {interface.name} interface is not available yet' in result.output
-    assert 'Traceback' not in result.output
-
-
-def test_default_interface_is_unavailable_until_rsgi_lands() -> None:
-    if Interfaces.RSGI in AVAILABLE_INTERFACES:
-        pytest.skip('RSGI is available')
-    result = CliRunner().invoke(cli, ['--no-log', 'app'], prog_name='granian')
-    assert result.exit_code != 0
-    assert result.output.strip().splitlines() == ['Error: the RSGI interface is not available yet']
+# -- features not available ------------------------------------------------------------------------
 
 
 def test_reload_needs_watchfiles(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -532,6 +539,14 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'backpressure': bounded('backpressure'),
         'http1_buffer_size': bounded('http1_buffer_size'),
         'http1_header_read_timeout': bounded('http1_header_read_timeout'),
+        'http2_initial_connection_window_size': bounded('http2_initial_connection_window_size'),
+        'http2_initial_stream_window_size': bounded('http2_initial_stream_window_size'),
+        'http2_keep_alive_interval': bounded('http2_keep_alive_interval'),
+        'http2_keep_alive_timeout': bounded('http2_keep_alive_timeout'),
+        'http2_max_concurrent_streams': bounded('http2_max_concurrent_streams'),
+        'http2_max_frame_size': bounded('http2_max_frame_size'),
+        'http2_max_headers_size': bounded('http2_max_headers_size'),
+        'http2_max_send_buffer_size': bounded('http2_max_send_buffer_size'),
         'log_level': st.sampled_from(LogLevels),
         'working_dir': st.sampled_from([HERE, HERE.parent]),
         'graceful_timeout': seconds,

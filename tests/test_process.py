@@ -218,15 +218,6 @@ def test_missing_target_is_refused_without_traceback(target: str, named: str) ->
     assert any(named in line for line in output.splitlines()), output
 
 
-# Delete this test once the RSGI and WSGI interfaces are served.
-@pytest.mark.parametrize('interface', ['rsgi', 'wsgi'])
-def test_interface_not_available_yet(interface: str) -> None:
-    code, output = run_cli(*cli_args('--interface', interface, '--port', '0'))
-    assert code != 0, output
-    assert 'not available yet' in output, output
-    assert 'Traceback' not in output, output
-
-
 RELOAD_APP = """\
 import os
 

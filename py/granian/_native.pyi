@@ -1,5 +1,7 @@
 import asyncio
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from types import TracebackType
 from typing import Any, TypeAlias, final
 
 __all__ = [
@@ -8,7 +10,20 @@ __all__ = [
     'AsgiServer',
     'ClientDisconnected',
     'ProtocolError',
+    'RSGIHTTPProtocol',
+    'RSGIHTTPScope',
+    'RSGIHTTPStreamTransport',
+    'RSGIHeaders',
+    'RSGIProtocolClosed',
+    'RSGIProtocolError',
+    'RsgiServer',
     'ServerConfig',
+    'WSGIErrors',
+    'WSGIFileWrapper',
+    'WSGIInput',
+    'WSGIStartResponse',
+    'WSGIWrite',
+    'WsgiServer',
     '__version__',
 ]
 __version__: str
@@ -20,6 +35,12 @@ class ProtocolError(RuntimeError):
 
 class ClientDisconnected(OSError):
     """Raised by an ASGI `send` once the client has gone away."""
+
+class RSGIProtocolError(RuntimeError):
+    """The application used the RSGI protocol out of order: a second response, or the request body read twice."""
+
+class RSGIProtocolClosed(RuntimeError):
+    """The RSGI protocol is closed: the client left, the response is complete, or its stream ended."""
 
 @final
 class ASGIReceive:
@@ -47,6 +68,15 @@ class ServerConfig:
         http1_header_read_timeout: float = 30.0,
         http1_buffer_size: int = 417792,
         http1_pipeline_flush: bool = False,
+        http2_adaptive_window: bool = False,
+        http2_initial_connection_window_size: int = 1048576,
+        http2_initial_stream_window_size: int = 1048576,
+        http2_keep_alive_interval: float | None = None,
+        http2_keep_alive_timeout: float = 20.0,
+        http2_max_concurrent_streams: int = 200,
+        http2_max_frame_size: int = 16384,
+        http2_max_headers_size: int = 16384,
+        http2_max_send_buffer_size: int = 409600,
     ) -> ServerConfig: ...
     @property
     def http(self) -> str: ...
@@ -62,6 +92,24 @@ class ServerConfig:
     def http1_buffer_size(self) -> int: ...
     @property
     def http1_pipeline_flush(self) -> bool: ...
+    @property
+    def http2_adaptive_window(self) -> bool: ...
+    @property
+    def http2_initial_connection_window_size(self) -> int: ...
+    @property
+    def http2_initial_stream_window_size(self) -> int: ...
+    @property
+    def http2_keep_alive_interval(self) -> float | None: ...
+    @property
+    def http2_keep_alive_timeout(self) -> float: ...
+    @property
+    def http2_max_concurrent_streams(self) -> int: ...
+    @property
+    def http2_max_frame_size(self) -> int: ...
+    @property
+    def http2_max_headers_size(self) -> int: ...
+    @property
+    def http2_max_send_buffer_size(self) -> int: ...
 
 @final
 class AsgiServer:
@@ -89,3 +137,190 @@ class AsgiServer:
     def shutdown(self, timeout: float) -> asyncio.Future[None]:
         """Stop accepting, let in-flight requests finish for up to `timeout` seconds, then close
         every connection. The returned future (of `loop`) resolves once all are closed."""
+
+_Headers: TypeAlias = Iterable[tuple[str, str]]
+
+@final
+class RSGIHeaders:
+    """The request headers of an RSGI scope: a read-only mapping of lower-case names to `str` values
+    (bytes beyond ASCII decoded as latin-1). `keys()` and iteration give each name once; `values()`,
+    `items()` and `get_all()` give every value."""
+
+    def keys(self) -> list[str]: ...
+    def values(self) -> list[str]: ...
+    def items(self) -> list[tuple[str, str]]: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def get_all(self, key: str) -> list[str]: ...
+    def __getitem__(self, key: str, /) -> str: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+
+@final
+class RSGIHTTPScope:
+    """The scope of one RSGI HTTP request; built by the server only."""
+
+    @property
+    def proto(self) -> str: ...
+    @property
+    def rsgi_version(self) -> str: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def server(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query_string(self) -> str: ...
+    @property
+    def headers(self) -> RSGIHeaders: ...
+    @property
+    def authority(self) -> str | None: ...
+
+@final
+class RSGIHTTPStreamTransport:
+    """Sends the body of a streamed RSGI response; each send waits while the client is behind."""
+
+    def send_bytes(self, data: bytes | bytearray) -> Awaitable[None]: ...
+    def send_str(self, data: str) -> Awaitable[None]: ...
+
+@final
+class RSGIHTTPProtocol:
+    """The protocol object of one RSGI HTTP request; built by the server only.
+
+    `await protocol()` reads the whole body, `async for chunk in protocol` streams it (one or the
+    other, before a complete response). One `response_*` call per request.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[bytes]: ...
+    def __aiter__(self) -> RSGIHTTPProtocol: ...
+    def __anext__(self) -> Awaitable[bytes]: ...
+    def client_disconnect(self) -> Awaitable[None]: ...
+    def response_empty(self, status: int = 200, headers: _Headers | None = None) -> None: ...
+    def response_str(self, status: int = 200, headers: _Headers | None = None, body: str | None = None) -> None: ...
+    def response_bytes(
+        self, status: int = 200, headers: _Headers | None = None, body: bytes | bytearray | None = None
+    ) -> None: ...
+    def response_file(self, status: int, headers: _Headers | None, file: str | os.PathLike[str]) -> None: ...
+    def response_file_range(
+        self, status: int, headers: _Headers | None, file: str | os.PathLike[str], start: int, end: int
+    ) -> None: ...
+    def response_stream(self, status: int = 200, headers: _Headers | None = None) -> RSGIHTTPStreamTransport: ...
+
+@final
+class RsgiServer:
+    """Serves an RSGI application on an already listening socket, driven by an asyncio loop.
+
+    `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
+    `app` is called as `app(scope, protocol)` (pass `__rsgi__` when the application has one).
+    `access_log`, when given, is called on the loop thread once per finished request as
+    (client, method, path, query_string, protocol, status, duration_ms).
+    """
+
+    def __new__(
+        cls,
+        fd: int,
+        config: ServerConfig,
+        app: Callable[..., Any],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        access_log: _AccessLog | None = None,
+    ) -> RsgiServer: ...
+    def start(self) -> None:
+        """Start accepting; call on the loop's thread (the loop need not be running yet)."""
+
+    def shutdown(self, timeout: float) -> asyncio.Future[None]:
+        """Stop accepting, let in-flight requests finish for up to `timeout` seconds, then close
+        every connection. The returned future (of `loop`) resolves once all are closed."""
+
+_ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+
+@final
+class WSGIInput:
+    """`environ['wsgi.input']`: the request body, read from the connection as it is asked for.
+    Reads wait for the client without the GIL; a body the client broke off raises
+    ConnectionAbortedError. Reading until `b''` is safe (`wsgi.input_terminated` is True)."""
+
+    def read(self, size: int | None = None) -> bytes:
+        """`size` bytes (fewer only at the end of the body); all the rest when `size` is None or negative."""
+
+    def readline(self, size: int | None = None) -> bytes:
+        """The next line, with its newline, cut at `size` bytes."""
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        """The remaining lines; with a positive `hint`, stops once they add up to `hint` bytes."""
+
+    def __iter__(self) -> WSGIInput: ...
+    def __next__(self) -> bytes: ...
+
+@final
+class WSGIErrors:
+    """`environ['wsgi.errors']`: a text stream whose lines are logged on `granian.wsgi` at error level."""
+
+    def write(self, text: str) -> int: ...
+    def writelines(self, lines: Iterable[str]) -> None: ...
+    def flush(self) -> None:
+        """Log a partial last line now rather than at the end of the request."""
+
+@final
+class WSGIFileWrapper:
+    """`environ['wsgi.file_wrapper']`: iterates `filelike.read(blksize)` until `b''`. Returned by an
+    application, a wrapper around a regular file with a descriptor is sent by the server from the
+    file itself, from its current position, without the bytes passing through Python."""
+
+    def __new__(cls, filelike: Any, blksize: int = 8192) -> WSGIFileWrapper: ...
+    @property
+    def filelike(self) -> Any: ...
+    @property
+    def blksize(self) -> int: ...
+    def __iter__(self) -> WSGIFileWrapper: ...
+    def __next__(self) -> Any: ...
+    def close(self) -> None:
+        """Close the wrapped object, if it has a `close()`."""
+
+@final
+class WSGIWrite:
+    """The `write(data)` callable `start_response` returns: sends the headers if they have not gone
+    out, then `data`, waiting without the GIL while the client is behind."""
+
+    def __call__(self, data: bytes | bytearray) -> None: ...
+
+@final
+class WSGIStartResponse:
+    """The `start_response` callable a WSGI application gets; built by the server only."""
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: _ExcInfo | None = None) -> WSGIWrite: ...
+
+@final
+class WsgiServer:
+    """Serves a WSGI application on an already listening socket, on `blocking_threads` Python
+    threads; no event loop is involved.
+
+    `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
+    `multiprocess` is `wsgi.multiprocess`. `access_log`, when given, is called on the thread that
+    served the request, once per finished request, as
+    (client, method, path, query_string, protocol, status, duration_ms).
+    """
+
+    def __new__(
+        cls,
+        fd: int,
+        config: ServerConfig,
+        app: Callable[..., Any],
+        *,
+        blocking_threads: int = 1,
+        multiprocess: bool = False,
+        access_log: _AccessLog | None = None,
+    ) -> WsgiServer: ...
+    def start(self) -> None:
+        """Start accepting."""
+
+    def shutdown(self, timeout: float) -> None:
+        """Stop accepting, let in-flight requests finish for up to `timeout` seconds, close every
+        connection, then stop the threads. Blocks until done, without holding the GIL."""

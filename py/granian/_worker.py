@@ -3,7 +3,8 @@
 Each worker is forked by the master (see `granian.server`) and runs `run()`: it picks an event
 loop, imports the application, runs the ASGI lifespan startup, hands the socket to the native
 server and serves until SIGTERM or SIGINT, then drains in-flight requests for up to
-`graceful_timeout` seconds, runs the lifespan shutdown and exits.
+`graceful_timeout` seconds, runs the lifespan shutdown and exits. A WSGI application runs on the
+native server's blocking threads instead; the loop then only waits for the stop signal.
 
 Worker exit codes (the master reports any of them, when unexpected, as
 `Unexpected exit from worker-N (exit code C)` and exits 1):
@@ -13,7 +14,8 @@ Worker exit codes (the master reports any of them, when unexpected, as
 1     an unexpected Python exception in the worker (its traceback is on stderr)
 3     the application target could not be loaded: `Error: ...` on stderr names the module or
       attribute (with the traceback first when the application's own code raised)
-4     the ASGI lifespan startup failed: the application's message is logged as an error
+4     the ASGI lifespan startup or the RSGI `__rsgi_init__` failed: the application's message or
+      traceback is logged as an error
 5     the requested event loop is not installed
 6     the native server could not be loaded or started (logged as an error)
 ====  =======================================================================================
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._imports import TargetError, load_target
 from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
-from .constants import AVAILABLE_INTERFACES, Interfaces
+from .constants import Interfaces
 from .log import build_access_log, logger
 
 if TYPE_CHECKING:
@@ -105,9 +107,6 @@ def run(worker_id: int, options: Options, sock: socket.socket, master_fds: Itera
 
 
 def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
-    if options.interface not in AVAILABLE_INTERFACES:
-        _error(f'the {options.interface.name} interface is not available yet')
-        return EXIT_SERVER
     try:
         loop = new_event_loop(options.loop)
     except LoopUnavailableError as exc:
@@ -129,9 +128,35 @@ def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
         except ImportError as exc:
             _error(f'the native module could not be loaded: {exc}')
             return EXIT_SERVER
+        if options.interface is Interfaces.RSGI:
+            return _run_rsgi(worker_id, options, sock, app, _native, loop)
         return loop.run_until_complete(_serve(worker_id, options, sock, app, _native))
     finally:
         _close_loop(loop)
+
+
+def _run_rsgi(
+    worker_id: int, options: Options, sock: socket.socket, app: Any, native: ModuleType, loop: asyncio.AbstractEventLoop
+) -> int:
+    """Serve an RSGI application: RSGI spec 1.6 calls `__rsgi_init__(loop)` once before serving and
+    `__rsgi_del__(loop)` once after, both while the loop is not running, and sends requests to
+    `__rsgi__` rather than `__call__` when the application has one."""
+    init = getattr(app, '__rsgi_init__', None)
+    if init is not None:
+        try:
+            init(loop)
+        except Exception:
+            logger.exception(f'worker-{worker_id}: the application failed in __rsgi_init__')
+            return EXIT_LIFESPAN
+    try:
+        return loop.run_until_complete(_serve(worker_id, options, sock, getattr(app, '__rsgi__', app), native))
+    finally:
+        cleanup = getattr(app, '__rsgi_del__', None)
+        if cleanup is not None:
+            try:
+                cleanup(loop)
+            except Exception:
+                logger.exception(f'worker-{worker_id}: the application failed in __rsgi_del__')
 
 
 async def _until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
@@ -181,9 +206,32 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
             http1_header_read_timeout=options.http1_header_read_timeout / 1000,
             http1_buffer_size=options.http1_buffer_size,
             http1_pipeline_flush=options.http1_pipeline_flush,
+            http2_adaptive_window=options.http2_adaptive_window,
+            http2_initial_connection_window_size=options.http2_initial_connection_window_size,
+            http2_initial_stream_window_size=options.http2_initial_stream_window_size,
+            http2_keep_alive_interval=(
+                None if options.http2_keep_alive_interval is None else options.http2_keep_alive_interval / 1000
+            ),
+            http2_keep_alive_timeout=float(options.http2_keep_alive_timeout),
+            http2_max_concurrent_streams=options.http2_max_concurrent_streams,
+            http2_max_frame_size=options.http2_max_frame_size,
+            http2_max_headers_size=options.http2_max_headers_size,
+            http2_max_send_buffer_size=options.http2_max_send_buffer_size,
         )
         access_log = build_access_log() if options.log_access and options.log_enabled else None
-        server = native.AsgiServer(sock.fileno(), config, app, loop, state=state, access_log=access_log)
+        if options.interface is Interfaces.RSGI:
+            server = native.RsgiServer(sock.fileno(), config, app, loop, access_log=access_log)
+        elif options.interface is Interfaces.WSGI:
+            server = native.WsgiServer(
+                sock.fileno(),
+                config,
+                app,
+                blocking_threads=options.blocking_threads,
+                multiprocess=options.workers > 1,
+                access_log=access_log,
+            )
+        else:
+            server = native.AsgiServer(sock.fileno(), config, app, loop, state=state, access_log=access_log)
         server.start()
     except Exception:
         logger.exception(f'worker-{worker_id} could not start the server')
@@ -195,7 +243,11 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
     await stop.wait()
     logger.debug(f'Stopping worker-{worker_id}')
     try:
-        await server.shutdown(options.graceful_timeout)
+        if options.interface is Interfaces.WSGI:
+            # Blocks, without the GIL, while the blocking threads finish the requests in flight.
+            server.shutdown(options.graceful_timeout)
+        else:
+            await server.shutdown(options.graceful_timeout)
     except Exception:
         logger.exception(f'worker-{worker_id} server shutdown failed')
     if lifespan is not None:

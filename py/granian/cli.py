@@ -119,8 +119,8 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     env='BLOCKING_THREADS',
     type=_int('blocking_threads'),
     default=None,
-    show_default='1 (more for WSGI only)',
-    help='Number of blocking threads (per worker).',
+    show_default='WSGI: 4 per CPU core, at most 32 and at most backpressure; others: 1',
+    help='Number of blocking threads (per worker): the Python threads running a WSGI application.',
 )
 @_option('--loop', env='LOOP', type=EnumChoice(Loops), default='auto', help='Event loop implementation.')
 @_option(
@@ -166,6 +166,70 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     show_default='disabled',
     help='Aggregate HTTP/1 flushes to better serve pipelined requests. Streamed responses '
     'then lose backpressure: a slow client makes the server buffer the whole body.',
+)
+@_option(
+    '--http2-adaptive-window/--no-http2-adaptive-window',
+    env='HTTP2_ADAPTIVE_WINDOW',
+    default=False,
+    show_default='disabled',
+    help='Size HTTP/2 flow-control windows from the measured bandwidth-delay product.',
+)
+@_option(
+    '--http2-initial-connection-window-size',
+    env='HTTP2_INITIAL_CONNECTION_WINDOW_SIZE',
+    type=_int('http2_initial_connection_window_size'),
+    default=1024 * 1024,
+    help='HTTP/2 connection-level flow-control window, in bytes.',
+)
+@_option(
+    '--http2-initial-stream-window-size',
+    env='HTTP2_INITIAL_STREAM_WINDOW_SIZE',
+    type=_int('http2_initial_stream_window_size'),
+    default=1024 * 1024,
+    help='HTTP/2 stream-level flow-control window, in bytes.',
+)
+@_option(
+    '--http2-keep-alive-interval',
+    env='HTTP2_KEEP_ALIVE_INTERVAL',
+    type=_int('http2_keep_alive_interval'),
+    default=None,
+    show_default='no pings',
+    help='Interval (in milliseconds) between HTTP/2 PING frames on a quiet connection.',
+)
+@_option(
+    '--http2-keep-alive-timeout',
+    env='HTTP2_KEEP_ALIVE_TIMEOUT',
+    type=_int('http2_keep_alive_timeout'),
+    default=20,
+    help='Timeout (in seconds) for a keep-alive PING to be answered before the connection closes.',
+)
+@_option(
+    '--http2-max-concurrent-streams',
+    env='HTTP2_MAX_CONCURRENT_STREAMS',
+    type=_int('http2_max_concurrent_streams'),
+    default=200,
+    help='Streams a client may have open at once on one HTTP/2 connection.',
+)
+@_option(
+    '--http2-max-frame-size',
+    env='HTTP2_MAX_FRAME_SIZE',
+    type=_int('http2_max_frame_size'),
+    default=16384,
+    help='Largest HTTP/2 frame payload accepted, in bytes.',
+)
+@_option(
+    '--http2-max-headers-size',
+    env='HTTP2_MAX_HEADERS_SIZE',
+    type=_int('http2_max_headers_size'),
+    default=16 * 1024,
+    help='Largest decoded HTTP/2 header list accepted, in bytes (431 beyond).',
+)
+@_option(
+    '--http2-max-send-buffer-size',
+    env='HTTP2_MAX_SEND_BUFFER_SIZE',
+    type=_int('http2_max_send_buffer_size'),
+    default=400 * 1024,
+    help='Most bytes buffered per HTTP/2 stream for sending, in bytes.',
 )
 @_option('--log/--no-log', 'log_enabled', env='LOG_ENABLED', default=True, show_default='enabled', help='Logging.')
 @_option('--log-level', env='LOG_LEVEL', type=EnumChoice(LogLevels), default='info', help='Log level.')

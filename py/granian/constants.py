@@ -41,11 +41,3 @@ class LogLevels(StrEnum):
     info = 'info'
     debug = 'debug'
     notset = 'notset'
-
-
-# Interfaces a worker can serve today. Enabling one once its native server exists is a matter of
-# adding it here (and its branch in `_worker`); the others stop at start with a clear error.
-AVAILABLE_INTERFACES: frozenset[Interfaces] = frozenset({Interfaces.ASGI, Interfaces.ASGINL})
-
-# HTTP modes the native server speaks.
-AVAILABLE_HTTP_MODES: frozenset[HTTPModes] = frozenset(HTTPModes)

@@ -3,6 +3,9 @@
 * `granian`: the server itself (master and workers);
 * `granian.access`: one line per finished request, when the access log is on;
 * `granian.asgi`: the ASGI lifespan protocol.
+* `granian.rsgi`: RSGI application errors (exceptions, missing responses, unreadable files).
+* `granian.wsgi`: WSGI application errors (with their tracebacks) and the lines written to
+  `wsgi.errors`.
 
 Records are formatted `[LEVEL] message`. Workers are forked from the master and inherit this
 configuration as it stands when they start.

@@ -11,8 +11,7 @@ Master exit codes:
 1     a worker exited on its own (it failed to start or crashed), or the socket could not be
       bound; the cause is on stderr
 2     a configuration the server cannot run with: an invalid option (the CLI reports these as
-      usage errors), an interface not available yet, `--reload` without watchfiles, a
-      missing uvloop
+      usage errors), `--reload` without watchfiles, a missing uvloop
 ====  =======================================================================================
 
 What the master logs on `granian` (stderr, `[LEVEL] message`):
@@ -52,7 +51,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from . import _worker
 from ._loops import LoopUnavailableError, resolve_loop
-from .constants import AVAILABLE_HTTP_MODES, AVAILABLE_INTERFACES, HTTPModes, Interfaces, LogLevels, Loops
+from .constants import HTTPModes, Interfaces, LogLevels, Loops
 from .log import configure_logging, logger
 
 __all__ = [
@@ -113,9 +112,33 @@ BOUNDS: dict[str, Bound] = {
     'backpressure': Bound(1),
     'http1_buffer_size': Bound(8192),
     'http1_header_read_timeout': Bound(1, 60_000),
+    'http2_max_concurrent_streams': Bound(1, 2**32 - 1),
+    # RFC 9113 §6.5.2 and §6.9.1: window sizes up to 2^31-1, frame sizes 2^14 to 2^24-1.
+    'http2_initial_connection_window_size': Bound(1, 2**31 - 1),
+    'http2_initial_stream_window_size': Bound(1, 2**31 - 1),
+    'http2_max_frame_size': Bound(16384, 2**24 - 1),
+    'http2_max_headers_size': Bound(1, 2**32 - 1),
+    'http2_max_send_buffer_size': Bound(1, 2**32 - 1),
+    'http2_keep_alive_interval': Bound(1),
+    'http2_keep_alive_timeout': Bound(1),
     'graceful_timeout': Bound(0),
     'workers_kill_timeout': Bound(0, min_open=True),
 }
+
+
+def default_blocking_threads() -> int:
+    """WSGI threads per worker when `blocking_threads` is not given: 4 per CPU core this process
+    may run on, at most 32 (and never more than `backpressure`).
+
+    WSGI applications spend most of a request waiting (database, network) with the GIL released,
+    so a few threads per core keep the cores busy; beyond a few dozen, threads only add GIL
+    contention and memory.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(32, 4 * max(1, cores))
 
 
 class ConfigError(ValueError):
@@ -149,6 +172,15 @@ class Options:
     http1_header_read_timeout: int
     http1_keep_alive: bool
     http1_pipeline_flush: bool
+    http2_adaptive_window: bool
+    http2_initial_connection_window_size: int
+    http2_initial_stream_window_size: int
+    http2_keep_alive_interval: int | None
+    http2_keep_alive_timeout: int
+    http2_max_concurrent_streams: int
+    http2_max_frame_size: int
+    http2_max_headers_size: int
+    http2_max_send_buffer_size: int
     log_enabled: bool
     log_level: LogLevels
     log_access: bool
@@ -259,6 +291,15 @@ class Granian:
         http1_header_read_timeout: int = 30000,
         http1_keep_alive: bool = True,
         http1_pipeline_flush: bool = False,
+        http2_adaptive_window: bool = False,
+        http2_initial_connection_window_size: int = 1024 * 1024,
+        http2_initial_stream_window_size: int = 1024 * 1024,
+        http2_keep_alive_interval: int | None = None,
+        http2_keep_alive_timeout: int = 20,
+        http2_max_concurrent_streams: int = 200,
+        http2_max_frame_size: int = 16384,
+        http2_max_headers_size: int = 16 * 1024,
+        http2_max_send_buffer_size: int = 400 * 1024,
         log_enabled: bool = True,
         log_level: LogLevels | str = LogLevels.info,
         log_access: bool = False,
@@ -272,9 +313,11 @@ class Granian:
     ) -> None:
         """Validate every option; raises `ConfigError` (a `ValueError`) naming the first invalid one.
 
-        Durations: `http1_header_read_timeout` in milliseconds, `graceful_timeout` and
+        Durations: `http1_header_read_timeout` and `http2_keep_alive_interval` in milliseconds,
+        `http2_keep_alive_timeout` in seconds, `graceful_timeout` and
         `workers_kill_timeout` in seconds. `backpressure` defaults to `backlog // workers`;
-        `blocking_threads` to 1 (more is for WSGI only).
+        `blocking_threads` to `default_blocking_threads()` with WSGI (at most `backpressure`), and
+        must be 1 with the other interfaces.
         """
         if not isinstance(target, str) or not target.strip():
             raise ConfigError('target', f'target must be a non-empty string such as "module:app" (got {target!r})')
@@ -287,7 +330,7 @@ class Granian:
             max(1, n_backlog // n_workers) if backpressure is None else _check_int('backpressure', backpressure)
         )
         if blocking_threads is None:
-            n_blocking = max(1, n_backpressure // 2) if iface is Interfaces.WSGI else 1
+            n_blocking = min(n_backpressure, default_blocking_threads()) if iface is Interfaces.WSGI else 1
         else:
             n_blocking = _check_int('blocking_threads', blocking_threads)
             if n_blocking > 1 and iface is not Interfaces.WSGI:
@@ -316,6 +359,23 @@ class Granian:
             http1_header_read_timeout=_check_int('http1_header_read_timeout', http1_header_read_timeout),
             http1_keep_alive=_check_bool('http1_keep_alive', http1_keep_alive),
             http1_pipeline_flush=_check_bool('http1_pipeline_flush', http1_pipeline_flush),
+            http2_adaptive_window=_check_bool('http2_adaptive_window', http2_adaptive_window),
+            http2_initial_connection_window_size=_check_int(
+                'http2_initial_connection_window_size', http2_initial_connection_window_size
+            ),
+            http2_initial_stream_window_size=_check_int(
+                'http2_initial_stream_window_size', http2_initial_stream_window_size
+            ),
+            http2_keep_alive_interval=(
+                None
+                if http2_keep_alive_interval is None
+                else _check_int('http2_keep_alive_interval', http2_keep_alive_interval)
+            ),
+            http2_keep_alive_timeout=_check_int('http2_keep_alive_timeout', http2_keep_alive_timeout),
+            http2_max_concurrent_streams=_check_int('http2_max_concurrent_streams', http2_max_concurrent_streams),
+            http2_max_frame_size=_check_int('http2_max_frame_size', http2_max_frame_size),
+            http2_max_headers_size=_check_int('http2_max_headers_size', http2_max_headers_size),
+            http2_max_send_buffer_size=_check_int('http2_max_send_buffer_size', http2_max_send_buffer_size),
             log_enabled=_check_bool('log_enabled', log_enabled),
             log_level=_check_choice('log_level', LogLevels, log_level),
             log_access=_check_bool('log_access', log_access),
@@ -347,10 +407,6 @@ class Granian:
         opts = self.options
         configure_logging(opts.log_level, enabled=opts.log_enabled)
 
-        if opts.interface not in AVAILABLE_INTERFACES:
-            return _fatal(f'the {opts.interface.name} interface is not available yet', EXIT_CONFIG)
-        if opts.http not in AVAILABLE_HTTP_MODES:
-            return _fatal(f"HTTP mode '{opts.http}' is not available yet", EXIT_CONFIG)
         if opts.reload and importlib.util.find_spec('watchfiles') is None:
             return _fatal('--reload needs the watchfiles package (pip install granian[reload])', EXIT_CONFIG)
         try:

@@ -1,10 +1,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use granian_aiobridge::resolve;
+use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
 use granian_http2::Sniffed;
+use granian_rsgi::{RsgiHandler, RsgiOptions};
 use granian_serve::{ConnInfo, Handler, Phase, Scheme, Shutdown, ShutdownWatch, accept_loop, listener_from_fd};
+use granian_wsgi::{WsgiHandler, WsgiOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -63,40 +65,47 @@ async fn serve_connection<H: Handler>(
     }
 }
 
-/// An ASGI application served on a listening socket, driven by one asyncio loop.
-#[pyclass(module = "granian._native")]
-pub(crate) struct AsgiServer {
+/// An interface whose application runs on an asyncio loop: what a server needs of it beyond
+/// serving requests is the bridge to that loop, to report the end of its shutdown.
+trait LoopInterface: Handler {
+    fn bridge(&self) -> &LoopHandle;
+}
+
+impl LoopInterface for AsgiHandler {
+    fn bridge(&self) -> &LoopHandle {
+        AsgiHandler::bridge(self)
+    }
+}
+
+impl LoopInterface for RsgiHandler {
+    fn bridge(&self) -> &LoopHandle {
+        RsgiHandler::bridge(self)
+    }
+}
+
+/// A server on a listening socket, whatever its interface: the runtime, the accept loop and
+/// the shutdown phases. The `#[pyclass]` servers below wrap one each.
+struct ServerCore<H> {
     fd: i32,
     protocols: Arc<Protocols>,
     runtime: Option<tokio::runtime::Runtime>,
-    handler: AsgiHandler,
+    handler: H,
     shutdown: Arc<Shutdown>,
     started: bool,
 }
 
-#[pymethods]
-impl AsgiServer {
-    #[new]
-    #[pyo3(signature = (fd, config, app, r#loop, *, state = None, access_log = None))]
+impl<H: Handler> ServerCore<H> {
+    /// Build the runtime, then the handler on it.
     fn new(
-        py: Python<'_>,
         fd: i32,
         config: &ServerConfig,
-        app: Py<PyAny>,
-        r#loop: &Bound<'_, PyAny>,
-        state: Option<Py<PyDict>>,
-        access_log: Option<Py<PyAny>>,
+        handler: impl FnOnce(tokio::runtime::Handle) -> PyResult<H>,
     ) -> PyResult<Self> {
         if fd < 0 {
             return Err(PyValueError::new_err("fd must be a file descriptor"));
         }
         let runtime = granian_serve::runtime(config.runtime_threads()).map_err(|err| to_py(&err))?;
-        let options = AsgiOptions {
-            state,
-            access_log,
-            backpressure: config.backpressure(),
-        };
-        let handler = AsgiHandler::new(py, app, r#loop, runtime.handle().clone(), options)?;
+        let handler = handler(runtime.handle().clone())?;
         Ok(Self {
             fd,
             protocols: Arc::new(config.protocols()),
@@ -107,7 +116,6 @@ impl AsgiServer {
         })
     }
 
-    /// Start accepting connections.
     fn start(&mut self) -> PyResult<()> {
         if self.started {
             return Err(PyRuntimeError::new_err("the server is already started"));
@@ -132,9 +140,9 @@ impl AsgiServer {
         self.started = true;
         Ok(())
     }
+}
 
-    /// Stop accepting, drain for up to `timeout` seconds, then close what is left. Returns a
-    /// future of the server's loop that resolves when every connection is closed.
+impl<H: LoopInterface> ServerCore<H> {
     fn shutdown(&mut self, py: Python<'_>, timeout: f64) -> PyResult<Py<PyAny>> {
         let bridge = self.handler.bridge().clone();
         let future = bridge.event_loop().bind(py).call_method0("create_future")?.unbind();
@@ -161,10 +169,165 @@ impl AsgiServer {
     }
 }
 
-impl Drop for AsgiServer {
+impl<H> Drop for ServerCore<H> {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// An ASGI application served on a listening socket, driven by one asyncio loop.
+#[pyclass(module = "granian._native")]
+pub(crate) struct AsgiServer {
+    core: ServerCore<AsgiHandler>,
+}
+
+#[pymethods]
+impl AsgiServer {
+    #[new]
+    #[pyo3(signature = (fd, config, app, r#loop, *, state = None, access_log = None))]
+    fn new(
+        py: Python<'_>,
+        fd: i32,
+        config: &ServerConfig,
+        app: Py<PyAny>,
+        r#loop: &Bound<'_, PyAny>,
+        state: Option<Py<PyDict>>,
+        access_log: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let options = AsgiOptions {
+            state,
+            access_log,
+            backpressure: config.backpressure(),
+        };
+        let core = ServerCore::new(fd, config, |runtime| {
+            AsgiHandler::new(py, app, r#loop, runtime, options)
+        })?;
+        Ok(Self { core })
+    }
+
+    /// Start accepting connections.
+    fn start(&mut self) -> PyResult<()> {
+        self.core.start()
+    }
+
+    /// Stop accepting, drain for up to `timeout` seconds, then close what is left. Returns a
+    /// future of the server's loop that resolves when every connection is closed.
+    fn shutdown(&mut self, py: Python<'_>, timeout: f64) -> PyResult<Py<PyAny>> {
+        self.core.shutdown(py, timeout)
+    }
+}
+
+/// An RSGI application served on a listening socket, driven by one asyncio loop.
+#[pyclass(module = "granian._native")]
+pub(crate) struct RsgiServer {
+    core: ServerCore<RsgiHandler>,
+}
+
+#[pymethods]
+impl RsgiServer {
+    #[new]
+    #[pyo3(signature = (fd, config, app, r#loop, *, access_log = None))]
+    fn new(
+        py: Python<'_>,
+        fd: i32,
+        config: &ServerConfig,
+        app: Py<PyAny>,
+        r#loop: &Bound<'_, PyAny>,
+        access_log: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let options = RsgiOptions {
+            access_log,
+            backpressure: config.backpressure(),
+        };
+        let core = ServerCore::new(fd, config, |runtime| {
+            RsgiHandler::new(py, app, r#loop, runtime, options)
+        })?;
+        Ok(Self { core })
+    }
+
+    /// Start accepting connections.
+    fn start(&mut self) -> PyResult<()> {
+        self.core.start()
+    }
+
+    /// Stop accepting, drain for up to `timeout` seconds, then close what is left. Returns a
+    /// future of the server's loop that resolves when every connection is closed.
+    fn shutdown(&mut self, py: Python<'_>, timeout: f64) -> PyResult<Py<PyAny>> {
+        self.core.shutdown(py, timeout)
+    }
+}
+
+/// A WSGI application served on a listening socket: the runtime handles the connections and a
+/// pool of blocking threads runs the application. No event loop is involved.
+#[pyclass(module = "granian._native")]
+pub(crate) struct WsgiServer {
+    core: ServerCore<WsgiHandler>,
+}
+
+#[pymethods]
+impl WsgiServer {
+    #[new]
+    #[pyo3(signature = (fd, config, app, *, blocking_threads = 1, multiprocess = false, access_log = None))]
+    fn new(
+        py: Python<'_>,
+        fd: i32,
+        config: &ServerConfig,
+        app: Py<PyAny>,
+        blocking_threads: usize,
+        multiprocess: bool,
+        access_log: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        if blocking_threads == 0 {
+            return Err(PyValueError::new_err("blocking_threads must be at least 1"));
+        }
+        let options = WsgiOptions {
+            blocking_threads,
+            backpressure: config.backpressure(),
+            multiprocess,
+            access_log,
+        };
+        let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
+        Ok(Self { core })
+    }
+
+    /// Start accepting connections.
+    fn start(&mut self) -> PyResult<()> {
+        self.core.start()
+    }
+
+    /// Stop accepting, drain for up to `timeout` seconds, close what is left, then stop the
+    /// blocking threads. Blocks until done, without holding the GIL (the threads need it to
+    /// finish their requests).
+    fn shutdown(&mut self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
+        let shutdown = Arc::clone(&self.core.shutdown);
+        shutdown.advance(Phase::Draining);
+        let runtime = self
+            .core
+            .runtime
+            .as_ref()
+            .ok_or_else(|| PyRuntimeError::new_err("the server is shut down"))?;
+        let handler = &self.core.handler;
+        py.detach(|| {
+            runtime.block_on(async {
+                if tokio::time::timeout(drain, shutdown.wait_idle()).await.is_err() {
+                    shutdown.advance(Phase::Closing);
+                    let _ = tokio::time::timeout(CLOSE_GRACE, shutdown.wait_idle()).await;
+                }
+            });
+            handler.close();
+            // A thread still inside the application after this is left to it; the process
+            // exits regardless.
+            let _ = handler.wait_closed(CLOSE_GRACE);
+        });
+        Ok(())
+    }
+}
+
+impl Drop for WsgiServer {
+    fn drop(&mut self) {
+        self.core.handler.close();
     }
 }
