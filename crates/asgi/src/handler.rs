@@ -3,12 +3,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use granian_aiobridge::{Done, LoopHandle};
-use granian_serve::{ConnInfo, Handler, ResponseBody, error_response};
+use granian_serve::{ConnInfo, Handler, RequestBody, ResponseBody, error_response};
 use http::request::Parts;
 use http::{Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use tokio::sync::{Semaphore, oneshot};
@@ -152,7 +151,7 @@ impl AsgiHandler {
 impl Handler for AsgiHandler {
     fn handle(
         &self,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         serve_request(Arc::clone(&self.shared), request, Arc::clone(conn))
@@ -171,7 +170,11 @@ impl Drop for DisconnectOnDrop {
     }
 }
 
-async fn serve_request(shared: Arc<Shared>, request: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResponseBody> {
+async fn serve_request(
+    shared: Arc<Shared>,
+    request: Request<RequestBody>,
+    conn: Arc<ConnInfo>,
+) -> Response<ResponseBody> {
     let Ok(_permit) = Arc::clone(&shared.permits).acquire_owned().await else {
         return error_response(StatusCode::SERVICE_UNAVAILABLE);
     };
@@ -210,13 +213,13 @@ fn declared_length(parts: &Parts) -> Option<u64> {
     parts.headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-async fn read_whole(body: Incoming) -> Option<Bytes> {
+async fn read_whole(body: RequestBody) -> Option<Bytes> {
     body.collect().await.ok().map(http_body_util::Collected::to_bytes)
 }
 
 async fn wait_response(
     mut rx: oneshot::Receiver<Response<ResponseBody>>,
-    streaming: Option<Incoming>,
+    streaming: Option<RequestBody>,
     io: &Arc<RequestIo>,
 ) -> Response<ResponseBody> {
     let unavailable = || error_response(StatusCode::SERVICE_UNAVAILABLE);
@@ -236,7 +239,7 @@ async fn wait_response(
 
 /// Feed the request body to the application's `receive`, pausing while it has enough
 /// unread bytes queued.
-async fn pump_body(mut body: Incoming, io: Arc<RequestIo>) {
+async fn pump_body(mut body: RequestBody, io: Arc<RequestIo>) {
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
             // A malformed chunk or a client that left mid-body.

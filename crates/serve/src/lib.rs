@@ -10,6 +10,7 @@ mod conn;
 mod error;
 mod inflight;
 mod listener;
+mod request;
 mod shutdown;
 
 pub use body::{BodyAborted, ResponseBody, StreamSender};
@@ -17,4 +18,5 @@ pub use conn::{ConnInfo, Handler, Scheme, error_response};
 pub use error::Error;
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use listener::{accept_loop, listener_from_fd, runtime};
+pub use request::RequestBody;
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
