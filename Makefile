@@ -37,9 +37,10 @@ lint: build
 test-rust:
 	cargo test --workspace --locked
 
-# The fuzz target builds on stable; running it needs cargo-fuzz (see crates/http1/fuzz/README.md).
+# The fuzz targets build on stable; running them needs cargo-fuzz (see crates/*/fuzz/README.md).
 fuzz-build:
 	cargo build --locked --manifest-path crates/http1/fuzz/Cargo.toml --target-dir target/fuzz
+	cargo build --locked --manifest-path crates/http2/fuzz/Cargo.toml --target-dir target/fuzz
 
 test-python: build
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -p no:cacheprovider

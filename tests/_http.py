@@ -363,16 +363,56 @@ class H2Response:
 class H2Client:
     """HTTP/2 with prior knowledge over one socket, driven by the `h2` state machine."""
 
-    def __init__(self, port: int, *, timeout: float = TIMEOUT, receive_buffer: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        timeout: float = TIMEOUT,
+        receive_buffer: int | None = None,
+        upgrade: tuple[str, str, bytes] | None = None,
+    ) -> None:
+        """Connect with prior knowledge, or with `upgrade=(method, path, body)` through an HTTP/1.1
+        `Upgrade: h2c` request, whose response comes on stream 1 (`upgrade_head` holds the
+        HTTP/1.1 response head; when it is not a 101, the connection stays HTTP/1.1)."""
+        self.port = port
         self.timeout = timeout
         self.sock = connect(port, timeout=timeout, receive_buffer=receive_buffer)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
-        self.conn.initiate_connection()
-        self.sock.sendall(self.conn.data_to_send())
         self.responses: dict[int, H2Response] = {}
         self.completed: list[int] = []
         self.terminated: h2.events.ConnectionTerminated | None = None
-        self.port = port
+        if upgrade is None:
+            self.conn.initiate_connection()
+            self.sock.sendall(self.conn.data_to_send())
+            self.upgrade_head = b''
+        else:
+            self.upgrade_head = self._upgrade(*upgrade)
+
+    def _upgrade(self, method: str, path: str, body: bytes) -> bytes:
+        settings = self.conn.initiate_upgrade_connection().decode()
+        head = (
+            f'{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n'
+            f'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: {settings}\r\n'
+        )
+        if body or method == 'POST':
+            head += f'Content-Length: {len(body)}\r\n'
+        self.sock.sendall(head.encode() + b'\r\n' + body)
+        received = b''
+        while b'\r\n\r\n' not in received:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise IncompleteResponse('no response to the upgrade request', received)
+            received += chunk
+        response_head, _, rest = received.partition(b'\r\n\r\n')
+        if response_head.startswith(b'HTTP/1.1 101 '):
+            # The client's preface (SETTINGS) goes out once the server has switched.
+            self.sock.sendall(self.conn.data_to_send())
+            for event in self.conn.receive_data(rest):
+                self._handle(event)
+            outgoing = self.conn.data_to_send()
+            if outgoing:
+                self.sock.sendall(outgoing)
+        return response_head
 
     def __enter__(self) -> H2Client:
         return self

@@ -1,18 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use granian_http1::Http1Limits;
-use granian_http2::Http2Limits;
+use granian_http2::{Http2Limits, HttpMode, Protocols};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-
-/// Which protocols a server speaks on its port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HttpMode {
-    /// HTTP/1.1 and HTTP/2 prior knowledge, told apart by the preface.
-    Auto,
-    Http1,
-    Http2,
-}
 
 /// The settings one worker's server runs with, validated before they reach Rust.
 #[pyclass(frozen, module = "granian._native")]
@@ -171,14 +163,6 @@ fn parse_mode(http: &str) -> PyResult<HttpMode> {
     }
 }
 
-/// Protocol settings in the form the protocol crates take.
-#[derive(Debug, Clone)]
-pub(crate) struct Protocols {
-    pub(crate) mode: HttpMode,
-    pub(crate) http1: Http1Limits,
-    pub(crate) http2: Http2Limits,
-}
-
 impl ServerConfig {
     pub(crate) fn protocols(&self) -> Protocols {
         let timeout = Duration::from_secs_f64(self.http1_header_read_timeout);
@@ -190,7 +174,7 @@ impl ServerConfig {
                 buffer_size: self.http1_buffer_size,
                 pipeline_flush: self.http1_pipeline_flush,
             },
-            http2: Http2Limits {
+            http2: Arc::new(Http2Limits {
                 max_concurrent_streams: self.http2_max_concurrent_streams,
                 initial_connection_window_size: self.http2_initial_connection_window_size,
                 initial_stream_window_size: self.http2_initial_stream_window_size,
@@ -201,7 +185,7 @@ impl ServerConfig {
                 // Validated in `new`.
                 keep_alive_interval: self.http2_keep_alive_interval.map(Duration::from_secs_f64),
                 keep_alive_timeout: Duration::from_secs_f64(self.http2_keep_alive_timeout),
-            },
+            }),
         }
     }
 

@@ -3,17 +3,16 @@ use std::time::Duration;
 
 use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
-use granian_http2::Sniffed;
+use granian_http2::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
-use granian_serve::{ConnInfo, Handler, Phase, Scheme, Shutdown, ShutdownWatch, accept_loop, listener_from_fd};
+use granian_serve::{Handler, Phase, Scheme, Shutdown, accept_loop, listener_from_fd};
 use granian_wsgi::{WsgiHandler, WsgiOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tokio::net::TcpStream;
 
-use crate::config::{HttpMode, Protocols, ServerConfig};
+use crate::config::ServerConfig;
 
 create_exception!(
     _native,
@@ -27,42 +26,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn to_py(err: &granian_serve::Error) -> PyErr {
     ProtocolError::new_err(err.to_string())
-}
-
-/// Serve one connection with the protocol(s) the configuration names.
-async fn serve_connection<H: Handler>(
-    stream: TcpStream,
-    conn: Arc<ConnInfo>,
-    watch: ShutdownWatch,
-    handler: H,
-    protocols: Arc<Protocols>,
-) {
-    // Protocol errors end the connection; hyper already answered what it could, so there is
-    // nothing to add here.
-    match protocols.mode {
-        HttpMode::Http1 => {
-            let _ = granian_http1::serve_connection(stream, handler, conn, &protocols.http1, watch).await;
-        }
-        HttpMode::Http2 => {
-            let _ = granian_http2::serve_connection(stream, handler, conn, &protocols.http2, watch).await;
-        }
-        HttpMode::Auto => {
-            let sniffing = granian_http2::sniff(stream);
-            let sniffed = match protocols.http1.header_read_timeout {
-                Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
-                None => Some(sniffing.await),
-            };
-            match sniffed {
-                Some(Ok((Sniffed::Http2, io))) => {
-                    let _ = granian_http2::serve_connection(io, handler, conn, &protocols.http2, watch).await;
-                }
-                Some(Ok((Sniffed::Http1, io))) => {
-                    let _ = granian_http1::serve_connection(io, handler, conn, &protocols.http1, watch).await;
-                }
-                Some(Err(_)) | None => {}
-            }
-        }
-    }
 }
 
 /// An interface whose application runs on an asyncio loop: what a server needs of it beyond
@@ -133,7 +96,9 @@ impl<H: Handler> ServerCore<H> {
         let protocols = Arc::clone(&self.protocols);
         runtime.spawn(async move {
             accept_loop(listener, &shutdown, Scheme::Http, move |stream, conn, watch| {
-                serve_connection(stream, conn, watch, handler.clone(), Arc::clone(&protocols))
+                let handler = handler.clone();
+                let protocols = Arc::clone(&protocols);
+                async move { granian_http2::serve(stream, handler, conn, &protocols, watch).await }
             })
             .await;
         });

@@ -3,12 +3,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, ResponseBody, error_response};
 use http::request::Parts;
 use http::{Request, Response, StatusCode, Version, header};
 use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use pyo3::intern;
 use pyo3::prelude::*;
 use tokio::sync::{Notify, Semaphore, oneshot};
@@ -336,7 +336,7 @@ impl Drop for DisconnectOnDrop {
 pub async fn serve_request<S>(
     bridge: LoopHandle,
     permits: Arc<Semaphore>,
-    request: Request<Incoming>,
+    request: Request<IncomingBody>,
     conn: Arc<ConnInfo>,
     start: S,
 ) -> Response<ResponseBody>
@@ -388,13 +388,13 @@ fn declared_length(parts: &Parts) -> Option<u64> {
     parts.headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-async fn read_whole(body: Incoming) -> Option<Bytes> {
+async fn read_whole(body: IncomingBody) -> Option<Bytes> {
     body.collect().await.ok().map(http_body_util::Collected::to_bytes)
 }
 
 async fn wait_response(
     mut rx: oneshot::Receiver<Response<ResponseBody>>,
-    streaming: Option<Incoming>,
+    streaming: Option<IncomingBody>,
     body: &Arc<RequestBody>,
 ) -> Response<ResponseBody> {
     let unavailable = || error_response(StatusCode::SERVICE_UNAVAILABLE);
@@ -413,7 +413,7 @@ async fn wait_response(
 }
 
 /// Feed the request body to the application, pausing while it has enough unread bytes queued.
-async fn pump_body(mut incoming: Incoming, body: Arc<RequestBody>) {
+async fn pump_body(mut incoming: IncomingBody, body: Arc<RequestBody>) {
     while let Some(frame) = incoming.frame().await {
         let Ok(frame) = frame else {
             // A malformed chunk or a client that left mid-body.

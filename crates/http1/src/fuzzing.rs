@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use granian_serve::{ConnInfo, Handler, ResponseBody, Scheme, Shutdown};
+use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Scheme, Shutdown};
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::{Http1Limits, serve_connection};
+use crate::{Http1Limits, NoUpgrades, serve_connection};
 
 /// Answers every request with its own body.
 #[derive(Clone, Copy, Debug)]
@@ -20,7 +19,7 @@ pub struct Echo;
 impl Handler for Echo {
     fn handle(
         &self,
-        request: Request<Incoming>,
+        request: Request<IncomingBody>,
         _conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         async move {
@@ -35,6 +34,41 @@ impl Handler for Echo {
 /// How long one connection may take before it counts as a hang.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 
+/// How long the server may stay silent after the input is written before the client closes
+/// its side. A client that half-closes at once would be taken as gone (`half_close(false)`)
+/// before its requests are answered.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// Play the client: write `input`, read what the server answers, close the write side once
+/// the server has been quiet for a moment, and read on until the server closes.
+pub async fn exchange<S: AsyncRead + AsyncWrite>(client: S, input: Bytes) -> Vec<u8> {
+    let (mut reader, mut writer) = tokio::io::split(client);
+    let mut output = Vec::new();
+    let write = async move {
+        let _ = writer.write_all(&input).await;
+        writer
+    };
+    tokio::pin!(write);
+    let mut written = None;
+    let mut closed_write = false;
+    loop {
+        tokio::select! {
+            writer = &mut write, if written.is_none() && !closed_write => written = Some(writer),
+            read = tokio::time::timeout(QUIET, reader.read_buf(&mut output)) => match read {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => {
+                    if let Some(mut writer) = written.take() {
+                        let _ = writer.shutdown().await;
+                        closed_write = true;
+                    }
+                }
+            },
+        }
+    }
+    output
+}
+
 /// Feed `input` to a fresh connection served by [`Echo`], close the client's write side, and
 /// return every byte the server wrote before closing. Panics on a hang.
 #[must_use]
@@ -44,7 +78,7 @@ pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
         .build()
         .expect("a current-thread runtime builds");
     runtime.block_on(async {
-        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let (client, server) = tokio::io::duplex(64 * 1024);
         let shutdown = Shutdown::new();
         let addr = "127.0.0.1:9".parse().expect("a literal address parses");
         let conn = Arc::new(ConnInfo::new(addr, addr, Scheme::Http));
@@ -54,19 +88,9 @@ pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
             ..Http1Limits::default()
         };
         let watch = shutdown.watch();
-        let server_task = tokio::spawn(async move { serve_connection(server, Echo, conn, &limits, watch).await });
-        let input = Bytes::copy_from_slice(input);
-        let exchange = async move {
-            let (mut reader, mut writer) = tokio::io::split(&mut client);
-            let write = async {
-                let _ = writer.write_all(&input).await;
-                let _ = writer.shutdown().await;
-            };
-            let mut output = Vec::new();
-            let read = reader.read_to_end(&mut output);
-            let ((), _) = tokio::join!(write, read);
-            output
-        };
+        let server_task =
+            tokio::spawn(async move { serve_connection(server, Echo, conn, &limits, watch, None::<NoUpgrades>).await });
+        let exchange = exchange(client, Bytes::copy_from_slice(input));
         let output = tokio::time::timeout(DEADLINE, exchange)
             .await
             .expect("the connection hung");

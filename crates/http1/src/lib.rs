@@ -1,6 +1,7 @@
 //! HTTP/1.1 connections: from an accepted socket to requests handed to an interface, with
 //! keep-alive, pipelining, chunked bodies, `Expect: 100-continue` and a header read timeout.
-//! Malformed heads get 400, oversized heads 431, and the connection closes. Knows nothing
+//! Malformed heads get 400, oversized heads 431, and the connection closes. A request may
+//! switch the connection to another protocol through [`Upgrades`] (RFC 9110 §7.8). Knows nothing
 //! about Python; interfaces plug in through [`granian_serve::Handler`].
 
 mod conn;
@@ -9,7 +10,9 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
+mod upgrade;
 
 pub use conn::serve_connection;
 pub use error::Error;
 pub use limits::Http1Limits;
+pub use upgrade::{NoUpgrades, UPGRADE_BODY_LIMIT, Upgrades, lists_token};

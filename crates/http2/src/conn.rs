@@ -2,7 +2,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use granian_serve::{ConnInfo, Handler, InFlight, Phase, ShutdownWatch, TrackedBody};
+use granian_serve::{ConnInfo, Handler, InFlight, IncomingBody, Phase, ShutdownWatch, TrackedBody};
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -43,9 +45,9 @@ where
         .keep_alive_timeout(limits.keep_alive_timeout);
     let inflight = InFlight::new();
     let counter = inflight.clone();
-    let service = service_fn(move |request| {
+    let service = service_fn(move |request: Request<Incoming>| {
         let guard = counter.enter();
-        let response = handler.handle(request, &conn);
+        let response = handler.handle(request.map(IncomingBody::from), &conn);
         async move { Ok::<_, Infallible>(response.await.map(|body| TrackedBody::new(body, guard))) }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service);

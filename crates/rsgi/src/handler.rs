@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use granian_aiobridge::{AccessEntry, LoopContext, LoopHandle, RequestStart, serve_request};
+use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use pyo3::intern;
 use pyo3::prelude::*;
 use tokio::sync::Semaphore;
@@ -66,7 +66,7 @@ impl RsgiHandler {
 impl Handler for RsgiHandler {
     fn handle(
         &self,
-        request: Request<Incoming>,
+        request: Request<IncomingBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let shared = Arc::clone(&self.shared);

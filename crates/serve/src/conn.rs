@@ -5,9 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
 
-use crate::ResponseBody;
+use crate::{IncomingBody, ResponseBody};
 
 /// The URL scheme a connection is served under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +61,7 @@ pub trait Handler: Clone + Send + Sync + 'static {
     /// Answer one request received on `conn`.
     fn handle(
         &self,
-        request: Request<Incoming>,
+        request: Request<IncomingBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<Self>;
 }

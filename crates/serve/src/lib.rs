@@ -8,6 +8,7 @@
 mod body;
 mod conn;
 mod error;
+mod incoming;
 mod inflight;
 mod listener;
 mod shutdown;
@@ -15,6 +16,7 @@ mod shutdown;
 pub use body::{BodyAborted, ResponseBody, StreamSender};
 pub use conn::{ConnInfo, Handler, Scheme, error_response};
 pub use error::Error;
+pub use incoming::IncomingBody;
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use listener::{accept_loop, listener_from_fd, runtime};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};

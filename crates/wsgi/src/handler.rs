@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use granian_aiobridge::AccessEntry;
+use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody, StreamSender, error_response};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
@@ -53,7 +53,7 @@ pub struct WsgiOptions {
 /// A request on its way from the runtime to a blocking thread.
 struct Job {
     parts: Parts,
-    body: Option<Incoming>,
+    body: Option<IncomingBody>,
     conn: Arc<ConnInfo>,
     respond: oneshot::Sender<Response<ResponseBody>>,
     started: Instant,
@@ -131,14 +131,18 @@ impl WsgiHandler {
 impl Handler for WsgiHandler {
     fn handle(
         &self,
-        request: Request<Incoming>,
+        request: Request<IncomingBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         serve_request(Arc::clone(&self.shared), request, Arc::clone(conn))
     }
 }
 
-async fn serve_request(shared: Arc<Shared>, request: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResponseBody> {
+async fn serve_request(
+    shared: Arc<Shared>,
+    request: Request<IncomingBody>,
+    conn: Arc<ConnInfo>,
+) -> Response<ResponseBody> {
     let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
         return error_response(StatusCode::SERVICE_UNAVAILABLE);
     };

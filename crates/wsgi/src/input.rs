@@ -1,8 +1,8 @@
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
+use granian_serve::IncomingBody;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use tokio::runtime::Handle;
@@ -18,7 +18,7 @@ pub(crate) struct WsgiInput {
     /// The body still to come from the client; `None` once it ended. Methods take `&mut self`
     /// (pyo3 refuses a second borrow from another thread), so the mutex, there to make the
     /// class `Sync`, is never contended.
-    body: Option<Mutex<Incoming>>,
+    body: Option<Mutex<IncomingBody>>,
     /// Received and not read yet.
     pending: Bytes,
     runtime: Handle,
@@ -27,7 +27,7 @@ pub(crate) struct WsgiInput {
 }
 
 impl WsgiInput {
-    pub(crate) fn new(body: Option<Incoming>, runtime: Handle) -> Self {
+    pub(crate) fn new(body: Option<IncomingBody>, runtime: Handle) -> Self {
         Self {
             body: body.map(Mutex::new),
             pending: Bytes::new(),
@@ -37,7 +37,7 @@ impl WsgiInput {
     }
 
     /// What is left of the body once the application is done; later reads see its end.
-    pub(crate) fn take_body(&mut self) -> Option<Incoming> {
+    pub(crate) fn take_body(&mut self) -> Option<IncomingBody> {
         self.pending = Bytes::new();
         self.body
             .take()
