@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Scheme, Shutdown};
+use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Scheme, Shutdown, ShutdownWatch};
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 
 use crate::{Http1Limits, NoUpgrades, serve_connection};
 
@@ -69,10 +69,23 @@ pub async fn exchange<S: AsyncRead + AsyncWrite>(client: S, input: Bytes) -> Vec
     output
 }
 
-/// Feed `input` to a fresh connection served by [`Echo`], close the client's write side, and
-/// return every byte the server wrote before closing. Panics on a hang.
+/// Limits that make a fuzzed connection give up quickly.
 #[must_use]
-pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
+pub fn limits() -> Http1Limits {
+    Http1Limits {
+        header_read_timeout: Some(Duration::from_secs(1)),
+        buffer_size: 16 * 1024,
+        ..Http1Limits::default()
+    }
+}
+
+/// Run `serve` on the server end of an in-memory connection, play the client with `input`
+/// (see [`exchange`]) and return every byte the server wrote. Panics on a hang.
+pub fn drive<F, Fut>(input: &[u8], serve: F) -> Vec<u8>
+where
+    F: FnOnce(DuplexStream, Arc<ConnInfo>, ShutdownWatch) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -82,14 +95,7 @@ pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
         let shutdown = Shutdown::new();
         let addr = "127.0.0.1:9".parse().expect("a literal address parses");
         let conn = Arc::new(ConnInfo::new(addr, addr, Scheme::Http));
-        let limits = Http1Limits {
-            header_read_timeout: Some(Duration::from_secs(1)),
-            buffer_size: 16 * 1024,
-            ..Http1Limits::default()
-        };
-        let watch = shutdown.watch();
-        let server_task =
-            tokio::spawn(async move { serve_connection(server, Echo, conn, &limits, watch, None::<NoUpgrades>).await });
+        let server_task = tokio::spawn(serve(server, conn, shutdown.watch()));
         let exchange = exchange(client, Bytes::copy_from_slice(input));
         let output = tokio::time::timeout(DEADLINE, exchange)
             .await
@@ -98,6 +104,15 @@ pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
             .await
             .expect("the server task hung");
         output
+    })
+}
+
+/// Feed `input` to a fresh HTTP/1.1 connection served by [`Echo`] and return every byte the
+/// server wrote before closing. Panics on a hang.
+#[must_use]
+pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
+    drive(input, |server, conn, watch| async move {
+        let _ = serve_connection(server, Echo, conn, &limits(), watch, None::<NoUpgrades>).await;
     })
 }
 

@@ -2,12 +2,8 @@
 //! tests: whatever the input, the server answers, closes, or both, within a bounded time.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use granian_http1::Http1Limits;
-use granian_http1::fuzzing::{DEADLINE, Echo, exchange};
-use granian_serve::{ConnInfo, Scheme, Shutdown};
+use granian_http1::fuzzing::{Echo, drive, limits};
 
 use crate::{Http2Limits, HttpMode, Protocols, serve};
 
@@ -21,41 +17,20 @@ pub fn mode_for(selector: u8) -> HttpMode {
     }
 }
 
-/// Feed `input` to a fresh connection served by [`Echo`] in `mode`, close the client's write
-/// side, and return every byte the server wrote before closing. Panics on a hang.
+/// Feed `input` to a fresh connection served by [`Echo`] in `mode` and return every byte the
+/// server wrote before closing. Panics on a hang.
 #[must_use]
 pub fn serve_bytes(mode: HttpMode, input: &[u8]) -> Vec<u8> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime builds");
-    runtime.block_on(async {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        let shutdown = Shutdown::new();
-        let addr = "127.0.0.1:9".parse().expect("a literal address parses");
-        let conn = Arc::new(ConnInfo::new(addr, addr, Scheme::Http));
+    drive(input, move |server, conn, watch| async move {
         let protocols = Protocols {
             mode,
-            http1: Http1Limits {
-                header_read_timeout: Some(Duration::from_secs(1)),
-                buffer_size: 16 * 1024,
-                ..Http1Limits::default()
-            },
+            http1: limits(),
             http2: Arc::new(Http2Limits {
                 keep_alive_interval: None,
                 ..Http2Limits::default()
             }),
         };
-        let watch = shutdown.watch();
-        let server_task = tokio::spawn(async move { serve(server, Echo, conn, &protocols, watch).await });
-        let exchange = exchange(client, Bytes::copy_from_slice(input));
-        let output = tokio::time::timeout(DEADLINE, exchange)
-            .await
-            .expect("the connection hung");
-        let _ = tokio::time::timeout(DEADLINE, server_task)
-            .await
-            .expect("the server task hung");
-        output
+        serve(server, Echo, conn, &protocols, watch).await;
     })
 }
 
