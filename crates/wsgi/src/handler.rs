@@ -181,7 +181,14 @@ impl Drop for ExitGuard<'_> {
 fn worker(shared: &Arc<Shared>) {
     let _exit = ExitGuard(&shared.pool);
     Python::try_attach(|py| {
-        while let Some(job) = py.detach(|| shared.pool.next()) {
+        // A job already queued is taken while still holding the GIL: releasing it only to take
+        // it back would hand it to another thread and cost a switch per request under load.
+        let next = |py: Python<'_>| match shared.pool.try_next() {
+            Ok(Some(job)) => Some(job),
+            Ok(None) => py.detach(|| shared.pool.next()),
+            Err(()) => None,
+        };
+        while let Some(job) = next(py) {
             // The client left while the request waited for a thread.
             if job.respond.is_closed() {
                 continue;
