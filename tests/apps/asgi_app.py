@@ -352,6 +352,71 @@ ROUTES: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
 }
 
 
+# -- websockets ----------------------------------------------------------------------------------
+
+
+async def ws_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Accept (subprotocol `?subprotocol=` or the first offered, header `x-ws: yes`), then echo every
+    message. Text `close:CODE:REASON` closes with that code; `scope` answers with the scope as JSON.
+    With `id=X` the record gets the disconnect and what a send after it raised."""
+    query = _query(scope)
+    record = _record(query.get('id'))
+    connect = await receive()
+    record.setdefault('messages', []).append(connect['type'])
+    subprotocols = scope['subprotocols']
+    subprotocol = query.get('subprotocol') or (subprotocols[0] if subprotocols else None)
+    await send({'type': 'websocket.accept', 'subprotocol': subprotocol, 'headers': [(b'x-ws', b'yes')]})
+    record['state'] = 'accepted'
+    while True:
+        message = await asyncio.wait_for(receive(), APP_WAIT)
+        if message['type'] == 'websocket.disconnect':
+            record['disconnect'] = {'code': message['code'], 'reason': message.get('reason')}
+            try:
+                await send({'type': 'websocket.send', 'text': 'too late'})
+            except Exception as exc:
+                record['error'] = {'type': type(exc).__name__, 'is_oserror': isinstance(exc, OSError)}
+            record['state'] = 'closed'
+            return
+        text = message.get('text')
+        if text is not None and text.startswith('close:'):
+            _, code, reason = text.split(':', 2)
+            await send({'type': 'websocket.close', 'code': int(code), 'reason': reason})
+            record['state'] = 'server-closed'
+            return
+        if text == 'scope':
+            await send({'type': 'websocket.send', 'text': json.dumps(jsonable(scope))})
+        elif text is not None:
+            await send({'type': 'websocket.send', 'text': text})
+        else:
+            await send({'type': 'websocket.send', 'bytes': message['bytes']})
+
+
+async def ws_deny(scope: Scope, receive: Receive, send: Send) -> None:
+    """Refuse with a 401 response of our own (the websocket.http.response extension)."""
+    await receive()
+    await send({'type': 'websocket.http.response.start', 'status': 401, 'headers': [(b'x-denied', b'yes')]})
+    await send({'type': 'websocket.http.response.body', 'body': b'go ', 'more_body': True})
+    await send({'type': 'websocket.http.response.body', 'body': b'away'})
+
+
+async def ws_reject(scope: Scope, receive: Receive, send: Send) -> None:
+    """Close before accepting: the server answers 403."""
+    await receive()
+    await send({'type': 'websocket.close', 'code': 1000})
+
+
+async def ws_raise(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError('websocket handler failed on purpose')
+
+
+WS_ROUTES: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+    '/ws/echo': ws_echo,
+    '/ws/deny': ws_deny,
+    '/ws/reject': ws_reject,
+    '/ws/raise': ws_raise,
+}
+
+
 def _lifespan_log(event: str) -> None:
     path = os.environ.get('LIFESPAN_LOG')
     if path:
@@ -383,6 +448,9 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope['type'] == 'lifespan':
         await lifespan(scope, receive, send)
+        return
+    if scope['type'] == 'websocket':
+        await WS_ROUTES.get(scope['path'], ws_reject)(scope, receive, send)
         return
     if scope['type'] != 'http':
         return

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from granian.rsgi import HTTPProtocol, ProtocolClosed, Scope
+from granian.rsgi import HTTPProtocol, ProtocolClosed, Scope, WebsocketMessageType, WebsocketProtocol
 
 APP_WAIT = 30.0
 MAX_SLEEP = 60.0
@@ -387,7 +387,70 @@ ROUTES: dict[str, Handler] = {
 }
 
 
-async def dispatch(scope: Scope, protocol: HTTPProtocol) -> None:
+# -- websockets ----------------------------------------------------------------------------------
+
+
+async def ws_echo(scope: Scope, protocol: WebsocketProtocol) -> None:
+    """Accept, then echo every message. Text `close:CODE` closes with that code; `scope` answers with
+    the scope as JSON. With `id=X` the record gets the close and what a send after it raised."""
+    record = _record(_query(scope).get('id'))
+    transport = await protocol.accept()
+    record['state'] = 'accepted'
+    while True:
+        message = await asyncio.wait_for(transport.receive(), APP_WAIT)
+        if message.kind == WebsocketMessageType.close:
+            record['disconnect'] = {'kind': int(message.kind), 'data': message.data}
+            try:
+                await transport.send_str('too late')
+            except Exception as exc:
+                record['error'] = _error(exc)
+            record['state'] = 'closed'
+            return
+        if message.kind == WebsocketMessageType.string:
+            text = message.data
+            assert isinstance(text, str)
+            if text.startswith('close:'):
+                protocol.close(int(text.split(':')[1]))
+                record['state'] = 'server-closed'
+                return
+            if text == 'scope':
+                fields = ('proto', 'http_version', 'scheme', 'method', 'path', 'query_string', 'authority')
+                data = {name: getattr(scope, name) for name in fields}
+                data['headers'] = dict(scope.headers.items())
+                await transport.send_str(json.dumps(data))
+            else:
+                await transport.send_str(text)
+        else:
+            assert isinstance(message.data, bytes)
+            await transport.send_bytes(message.data)
+
+
+async def ws_deny(scope: Scope, protocol: WebsocketProtocol) -> None:
+    """Refuse before accepting, with the status `?status=` (401 by default)."""
+    protocol.close(int(_query(scope).get('status', '401')))
+
+
+async def ws_reject(scope: Scope, protocol: WebsocketProtocol) -> None:
+    """Refuse with the default status (403)."""
+    protocol.close()
+
+
+async def ws_raise(scope: Scope, protocol: WebsocketProtocol) -> None:
+    raise RuntimeError('websocket handler failed on purpose')
+
+
+WS_ROUTES: dict[str, Callable[[Scope, WebsocketProtocol], Awaitable[None]]] = {
+    '/ws/echo': ws_echo,
+    '/ws/deny': ws_deny,
+    '/ws/reject': ws_reject,
+    '/ws/raise': ws_raise,
+}
+
+
+async def dispatch(scope: Scope, protocol: Any) -> None:
+    if scope.proto == 'ws':
+        await WS_ROUTES.get(scope.path, ws_reject)(scope, protocol)
+        return
     path = scope.path
     handler = scope_view if path.startswith('/scope/') else ROUTES.get(path, not_found)
     await handler(scope, protocol)

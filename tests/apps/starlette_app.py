@@ -1,4 +1,5 @@
-"""A small Starlette application: JSON, path parameters, request bodies, streaming, lifespan state."""
+"""A small Starlette application: JSON, path parameters, request bodies, streaming, lifespan state,
+a websocket endpoint."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 
 @contextlib.asynccontextmanager
@@ -50,6 +52,23 @@ async def state(request: Request) -> Response:
     return JSONResponse({'greeting': request.state.greeting, 'framework': request.state.framework})
 
 
+async def ws_echo(websocket: WebSocket) -> None:
+    """Echo text with a prefix; `json` answers with JSON including the lifespan state."""
+    await websocket.accept(subprotocol='echo' if 'echo' in websocket.scope['subprotocols'] else None)
+    try:
+        while True:
+            text = await websocket.receive_text()
+            if text == 'json':
+                await websocket.send_json({'framework': 'starlette', 'greeting': websocket.state.greeting})
+            elif text == 'bye':
+                await websocket.close(code=4000, reason='bye from starlette')
+                return
+            else:
+                await websocket.send_text(f'starlette: {text}')
+    except WebSocketDisconnect:
+        pass
+
+
 app = Starlette(
     routes=[
         Route('/', index),
@@ -58,6 +77,7 @@ app = Starlette(
         Route('/upload', upload, methods=['POST']),
         Route('/stream', numbers),
         Route('/state', state),
+        WebSocketRoute('/ws', ws_echo),
     ],
     lifespan=lifespan,
 )
