@@ -38,7 +38,7 @@ READY_TIMEOUT = 20.0
 EXIT_TIMEOUT = 20.0
 LOG_TAIL = 200
 
-LISTENING = re.compile(r'Listening at: http://127\.0\.0\.1:(\d+)')
+LISTENING = re.compile(r'Listening at: https?://127\.0\.0\.1:(\d+)')
 STARTED_WORKER = re.compile(r'Started worker-(\d+)\b')
 SPAWNING_WORKER = re.compile(r'Spawning worker-(\d+) with PID: (\d+)')
 
@@ -70,7 +70,9 @@ class ServerError(AssertionError):
 class Server:
     """A running `python -m granian` process and its log."""
 
-    def __init__(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path, pass_fds: Sequence[int] = ()
+    ) -> None:
         self.command = list(command)
         self.log: list[str] = []
         self.port = 0
@@ -85,6 +87,7 @@ class Server:
             stderr=subprocess.STDOUT,
             # Its own process group, so teardown can reach workers of a master that hangs.
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
         self._reader = threading.Thread(target=self._read, name=f'granian-log-{self.proc.pid}', daemon=True)
         self._reader.start()
@@ -251,15 +254,16 @@ def run_server(
     port: int | None = 0,
     cwd: Path = REPO_ROOT,
     ready: bool = True,
+    pass_fds: Sequence[int] = (),
 ) -> Iterator[Server]:
     """Run a server for the duration of the block; on exit stop it (SIGTERM, then SIGKILL).
 
     `interface`, `port` or `workers` set to None leave that flag out (for env var tests).
     `ready=False` yields as soon as the process is spawned, for servers expected not to start
-    or whose readiness the test checks itself.
+    or whose readiness the test checks itself. `pass_fds` are descriptors the server inherits.
     """
     command = granian_command(*args, app=app, interface=interface, port=port, workers=workers)
-    server = Server(command, env=server_env(env), cwd=cwd)
+    server = Server(command, env=server_env(env), cwd=cwd, pass_fds=pass_fds)
     try:
         if ready:
             server.wait_ready(workers or 1)

@@ -1,0 +1,161 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+
+use crate::{Error, pem};
+
+/// The ALPN identifier of HTTP/2 over TLS (RFC 9113 §3.2).
+pub const ALPN_H2: &[u8] = b"h2";
+/// The ALPN identifier of HTTP/1.1 (RFC 7301 §6).
+pub const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// The oldest TLS version a server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Parse the CLI spelling, `tls1.2` or `tls1.3`.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "tls1.2" => Some(Self::Tls12),
+            "tls1.3" => Some(Self::Tls13),
+            _ => None,
+        }
+    }
+
+    fn versions(self) -> &'static [&'static SupportedProtocolVersion] {
+        static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+        match self {
+            Self::Tls12 => rustls::ALL_VERSIONS,
+            Self::Tls13 => TLS13_ONLY,
+        }
+    }
+}
+
+/// Where a server's TLS material is and how clients are received.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// PEM file with the certificate chain, the server's own certificate first.
+    pub certificate: PathBuf,
+    /// PEM file with the private key.
+    pub key: PathBuf,
+    /// Password of an encrypted PKCS#8 key.
+    pub key_password: Option<String>,
+    /// The oldest protocol version accepted.
+    pub min_version: TlsVersion,
+    /// ALPN protocols offered, in the server's order of preference.
+    pub alpn: Vec<Vec<u8>>,
+    /// PEM file with the CAs client certificates are verified against; without it, clients
+    /// are not asked for a certificate.
+    pub client_ca: Option<PathBuf>,
+    /// Refuse clients without a certificate signed by `client_ca` (otherwise a certificate is
+    /// asked for, verified when given, and optional).
+    pub client_verify: bool,
+}
+
+impl TlsSettings {
+    /// Read the files and build the rustls configuration.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs = pem::certificates("certificate", &self.certificate)?;
+        let key = pem::private_key(&self.key, self.key_password.as_deref())?;
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(self.min_version.versions())
+            .map_err(|err| Error::Config(err.to_string()))?;
+        let builder = match &self.client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let mut roots = RootCertStore::empty();
+                for cert in pem::certificates("CA", path)? {
+                    roots.add(cert).map_err(|err| Error::Pem {
+                        what: "CA",
+                        path: path.clone(),
+                        reason: err.to_string(),
+                    })?;
+                }
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier = if self.client_verify {
+                    verifier
+                } else {
+                    verifier.allow_unauthenticated()
+                };
+                builder.with_client_cert_verifier(verifier.build().map_err(|err| Error::Config(err.to_string()))?)
+            }
+        };
+        let mut config = builder
+            .with_single_cert(certs, key)
+            .map_err(|err| Error::Config(err.to_string()))?;
+        config.alpn_protocols.clone_from(&self.alpn);
+        Ok(Arc::new(config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    }
+
+    fn settings() -> TlsSettings {
+        TlsSettings {
+            certificate: data("cert.pem"),
+            key: data("key-encrypted.pem"),
+            key_password: Some("secret".into()),
+            alpn: vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
+            ..TlsSettings::default()
+        }
+    }
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(TlsVersion::parse("tls1.2"), Some(TlsVersion::Tls12));
+        assert_eq!(TlsVersion::parse("tls1.3"), Some(TlsVersion::Tls13));
+        assert_eq!(TlsVersion::parse("ssl3"), None);
+    }
+
+    #[test]
+    fn builds_with_alpn() {
+        let config = settings().server_config().unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn builds_with_client_ca() {
+        let config = TlsSettings {
+            client_ca: Some(data("cert.pem")),
+            client_verify: true,
+            min_version: TlsVersion::Tls13,
+            ..settings()
+        };
+        assert!(config.server_config().is_ok());
+    }
+
+    #[test]
+    fn wrong_password_fails() {
+        let config = TlsSettings {
+            key_password: Some("nope".into()),
+            ..settings()
+        };
+        assert!(matches!(config.server_config(), Err(Error::WrongPassword { .. })));
+    }
+
+    #[test]
+    fn key_file_without_key_fails() {
+        let config = TlsSettings {
+            key: data("cert.pem"),
+            ..settings()
+        };
+        assert!(matches!(config.server_config(), Err(Error::Pem { .. })));
+    }
+}

@@ -1,0 +1,222 @@
+//! PEM in and out: certificate chains and keys read from files (an encrypted PKCS#8 key is
+//! decrypted here), and certificates written back as PEM text for the ASGI `tls` extension.
+
+use std::path::Path;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use x509_cert::der::Decode;
+
+use crate::Error;
+
+const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn pem_error(what: &'static str, path: &Path, reason: impl Into<String>) -> Error {
+    Error::Pem {
+        what,
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Every `CERTIFICATE` section of a PEM file, in order; at least one.
+pub(crate) fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bytes = read(what, path)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| pem_error(what, path, err.to_string()))?;
+    if certs.is_empty() {
+        return Err(pem_error(what, path, "no CERTIFICATE section found"));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM file: PKCS#8 (plain or encrypted), PKCS#1 (RSA) or SEC1 (EC).
+/// `password` decrypts an `ENCRYPTED PRIVATE KEY` and is ignored for a plain key.
+pub(crate) fn private_key(path: &Path, password: Option<&str>) -> Result<PrivateKeyDer<'static>, Error> {
+    let bytes = read("key", path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    if let Some(body) = section(&text, ENCRYPTED_BEGIN, ENCRYPTED_END) {
+        let password = password.ok_or_else(|| Error::PasswordNeeded { path: path.to_owned() })?;
+        let der = decode_base64(body).ok_or_else(|| pem_error("key", path, "malformed base64"))?;
+        return decrypt(&der, password)
+            .map(|key| PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)))
+            .ok_or_else(|| Error::WrongPassword { path: path.to_owned() });
+    }
+    // OpenSSL's legacy encryption (RFC 1421 headers inside a PKCS#1 or SEC1 section).
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(pem_error(
+            "key",
+            path,
+            "legacy OpenSSL key encryption is not supported: convert it to encrypted PKCS#8 \
+             (openssl pkcs8 -topk8 -v2 aes-256-cbc)",
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|err| pem_error("key", path, format!("no private key found ({err})")))
+}
+
+/// PKCS#5 v2 (PBES2 with PBKDF2 or scrypt, AES-CBC) decryption of an `EncryptedPrivateKeyInfo`.
+fn decrypt(der: &[u8], password: &str) -> Option<Vec<u8>> {
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).ok()?;
+    let document = info.decrypt(password).ok()?;
+    // A wrong password usually fails the padding check; when it happens to pass, the plaintext
+    // is not a PrivateKeyInfo.
+    pkcs8::PrivateKeyInfo::try_from(document.as_bytes()).ok()?;
+    Some(document.as_bytes().to_vec())
+}
+
+/// The base64 body between `begin` and `end`, if the text has such a section.
+fn section<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let start = text.find(begin)? + begin.len();
+    let stop = text[start..].find(end)? + start;
+    Some(&text[start..stop])
+}
+
+fn base64_value(c: u8) -> Option<u32> {
+    match c {
+        b'A'..=b'Z' => Some(u32::from(c - b'A')),
+        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Standard base64 (RFC 4648 §4) with padding and line breaks ignored.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "`bits` holds fewer than 14 bits; the shift leaves 8"
+)]
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    for &c in text.as_bytes() {
+        if c.is_ascii_whitespace() || c == b'=' {
+            continue;
+        }
+        bits = (bits << 6) | base64_value(c)?;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// A DER certificate as PEM text (RFC 7468: 64-column base64 lines).
+pub(crate) fn certificate_pem(der: &[u8]) -> String {
+    let mut encoded = Vec::with_capacity(der.len().div_ceil(3) * 4);
+    for chunk in der.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            encoded.push(if i <= chunk.len() {
+                ALPHABET[((n >> shift) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    let mut pem = String::with_capacity(encoded.len() + encoded.len() / 64 + 64);
+    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in encoded.chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
+/// The subject of a DER certificate as an RFC 4514 string, when it parses.
+pub(crate) fn subject_name(der: &[u8]) -> Option<String> {
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    Some(cert.tbs_certificate.subject.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn data(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    }
+
+    #[test]
+    fn reads_plain_and_encrypted_keys_alike() {
+        let plain = private_key(&data("key.pem"), None).unwrap();
+        let decrypted = private_key(&data("key-encrypted.pem"), Some("secret")).unwrap();
+        assert_eq!(plain.secret_der(), decrypted.secret_der());
+        // A password given for a plain key is not needed and not an error.
+        assert!(private_key(&data("key.pem"), Some("unused")).is_ok());
+    }
+
+    #[test]
+    fn encrypted_key_errors_name_the_cause() {
+        assert!(matches!(
+            private_key(&data("key-encrypted.pem"), None),
+            Err(Error::PasswordNeeded { .. })
+        ));
+        assert!(matches!(
+            private_key(&data("key-encrypted.pem"), Some("wrong")),
+            Err(Error::WrongPassword { .. })
+        ));
+        let legacy = private_key(&data("key-legacy-encrypted.pem"), Some("secret")).unwrap_err();
+        assert!(legacy.to_string().contains("legacy"), "{legacy}");
+        assert!(matches!(private_key(&data("cert.pem"), None), Err(Error::Pem { .. })));
+        assert!(matches!(
+            private_key(&data("missing.pem"), None),
+            Err(Error::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn reads_certificates() {
+        assert_eq!(certificates("certificate", &data("cert.pem")).unwrap().len(), 1);
+        assert!(matches!(
+            certificates("certificate", &data("key.pem")),
+            Err(Error::Pem { .. })
+        ));
+    }
+
+    #[test]
+    fn pem_round_trips() {
+        let der = certificates("certificate", &data("cert.pem")).unwrap().remove(0);
+        let pem = certificate_pem(&der);
+        let again = CertificateDer::pem_slice_iter(pem.as_bytes()).next().unwrap().unwrap();
+        assert_eq!(der, again);
+        let text = std::fs::read_to_string(data("cert.pem")).unwrap();
+        assert_eq!(pem, text);
+        for len in 0..8 {
+            let bytes: Vec<u8> = (0..len).map(|i| i * 37).collect();
+            let pem = certificate_pem(&bytes);
+            let body = section(&pem, "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----").unwrap();
+            assert_eq!(decode_base64(body).unwrap(), bytes);
+        }
+        assert_eq!(decode_base64("a*b"), None);
+    }
+
+    #[test]
+    fn names_the_subject() {
+        let der = certificates("certificate", &data("cert.pem")).unwrap().remove(0);
+        let name = subject_name(&der).unwrap();
+        assert!(name.contains("CN=localhost"), "{name}");
+        assert!(name.contains("O=granian tests"), "{name}");
+        assert_eq!(subject_name(b"not a certificate"), None);
+    }
+}

@@ -1,0 +1,216 @@
+"""What the master does for operators around serving: the listening socket (TCP, Unix, an
+inherited descriptor or systemd's), the pid file, the process title and environment files.
+
+None of it imports the native module: the master never does (see `granian.server`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import re
+import socket
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    'SYSTEMD_FIRST_FD',
+    'BoundSocket',
+    'EnvFileError',
+    'load_env_files',
+    'parse_env_file',
+    'remove_pid_file',
+    'set_process_title',
+    'socket_from_fd',
+    'systemd_fd',
+    'unix_socket',
+    'write_pid_file',
+]
+
+# sd_listen_fds(3): passed descriptors start at 3 (SD_LISTEN_FDS_START).
+SYSTEMD_FIRST_FD = 3
+
+
+@dataclass
+class BoundSocket:
+    """The master's listening socket, what to call it in the log, and the Unix socket file to
+    remove on exit (only for a socket the master created itself)."""
+
+    sock: socket.socket
+    where: str
+    unix_path: Path | None = None
+    unix_inode: int | None = None
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.unix_path is None:
+            return
+        # Remove the file only while it is still the socket bound here: another server may
+        # have replaced it since.
+        with contextlib.suppress(OSError):
+            if os.stat(self.unix_path).st_ino == self.unix_inode:
+                os.unlink(self.unix_path)
+
+
+def _describe(sock: socket.socket, scheme: str) -> str:
+    if sock.family == socket.AF_UNIX:
+        name = sock.getsockname()
+        path = name.decode(errors='replace') if isinstance(name, bytes) else name
+        return f'unix:{path}'
+    host, port = sock.getsockname()[:2]
+    return f'{scheme}://[{host}]:{port}' if ':' in host else f'{scheme}://{host}:{port}'
+
+
+def unix_socket(path: Path, backlog: int, permissions: int | None, scheme: str) -> BoundSocket:
+    """Bind and listen on a Unix socket at `path`, replacing a stale socket file left there by a
+    previous run (any other kind of file is an error)."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise OSError(f'{path} exists and is not a socket')
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        if permissions is not None:
+            os.chmod(path, permissions)
+        sock.listen(backlog)
+        sock.setblocking(False)
+        inode = os.stat(path).st_ino
+    except BaseException:
+        sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return BoundSocket(sock, _describe(sock, scheme), unix_path=path, unix_inode=inode)
+
+
+def socket_from_fd(fd: int, scheme: str) -> BoundSocket:
+    """Adopt an inherited listening socket (TCP or Unix). The caller must not use `fd` itself
+    afterwards: the returned socket owns it."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise OSError(f'file descriptor {fd} is not a socket ({exc.strerror or exc})') from None
+    try:
+        if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            raise OSError(f'file descriptor {fd} is not a listening stream socket')
+        sock.setblocking(False)
+        return BoundSocket(sock, _describe(sock, scheme))
+    except BaseException:
+        sock.detach()
+        raise
+
+
+def systemd_fd() -> int | None:
+    """The socket systemd passed to this process (socket activation, sd_listen_fds(3)), if any.
+
+    Only the first socket is used. The variables are removed, so that children (the workers,
+    and anything the application starts) do not take them as theirs.
+    """
+    pid = os.environ.get('LISTEN_PID')
+    count = os.environ.get('LISTEN_FDS')
+    if pid is None or count is None:
+        return None
+    for name in ('LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES'):
+        os.environ.pop(name, None)
+    if not pid.isdigit() or int(pid) != os.getpid() or not count.isdigit() or int(count) < 1:
+        return None
+    return SYSTEMD_FIRST_FD
+
+
+def write_pid_file(path: Path) -> None:
+    """Write this process's PID to `path`, replacing the file atomically."""
+    temporary = path.with_name(f'.{path.name}.{os.getpid()}')
+    temporary.write_text(f'{os.getpid()}\n')
+    os.replace(temporary, path)
+
+
+def remove_pid_file(path: Path) -> None:
+    """Remove `path` if it still holds this process's PID."""
+    with contextlib.suppress(OSError, ValueError):
+        if int(path.read_text().strip()) == os.getpid():
+            path.unlink()
+
+
+_PR_SET_NAME = 15
+
+
+def set_process_title(title: str) -> None:
+    """Name this process: with `setproctitle` when installed (granian[pname]), the title `ps`
+    shows; otherwise, on Linux, the kernel's name of the calling thread (what `top`, `ps -o comm`
+    and `/proc/PID/comm` show, cut to 15 bytes)."""
+    try:
+        import setproctitle  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        pass
+    else:
+        setproctitle.setproctitle(title)
+        return
+    library = ctypes.util.find_library('c')
+    if library is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(library, use_errno=True)
+        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]), 0, 0, 0)
+
+
+class EnvFileError(ValueError):
+    """A line of an environment file that is not `KEY=VALUE`, a comment or blank."""
+
+
+_KEY = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
+_ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', '"': '"', '\\': '\\', '$': '$'}
+
+
+def _unquote(value: str, path: Path, number: int) -> str:
+    if value[:1] in ('"', "'"):
+        quote = value[0]
+        end = 1
+        while end < len(value) and value[end] != quote:
+            # Inside double quotes a backslash escapes the next character, a quote included.
+            end += 2 if quote == '"' and value[end] == '\\' else 1
+        if end >= len(value):
+            raise EnvFileError(f'{path}:{number}: unterminated quote')
+        rest = value[end + 1 :].strip()
+        if rest and not rest.startswith('#'):
+            raise EnvFileError(f'{path}:{number}: text after the closing quote')
+        inner = value[1:end]
+        if quote == "'":
+            return inner
+        return re.sub(r'\\(.)', lambda m: _ESCAPES.get(m.group(1), '\\' + m.group(1)), inner)
+    # Unquoted: a ` #` starts a comment; surrounding blanks go.
+    return re.split(r'\s#', value, maxsplit=1)[0].strip()
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines (the dotenv format): blank lines and `#` comments are skipped, an
+    `export ` prefix is allowed, values may be single-quoted (literal) or double-quoted (with
+    backslash escapes), and an unquoted value ends at ` #`. No variable expansion."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding='utf-8').splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        if line.startswith('export '):
+            line = line[len('export ') :].lstrip()
+        key, sep, value = line.partition('=')
+        key = key.strip()
+        if not sep or not _KEY.fullmatch(key):
+            raise EnvFileError(f'{path}:{number}: expected KEY=VALUE')
+        values[key] = _unquote(value.strip(), path, number)
+    return values
+
+
+def load_env_files(paths: Iterable[Path]) -> dict[str, str]:
+    """Read the files in order (a later file wins over an earlier one) and set each variable
+    not already in the environment, which keeps precedence. Returns what was set."""
+    merged: dict[str, str] = {}
+    for path in paths:
+        merged.update(parse_env_file(path))
+    loaded = {key: value for key, value in merged.items() if key not in os.environ}
+    os.environ.update(loaded)
+    return loaded
