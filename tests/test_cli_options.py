@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from granian import Granian, __version__
 from granian._imports import TargetError, load_target, split_target
 from granian.cli import cli, parse_duration
-from granian.constants import HTTPModes, Interfaces, LogLevels, Loops
+from granian.constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols
 from granian.server import BOUNDS, ConfigError, Options, default_blocking_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,10 +43,13 @@ BOOL_FLAGS = {
     'http1_keep_alive': ('--http1-keep-alive', '--no-http1-keep-alive'),
     'http1_pipeline_flush': ('--http1-pipeline-flush', '--no-http1-pipeline-flush'),
     'http2_adaptive_window': ('--http2-adaptive-window', '--no-http2-adaptive-window'),
+    'websockets': ('--ws', '--no-ws'),
     'log_enabled': ('--log', '--no-log'),
     'log_access': ('--access-log', '--no-access-log'),
     'factory': ('--factory', '--no-factory'),
     'reload': ('--reload', '--no-reload'),
+    'respawn_failed_workers': ('--respawn-failed-workers', '--no-respawn-failed-workers'),
+    'ssl_client_verify': ('--ssl-client-verify', '--no-ssl-client-verify'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -70,15 +73,57 @@ VALUE_FLAGS = {
     'http2_max_frame_size': '--http2-max-frame-size',
     'http2_max_headers_size': '--http2-max-headers-size',
     'http2_max_send_buffer_size': '--http2-max-send-buffer-size',
+    'ws_max_message_size': '--ws-max-message-size',
+    'ws_ping_interval': '--ws-ping-interval',
+    'ws_ping_timeout': '--ws-ping-timeout',
     'log_level': '--log-level',
     'working_dir': '--working-dir',
     'graceful_timeout': '--graceful-timeout',
     'workers_kill_timeout': '--workers-kill-timeout',
+    'respawn_interval': '--respawn-interval',
+    'workers_lifetime': '--workers-lifetime',
+    'workers_lifetime_jitter': '--workers-lifetime-jitter',
+    'workers_max_rss': '--workers-max-rss',
+    'rss_sample_interval': '--rss-sample-interval',
+    'max_requests': '--max-requests',
+    'max_requests_jitter': '--max-requests-jitter',
     'reload_paths': '--reload-paths',
     'reload_ignore_dirs': '--reload-ignore-dirs',
+    'http1_keep_alive_timeout': '--http1-keep-alive-timeout',
+    'max_request_body_size': '--max-request-body-size',
+    'max_header_size': '--max-header-size',
+    'ssl_cert': '--ssl-certificate',
+    'ssl_key': '--ssl-keyfile',
+    'ssl_key_password': '--ssl-keyfile-password',
+    'ssl_protocol_min': '--ssl-protocol-min',
+    'ssl_ca': '--ssl-ca',
+    'uds': '--uds',
+    'uds_permissions': '--uds-permissions',
+    'fd': '--fd',
+    'pid_file': '--pid-file',
+    'process_name': '--process-name',
+    'env_files': '--env-files',
 }
+# Options written in octal on the command line and in their environment variable.
+OCTAL_OPTIONS = ('uds_permissions',)
+# Options taking several values (the flag repeated; the environment variable split).
+MULTIPLE_OPTIONS = ('reload_paths', 'reload_ignore_dirs', 'env_files')
+# Any existing file does for options that only check that their file exists.
+A_FILE = HERE / '__init__.py'
+
+# Options in seconds (floats, with units on the command line).
+DURATION_OPTIONS = (
+    'ws_ping_interval',
+    'ws_ping_timeout',
+    'graceful_timeout',
+    'workers_kill_timeout',
+    'respawn_interval',
+    'workers_lifetime',
+    'workers_lifetime_jitter',
+    'rss_sample_interval',
+)
 INT_OPTIONS = [
-    name for name in VALUE_FLAGS if name in BOUNDS and name not in ('graceful_timeout', 'workers_kill_timeout')
+    name for name in VALUE_FLAGS if name in BOUNDS and name not in DURATION_OPTIONS and name not in OCTAL_OPTIONS
 ]
 
 
@@ -106,9 +151,11 @@ def to_argv(kwargs: dict[str, Any]) -> list[str]:
     for name, value in kwargs.items():
         if name in BOOL_FLAGS:
             argv.append(BOOL_FLAGS[name][0 if value else 1])
-        elif name in ('reload_paths', 'reload_ignore_dirs'):
+        elif name in MULTIPLE_OPTIONS:
             for item in value:
                 argv += [VALUE_FLAGS[name], str(item)]
+        elif name in OCTAL_OPTIONS:
+            argv.append(f'{VALUE_FLAGS[name]}={value:o}')
         else:
             argv.append(f'{VALUE_FLAGS[name]}={value}')
     return argv
@@ -146,7 +193,24 @@ def test_defaults_match_granian() -> None:
     assert options.http2_keep_alive_interval is None
     assert options.graceful_timeout == 30.0
     assert options.workers_kill_timeout is None
+    assert options.respawn_failed_workers is False
+    assert options.respawn_interval == 3.5
+    assert options.workers_lifetime is None
+    assert options.workers_lifetime_jitter == 0.0
+    assert options.workers_max_rss is None
+    assert options.rss_sample_interval == 30.0
+    assert options.max_requests is None
+    assert options.max_requests_jitter == 0
     assert options.reload_paths == ()
+    assert options.http1_keep_alive_timeout == 30000
+    assert options.max_request_body_size is None
+    assert options.max_header_size is None
+    assert options.ssl_cert is None and options.ssl_key is None and options.ssl_ca is None
+    assert options.ssl_protocol_min is SSLProtocols.tls12
+    assert options.ssl_client_verify is False
+    assert options.uds is None and options.fd is None and options.pid_file is None
+    assert options.process_name is None
+    assert options.env_files == ()
 
 
 def test_every_flag_is_a_granian_keyword() -> None:
@@ -179,6 +243,12 @@ def test_every_flag_is_a_granian_keyword() -> None:
         (['--http1-buffer-size', '8192'], 'http1_buffer_size', 8192),
         (['--http1-header-read-timeout', '1500'], 'http1_header_read_timeout', 1500),
         (['--no-http1-keep-alive'], 'http1_keep_alive', False),
+        (['--no-ws'], 'websockets', False),
+        (['--ws'], 'websockets', True),
+        (['--ws-max-message-size', '1024'], 'ws_max_message_size', 1024),
+        (['--ws-ping-interval', '0'], 'ws_ping_interval', 0.0),
+        (['--ws-ping-interval', '1m'], 'ws_ping_interval', 60.0),
+        (['--ws-ping-timeout', '2.5'], 'ws_ping_timeout', 2.5),
         (['--http1-keep-alive'], 'http1_keep_alive', True),
         (['--http1-pipeline-flush'], 'http1_pipeline_flush', True),
         (['--no-http1-pipeline-flush'], 'http1_pipeline_flush', False),
@@ -194,9 +264,54 @@ def test_every_flag_is_a_granian_keyword() -> None:
         (['--graceful-timeout', '1m30s'], 'graceful_timeout', 90.0),
         (['--workers-kill-timeout', '10'], 'workers_kill_timeout', 10.0),
         (['--workers-kill-timeout', '2m'], 'workers_kill_timeout', 120.0),
+        (['--respawn-failed-workers'], 'respawn_failed_workers', True),
+        (['--no-respawn-failed-workers'], 'respawn_failed_workers', False),
+        (['--respawn-interval', '0'], 'respawn_interval', 0.0),
+        (['--respawn-interval', '1.5'], 'respawn_interval', 1.5),
+        (['--workers-lifetime', '1h'], 'workers_lifetime', 3600.0),
+        (['--workers-lifetime', '0.5'], 'workers_lifetime', 0.5),
+        (['--workers-lifetime-jitter', '10m'], 'workers_lifetime_jitter', 600.0),
+        (['--workers-max-rss', '512'], 'workers_max_rss', 512),
+        (['--rss-sample-interval', '5'], 'rss_sample_interval', 5.0),
+        (['--max-requests', '1000'], 'max_requests', 1000),
+        (['--max-requests-jitter', '50'], 'max_requests_jitter', 50),
         (['--reload'], 'reload', True),
         (['--reload-paths', str(HERE), '--reload-paths', str(HERE.parent)], 'reload_paths', (HERE, HERE.parent)),
         (['--reload-ignore-dirs', 'build', '--reload-ignore-dirs', 'dist'], 'reload_ignore_dirs', ('build', 'dist')),
+        (['--http1-keep-alive-timeout', '5000'], 'http1_keep_alive_timeout', 5000),
+        (['--http1-keep-alive-timeout', '0'], 'http1_keep_alive_timeout', 0),
+        (['--max-request-body-size', '1048576'], 'max_request_body_size', 1048576),
+        (['--max-header-size', '8192'], 'max_header_size', 8192),
+        (['--ssl-protocol-min', 'tls1.3'], 'ssl_protocol_min', SSLProtocols.tls13),
+        (['--ssl-protocol-min', 'TLS1.2'], 'ssl_protocol_min', SSLProtocols.tls12),
+        (['--uds', '/tmp/granian.sock'], 'uds', Path('/tmp/granian.sock')),
+        (['--uds', '/tmp/granian.sock', '--uds-permissions', '660'], 'uds_permissions', 0o660),
+        (['--uds', '/tmp/granian.sock', '--uds-permissions', '0o600'], 'uds_permissions', 0o600),
+        (['--fd', '3'], 'fd', 3),
+        (['--pid-file', '/tmp/granian.pid'], 'pid_file', Path('/tmp/granian.pid')),
+        (['--process-name', 'web'], 'process_name', 'web'),
+        (['--env-files', str(A_FILE), '--env-files', str(A_FILE)], 'env_files', (A_FILE, A_FILE)),
+        (['--ssl-certificate', str(A_FILE), '--ssl-keyfile', str(A_FILE)], 'ssl_cert', A_FILE),
+        (['--ssl-certificate', str(A_FILE), '--ssl-keyfile', str(A_FILE)], 'ssl_key', A_FILE),
+        (
+            ['--ssl-certificate', str(A_FILE), '--ssl-keyfile', str(A_FILE), '--ssl-keyfile-password', 'pw'],
+            'ssl_key_password',
+            'pw',
+        ),
+        (['--ssl-certificate', str(A_FILE), '--ssl-keyfile', str(A_FILE), '--ssl-ca', str(A_FILE)], 'ssl_ca', A_FILE),
+        (
+            [
+                '--ssl-certificate',
+                str(A_FILE),
+                '--ssl-keyfile',
+                str(A_FILE),
+                '--ssl-ca',
+                str(A_FILE),
+                '--ssl-client-verify',
+            ],
+            'ssl_client_verify',
+            True,
+        ),
     ],
 )
 def test_flag_maps_to_keyword(args: list[str], keyword: str, expected: object) -> None:
@@ -207,8 +322,24 @@ def test_flag_maps_to_keyword(args: list[str], keyword: str, expected: object) -
 
 
 def _companions(args: list[str]) -> dict[str, Any]:
-    # The WSGI blocking threads case needs its interface too.
-    return {'interface': Interfaces.WSGI} if '--blocking-threads' in args and 'wsgi' in args else {}
+    # Options that only go with others: the WSGI blocking threads with their interface, the TLS
+    # options with the certificate and key, the socket permissions with the socket.
+    companions: dict[str, Any] = {}
+    if '--blocking-threads' in args and 'wsgi' in args:
+        companions['interface'] = Interfaces.WSGI
+    for flag, keyword in (
+        ('--ssl-certificate', 'ssl_cert'),
+        ('--ssl-keyfile', 'ssl_key'),
+        ('--ssl-ca', 'ssl_ca'),
+        ('--uds', 'uds'),
+    ):
+        if flag in args:
+            companions[keyword] = Path(args[args.index(flag) + 1])
+    if '--ssl-keyfile-password' in args:
+        companions['ssl_key_password'] = args[args.index('--ssl-keyfile-password') + 1]
+    if '--ssl-client-verify' in args:
+        companions['ssl_client_verify'] = True
+    return companions
 
 
 def test_backpressure_defaults_to_backlog_per_worker() -> None:
@@ -236,6 +367,10 @@ def test_backpressure_defaults_to_backlog_per_worker() -> None:
         ({'GRANIAN_HTTP1_BUFFER_SIZE': '65536'}, 'http1_buffer_size', 65536),
         ({'GRANIAN_HTTP1_HEADER_READ_TIMEOUT': '500'}, 'http1_header_read_timeout', 500),
         ({'GRANIAN_HTTP1_KEEP_ALIVE': 'false'}, 'http1_keep_alive', False),
+        ({'GRANIAN_WS': 'false'}, 'websockets', False),
+        ({'GRANIAN_WS_MAX_MESSAGE_SIZE': '4096'}, 'ws_max_message_size', 4096),
+        ({'GRANIAN_WS_PING_INTERVAL': '5'}, 'ws_ping_interval', 5.0),
+        ({'GRANIAN_WS_PING_TIMEOUT': '7'}, 'ws_ping_timeout', 7.0),
         ({'GRANIAN_HTTP1_PIPELINE_FLUSH': '1'}, 'http1_pipeline_flush', True),
         ({'GRANIAN_LOG_ENABLED': 'false'}, 'log_enabled', False),
         ({'GRANIAN_LOG_LEVEL': 'error'}, 'log_level', LogLevels.error),
@@ -244,9 +379,42 @@ def test_backpressure_defaults_to_backlog_per_worker() -> None:
         ({'GRANIAN_WORKING_DIR': str(HERE)}, 'working_dir', HERE),
         ({'GRANIAN_GRACEFUL_TIMEOUT': '5'}, 'graceful_timeout', 5.0),
         ({'GRANIAN_WORKERS_KILL_TIMEOUT': '1h'}, 'workers_kill_timeout', 3600.0),
+        ({'GRANIAN_RESPAWN_FAILED_WORKERS': 'true'}, 'respawn_failed_workers', True),
+        ({'GRANIAN_RESPAWN_INTERVAL': '2'}, 'respawn_interval', 2.0),
+        ({'GRANIAN_WORKERS_LIFETIME': '30m'}, 'workers_lifetime', 1800.0),
+        ({'GRANIAN_WORKERS_LIFETIME_JITTER': '60'}, 'workers_lifetime_jitter', 60.0),
+        ({'GRANIAN_WORKERS_MAX_RSS': '256'}, 'workers_max_rss', 256),
+        ({'GRANIAN_RSS_SAMPLE_INTERVAL': '1'}, 'rss_sample_interval', 1.0),
+        ({'GRANIAN_MAX_REQUESTS': '100'}, 'max_requests', 100),
+        ({'GRANIAN_MAX_REQUESTS_JITTER': '10'}, 'max_requests_jitter', 10),
         ({'GRANIAN_RELOAD': 'yes'}, 'reload', True),
         ({'GRANIAN_RELOAD_PATHS': os.pathsep.join([str(HERE), str(HERE.parent)])}, 'reload_paths', (HERE, HERE.parent)),
         ({'GRANIAN_RELOAD_IGNORE_DIRS': 'build dist'}, 'reload_ignore_dirs', ('build', 'dist')),
+        ({'GRANIAN_HTTP1_KEEP_ALIVE_TIMEOUT': '1000'}, 'http1_keep_alive_timeout', 1000),
+        ({'GRANIAN_MAX_REQUEST_BODY_SIZE': '1024'}, 'max_request_body_size', 1024),
+        ({'GRANIAN_MAX_HEADER_SIZE': '4096'}, 'max_header_size', 4096),
+        ({'GRANIAN_SSL_PROTOCOL_MIN': 'tls1.3'}, 'ssl_protocol_min', SSLProtocols.tls13),
+        (
+            {'GRANIAN_SSL_CERTIFICATE': str(A_FILE), 'GRANIAN_SSL_KEYFILE': str(A_FILE)},
+            'ssl_cert',
+            A_FILE,
+        ),
+        (
+            {
+                'GRANIAN_SSL_CERTIFICATE': str(A_FILE),
+                'GRANIAN_SSL_KEYFILE': str(A_FILE),
+                'GRANIAN_SSL_KEYFILE_PASSWORD': 'secret',
+                'GRANIAN_SSL_CA': str(A_FILE),
+                'GRANIAN_SSL_CLIENT_VERIFY': 'true',
+            },
+            'ssl_key_password',
+            'secret',
+        ),
+        ({'GRANIAN_UDS': '/tmp/g.sock', 'GRANIAN_UDS_PERMISSIONS': '640'}, 'uds_permissions', 0o640),
+        ({'GRANIAN_FD': '5'}, 'fd', 5),
+        ({'GRANIAN_PID_FILE': '/tmp/g.pid'}, 'pid_file', Path('/tmp/g.pid')),
+        ({'GRANIAN_PROCESS_NAME': 'api'}, 'process_name', 'api'),
+        ({'GRANIAN_ENV_FILES': os.pathsep.join([str(A_FILE), str(A_FILE)])}, 'env_files', (A_FILE, A_FILE)),
     ],
 )
 def test_env_var(env: dict[str, str], keyword: str, expected: object) -> None:
@@ -308,9 +476,30 @@ def test_version() -> None:
         (['--graceful-timeout=-1'], "Invalid value for '--graceful-timeout'"),
         (['--graceful-timeout', 'soon'], "Invalid value for '--graceful-timeout'"),
         (['--workers-kill-timeout', '0'], "Invalid value for '--workers-kill-timeout'"),
+        (['--respawn-interval=-1'], "Invalid value for '--respawn-interval'"),
+        (['--workers-lifetime', '0'], "Invalid value for '--workers-lifetime'"),
+        (['--workers-lifetime-jitter=-1'], "Invalid value for '--workers-lifetime-jitter'"),
+        (['--workers-max-rss', '0'], "Invalid value for '--workers-max-rss'"),
+        (['--rss-sample-interval', '0'], "Invalid value for '--rss-sample-interval'"),
+        (['--max-requests', '0'], "Invalid value for '--max-requests'"),
+        (['--max-requests-jitter=-1'], "Invalid value for '--max-requests-jitter'"),
         (['--working-dir', '/nonexistent/granian/dir'], "Invalid value for '--working-dir'"),
         (['--reload-paths', '/nonexistent/granian/dir'], "Invalid value for '--reload-paths'"),
         (['--interface', 'asgi', '--blocking-threads', '2'], "Invalid value for '--blocking-threads'"),
+        (['--http1-keep-alive-timeout=-1'], "Invalid value for '--http1-keep-alive-timeout'"),
+        (['--max-request-body-size', '0'], "Invalid value for '--max-request-body-size'"),
+        (['--max-header-size', '100'], "Invalid value for '--max-header-size'"),
+        (['--ssl-protocol-min', 'ssl3'], "Invalid value for '--ssl-protocol-min'"),
+        (['--ssl-certificate', '/nonexistent/cert.pem'], "Invalid value for '--ssl-certificate'"),
+        (['--ssl-certificate', str(A_FILE)], "Invalid value for '--ssl-certificate'"),
+        (['--ssl-client-verify'], "Invalid value for '--ssl-client-verify'"),
+        (['--uds-permissions', '999'], "Invalid value for '--uds-permissions'"),
+        (['--uds', '/tmp/g.sock', '--uds-permissions', '1777'], "Invalid value for '--uds-permissions'"),
+        (['--uds-permissions', '600'], "Invalid value for '--uds-permissions'"),
+        (['--uds', '/tmp/g.sock', '--fd', '3'], "Invalid value for '--fd'"),
+        (['--fd=-1'], "Invalid value for '--fd'"),
+        (['--env-files', '/nonexistent/.env'], "Invalid value for '--env-files'"),
+        (['--pid-file', '/nonexistent/granian/x.pid'], "Invalid value for '--pid-file'"),
     ],
 )
 def test_bad_value_is_a_usage_error(args: list[str], message: str) -> None:
@@ -347,11 +536,38 @@ def test_missing_app_is_a_usage_error() -> None:
         ({'graceful_timeout': -1}, 'graceful_timeout must be >= 0 seconds'),
         ({'graceful_timeout': float('nan')}, 'graceful_timeout must be a finite number'),
         ({'workers_kill_timeout': 0}, 'workers_kill_timeout must be > 0 seconds'),
+        ({'respawn_failed_workers': 1}, 'respawn_failed_workers must be True or False'),
+        ({'respawn_interval': -0.5}, 'respawn_interval must be >= 0 seconds'),
+        ({'workers_lifetime': 0}, 'workers_lifetime must be > 0 seconds'),
+        ({'workers_lifetime': float('inf')}, 'workers_lifetime must be a finite number'),
+        ({'workers_lifetime_jitter': -1}, 'workers_lifetime_jitter must be >= 0 seconds'),
+        ({'workers_max_rss': 0}, 'workers_max_rss must be >= 1'),
+        ({'workers_max_rss': 1.5}, 'workers_max_rss must be an integer'),
+        ({'rss_sample_interval': 0}, 'rss_sample_interval must be > 0 seconds'),
+        ({'max_requests': 0}, 'max_requests must be >= 1'),
+        ({'max_requests_jitter': -1}, 'max_requests_jitter must be >= 0'),
         ({'http1_keep_alive': 'yes'}, 'http1_keep_alive must be True or False'),
         ({'interface': 'asgi', 'blocking_threads': 2}, 'blocking_threads must be 1 with the asgi interface'),
         ({'working_dir': '/nonexistent/granian/dir'}, "working_dir: '/nonexistent/granian/dir' is not a directory"),
         ({'reload_paths': ['/nonexistent/granian/dir']}, "reload_paths: '/nonexistent/granian/dir' does not exist"),
         ({'address': ''}, 'address must be a non-empty string'),
+        ({'http1_keep_alive_timeout': -1}, 'http1_keep_alive_timeout must be between 0 and 3600000'),
+        ({'max_request_body_size': 0}, 'max_request_body_size must be between 1 and 9223372036854775807'),
+        ({'max_header_size': 100}, 'max_header_size must be between 1024 and 4294967295'),
+        ({'ssl_cert': A_FILE}, 'ssl_cert and ssl_key go together'),
+        ({'ssl_key': A_FILE}, 'ssl_cert and ssl_key go together'),
+        ({'ssl_cert': '/nonexistent/cert.pem', 'ssl_key': A_FILE}, "ssl_cert: '/nonexistent/cert.pem' is not a file"),
+        ({'ssl_key_password': 'pw'}, 'ssl_key_password must be a string, given with ssl_key'),
+        ({'ssl_ca': A_FILE}, 'ssl_ca needs ssl_cert and ssl_key'),
+        ({'ssl_client_verify': True}, 'ssl_client_verify needs ssl_ca'),
+        ({'ssl_protocol_min': 'ssl3'}, 'ssl_protocol_min must be one of tls1.2, tls1.3'),
+        ({'uds': '/tmp/g.sock', 'fd': 3}, 'fd and uds exclude each other'),
+        ({'uds_permissions': 0o600}, 'uds_permissions needs uds'),
+        ({'uds': '/tmp/g.sock', 'uds_permissions': 0o1000}, 'uds_permissions must be between 0 and 511'),
+        ({'fd': -1}, 'fd must be >= 0'),
+        ({'pid_file': '/nonexistent/granian/x.pid'}, "pid_file: '/nonexistent/granian' is not a directory"),
+        ({'process_name': ' '}, 'process_name must be a non-empty string'),
+        ({'env_files': ['/nonexistent/.env']}, "env_files: '/nonexistent/.env' does not exist"),
     ],
 )
 def test_granian_rejects(kwargs: dict[str, Any], message: str) -> None:
@@ -547,13 +763,32 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'http2_max_frame_size': bounded('http2_max_frame_size'),
         'http2_max_headers_size': bounded('http2_max_headers_size'),
         'http2_max_send_buffer_size': bounded('http2_max_send_buffer_size'),
+        'ws_max_message_size': bounded('ws_max_message_size'),
+        'ws_ping_interval': seconds,
+        'ws_ping_timeout': seconds.filter(lambda value: value > 0),
         'log_level': st.sampled_from(LogLevels),
         'working_dir': st.sampled_from([HERE, HERE.parent]),
         'graceful_timeout': seconds,
         'workers_kill_timeout': seconds.filter(lambda value: value > 0),
+        'respawn_interval': seconds,
+        'workers_lifetime': seconds.filter(lambda value: value > 0),
+        'workers_lifetime_jitter': seconds,
+        'workers_max_rss': bounded('workers_max_rss'),
+        'rss_sample_interval': seconds.filter(lambda value: value > 0),
+        'max_requests': bounded('max_requests'),
+        'max_requests_jitter': bounded('max_requests_jitter'),
         'reload_paths': st.lists(st.sampled_from([HERE, HERE.parent]), max_size=3).map(tuple),
         'reload_ignore_dirs': st.lists(dir_names, max_size=3).map(tuple),
-        **{name: st.booleans() for name in BOOL_FLAGS},
+        'http1_keep_alive_timeout': bounded('http1_keep_alive_timeout'),
+        'max_request_body_size': bounded('max_request_body_size'),
+        'max_header_size': bounded('max_header_size'),
+        'ssl_protocol_min': st.sampled_from(SSLProtocols),
+        'fd': bounded('fd'),
+        'pid_file': st.sampled_from([HERE / 'granian.pid', HERE.parent / 'granian.pid']),
+        'process_name': dir_names,
+        'env_files': st.lists(st.just(A_FILE), max_size=2).map(tuple),
+        # Options that only go with others (TLS, Unix sockets) have their own tests.
+        **{name: st.booleans() for name in BOOL_FLAGS if name != 'ssl_client_verify'},
     }
     chosen = draw(st.sets(st.sampled_from(sorted(candidates))))
     # The interface always goes along: it decides which blocking threads are valid.
@@ -561,7 +796,7 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def normalised(name: str, value: Any) -> Any:
-    if name in ('graceful_timeout', 'workers_kill_timeout'):
+    if name in DURATION_OPTIONS:
         return float(value)
     return value
 
@@ -580,7 +815,7 @@ def test_env_vars_round_trip_to_granian(kwargs: dict[str, Any]) -> None:
     for name, value in kwargs.items():
         param = next(param for param in cli.params if param.name == name)
         if isinstance(value, tuple):
-            splitter = os.pathsep if name == 'reload_paths' else ' '
+            splitter = os.pathsep if name in ('reload_paths', 'env_files') else ' '
             env[str(param.envvar)] = splitter.join(str(item) for item in value)
         elif isinstance(value, bool):
             env[str(param.envvar)] = 'true' if value else 'false'

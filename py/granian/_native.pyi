@@ -7,6 +7,8 @@ from typing import Any, TypeAlias, final
 __all__ = [
     'ASGIReceive',
     'ASGISend',
+    'ASGIWebsocketReceive',
+    'ASGIWebsocketSend',
     'AsgiServer',
     'ClientDisconnected',
     'ProtocolError',
@@ -16,8 +18,12 @@ __all__ = [
     'RSGIHeaders',
     'RSGIProtocolClosed',
     'RSGIProtocolError',
+    'RSGIWebsocketMessage',
+    'RSGIWebsocketProtocol',
+    'RSGIWebsocketTransport',
     'RsgiServer',
     'ServerConfig',
+    'TlsError',
     'WSGIErrors',
     'WSGIFileWrapper',
     'WSGIInput',
@@ -32,6 +38,9 @@ _AccessLog: TypeAlias = Callable[[str, str, str, str, str, int, float], None]
 
 class ProtocolError(RuntimeError):
     """The server could not set up its socket or runtime."""
+
+class TlsError(ValueError):
+    """The TLS certificate, key or CA could not be loaded."""
 
 class ClientDisconnected(OSError):
     """Raised by an ASGI `send` once the client has gone away."""
@@ -51,6 +60,18 @@ class ASGIReceive:
 @final
 class ASGISend:
     """The `send` callable an ASGI application gets; built by the server only."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[None]: ...
+
+@final
+class ASGIWebsocketReceive:
+    """The `receive` callable of an ASGI websocket; built by the server only."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
+
+@final
+class ASGIWebsocketSend:
+    """The `send` callable of an ASGI websocket; built by the server only."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[None]: ...
 
@@ -77,6 +98,19 @@ class ServerConfig:
         http2_max_frame_size: int = 16384,
         http2_max_headers_size: int = 16384,
         http2_max_send_buffer_size: int = 409600,
+        http1_keep_alive_timeout: float = 30.0,
+        max_request_body_size: int | None = None,
+        max_header_size: int | None = None,
+        ssl_cert: str | os.PathLike[str] | None = None,
+        ssl_key: str | os.PathLike[str] | None = None,
+        ssl_key_password: str | None = None,
+        ssl_protocol_min: str = 'tls1.2',
+        ssl_ca: str | os.PathLike[str] | None = None,
+        ssl_client_verify: bool = False,
+        websockets: bool = True,
+        ws_max_message_size: int = 16777216,
+        ws_ping_interval: float = 20.0,
+        ws_ping_timeout: float = 20.0,
     ) -> ServerConfig: ...
     @property
     def http(self) -> str: ...
@@ -110,6 +144,24 @@ class ServerConfig:
     def http2_max_headers_size(self) -> int: ...
     @property
     def http2_max_send_buffer_size(self) -> int: ...
+    @property
+    def http1_keep_alive_timeout(self) -> float: ...
+    @property
+    def max_request_body_size(self) -> int | None: ...
+    @property
+    def max_header_size(self) -> int | None: ...
+    @property
+    def ssl_protocol_min(self) -> str: ...
+    @property
+    def ssl_client_verify(self) -> bool: ...
+    @property
+    def websockets(self) -> bool: ...
+    @property
+    def ws_max_message_size(self) -> int: ...
+    @property
+    def ws_ping_interval(self) -> float: ...
+    @property
+    def ws_ping_timeout(self) -> float: ...
 
 @final
 class AsgiServer:
@@ -133,6 +185,9 @@ class AsgiServer:
     ) -> AsgiServer: ...
     def start(self) -> None:
         """Start accepting; call on the loop's thread (the loop need not be running yet)."""
+    @property
+    def requests(self) -> int:
+        """Requests received since `start()`; a cheap read, meant for periodic checks."""
 
     def shutdown(self, timeout: float) -> asyncio.Future[None]:
         """Stop accepting, let in-flight requests finish for up to `timeout` seconds, then close
@@ -214,6 +269,35 @@ class RSGIHTTPProtocol:
     def response_stream(self, status: int = 200, headers: _Headers | None = None) -> RSGIHTTPStreamTransport: ...
 
 @final
+class RSGIWebsocketMessage:
+    """A message an RSGI websocket received: `kind` 0 (the websocket closed; `data` is None),
+    1 (`data` is bytes) or 2 (`data` is str)."""
+
+    @property
+    def kind(self) -> int: ...
+    @property
+    def data(self) -> bytes | str | None: ...
+
+@final
+class RSGIWebsocketTransport:
+    """Receives and sends the messages of an accepted RSGI websocket; sends wait while the client is behind."""
+
+    def receive(self) -> Awaitable[RSGIWebsocketMessage]: ...
+    def send_bytes(self, data: bytes | bytearray) -> Awaitable[None]: ...
+    def send_str(self, data: str) -> Awaitable[None]: ...
+
+@final
+class RSGIWebsocketProtocol:
+    """The protocol object of one RSGI websocket request; built by the server only.
+
+    `await protocol.accept()` gives the transport. `close(status)` refuses the websocket with HTTP
+    `status` (403 by default) before the accept, and closes it with code `status` (1000) after it.
+    """
+
+    def accept(self) -> Awaitable[RSGIWebsocketTransport]: ...
+    def close(self, status: int | None = None) -> None: ...
+
+@final
 class RsgiServer:
     """Serves an RSGI application on an already listening socket, driven by an asyncio loop.
 
@@ -234,6 +318,9 @@ class RsgiServer:
     ) -> RsgiServer: ...
     def start(self) -> None:
         """Start accepting; call on the loop's thread (the loop need not be running yet)."""
+    @property
+    def requests(self) -> int:
+        """Requests received since `start()`; a cheap read, meant for periodic checks."""
 
     def shutdown(self, timeout: float) -> asyncio.Future[None]:
         """Stop accepting, let in-flight requests finish for up to `timeout` seconds, then close
@@ -320,6 +407,9 @@ class WsgiServer:
     ) -> WsgiServer: ...
     def start(self) -> None:
         """Start accepting."""
+    @property
+    def requests(self) -> int:
+        """Requests received since `start()`; a cheap read, meant for periodic checks."""
 
     def shutdown(self, timeout: float) -> None:
         """Stop accepting, let in-flight requests finish for up to `timeout` seconds, close every

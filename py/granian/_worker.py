@@ -7,7 +7,8 @@ server and serves until SIGTERM or SIGINT, then drains in-flight requests for up
 native server's blocking threads instead; the loop then only waits for the stop signal.
 
 Worker exit codes (the master reports any of them, when unexpected, as
-`Unexpected exit from worker-N (exit code C)` and exits 1):
+`Unexpected exit from worker-N (exit code C)` and exits 1, or respawns the worker with
+`respawn_failed_workers`, except after 3, 5 and 6, which a new worker would repeat):
 
 ====  =======================================================================================
 0     stopped on request (SIGTERM/SIGINT), or asked to stop before it started serving
@@ -17,10 +18,17 @@ Worker exit codes (the master reports any of them, when unexpected, as
 4     the ASGI lifespan startup or the RSGI `__rsgi_init__` failed: the application's message or
       traceback is logged as an error
 5     the requested event loop is not installed
-6     the native server could not be loaded or started (logged as an error)
+6     the native server could not be loaded or started (logged as an error; a TLS certificate
+      or key that cannot be loaded is one `Error: TLS: ...` line instead)
 ====  =======================================================================================
 
 A SIGKILL from the master (a worker that outlived its stop timeout) shows as exit code -9.
+
+A worker reports to the master on a pipe of its own (`status_fd`), one byte per message:
+`MSG_SERVING` once it serves (when it logs `Started worker-N`), which is what the master waits
+for before stopping the worker this one replaces, and `MSG_REPLACE` once its native server
+counted `max_requests` requests (checked every `REQUESTS_POLL` seconds, so no Python runs per
+request), asking to be replaced; it keeps serving until the master stops it.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._imports import TargetError, load_target
 from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
+from ._ops import set_process_title
 from .constants import Interfaces
 from .log import build_access_log, logger
 
@@ -50,6 +59,9 @@ __all__ = [
     'EXIT_OK',
     'EXIT_SERVER',
     'EXIT_TARGET',
+    'MSG_REPLACE',
+    'MSG_SERVING',
+    'STARTUP_FAILURES',
     'STOP_SIGNALS',
     'run',
 ]
@@ -60,6 +72,13 @@ EXIT_TARGET = 3
 EXIT_LIFESPAN = 4
 EXIT_LOOP = 5
 EXIT_SERVER = 6
+# Exits that a new worker would repeat: the master does not respawn after these.
+STARTUP_FAILURES = frozenset({EXIT_TARGET, EXIT_LOOP, EXIT_SERVER})
+
+MSG_SERVING = b'S'
+MSG_REPLACE = b'R'
+# How often a worker with `max_requests` compares its native request count with it, in seconds.
+REQUESTS_POLL = 0.1
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Signals the master handles itself and blocks around fork (see `server._Supervisor._spawn`).
@@ -68,6 +87,9 @@ MASTER_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 T = TypeVar('T')
 
 _stop_requested = False
+# Write end of this worker's status pipe to the master, if it has one.
+_status_fd: int | None = None
+_max_requests: int | None = None
 
 
 def _early_stop(signum: int, frame: FrameType | None) -> None:
@@ -87,14 +109,48 @@ def _install_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
 
 
+def _tell_master(message: bytes) -> None:
+    if _status_fd is None:
+        return
+    try:
+        os.write(_status_fd, message)
+    except OSError:
+        # The master is gone; SIGTERM or the end of the process follows.
+        pass
+
+
+async def _watch_requests(worker_id: int, server: Any, limit: int) -> None:
+    """Ask the master for a replacement once the native server counted `limit` requests."""
+    while server.requests < limit:
+        await asyncio.sleep(REQUESTS_POLL)
+    logger.info(f'worker-{worker_id} served {server.requests} requests (max {limit}): asking to be replaced')
+    _tell_master(MSG_REPLACE)
+
+
 def _error(message: str) -> None:
     sys.stderr.write(f'Error: {message}\n')
     sys.stderr.flush()
 
 
-def run(worker_id: int, options: Options, sock: socket.socket, master_fds: Iterable[int] = ()) -> None:
-    """Entry point of a forked worker process; exits with one of the codes in this module's docstring."""
+def run(
+    worker_id: int,
+    options: Options,
+    sock: socket.socket,
+    master_fds: Iterable[int] = (),
+    *,
+    status_fd: int | None = None,
+    max_requests: int | None = None,
+) -> None:
+    """Entry point of a forked worker process; exits with one of the codes in this module's docstring.
+
+    `master_fds` are the master's descriptors to close; `status_fd` the write end of this worker's
+    status pipe; `max_requests` the request count after which it asks to be replaced.
+    """
+    global _status_fd, _max_requests
     _install_signals()
+    _status_fd, _max_requests = status_fd, max_requests
+    if options.process_name is not None:
+        set_process_title(f'{options.process_name} [worker-{worker_id}]')
     for fd in master_fds:
         try:
             os.close(fd)
@@ -217,6 +273,19 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
             http2_max_frame_size=options.http2_max_frame_size,
             http2_max_headers_size=options.http2_max_headers_size,
             http2_max_send_buffer_size=options.http2_max_send_buffer_size,
+            websockets=options.websockets,
+            ws_max_message_size=options.ws_max_message_size,
+            ws_ping_interval=options.ws_ping_interval,
+            ws_ping_timeout=options.ws_ping_timeout,
+            http1_keep_alive_timeout=options.http1_keep_alive_timeout / 1000,
+            max_request_body_size=options.max_request_body_size,
+            max_header_size=options.max_header_size,
+            ssl_cert=options.ssl_cert,
+            ssl_key=options.ssl_key,
+            ssl_key_password=options.ssl_key_password,
+            ssl_protocol_min=str(options.ssl_protocol_min),
+            ssl_ca=options.ssl_ca,
+            ssl_client_verify=options.ssl_client_verify,
         )
         access_log = build_access_log() if options.log_access and options.log_enabled else None
         if options.interface is Interfaces.RSGI:
@@ -233,14 +302,26 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
         else:
             server = native.AsgiServer(sock.fileno(), config, app, loop, state=state, access_log=access_log)
         server.start()
+    except native.TlsError as exc:
+        # A configuration error, not a crash: one line says what to fix.
+        _error(f'TLS: {exc}')
+        if lifespan is not None:
+            await lifespan.shutdown()
+        return EXIT_SERVER
     except Exception:
         logger.exception(f'worker-{worker_id} could not start the server')
         if lifespan is not None:
             await lifespan.shutdown()
         return EXIT_SERVER
     logger.info(f'Started worker-{worker_id}')
+    _tell_master(MSG_SERVING)
+    watcher = (
+        None if _max_requests is None else asyncio.ensure_future(_watch_requests(worker_id, server, _max_requests))
+    )
 
     await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
     logger.debug(f'Stopping worker-{worker_id}')
     try:
         if options.interface is Interfaces.WSGI:

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .constants import HTTPModes, Interfaces, LogLevels, Loops, StrEnum
+from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols, StrEnum
 from .server import BOUNDS, ConfigError, Granian
 
-__all__ = ['Duration', 'EnumChoice', 'cli', 'entrypoint', 'parse_duration']
+__all__ = ['Duration', 'EnumChoice', 'Octal', 'cli', 'entrypoint', 'parse_duration']
 
 F = TypeVar('F', bound=Callable[..., Any])
 
@@ -85,6 +85,28 @@ class EnumChoice(click.Choice):  # type: ignore[type-arg]  # generic from click 
         return self.enum(super().convert(value, param, ctx))
 
 
+class Octal(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """File permission bits written in octal (`660`, `0o660`), bounded like the `Granian` keyword."""
+
+    name = 'octal'
+
+    def __init__(self, option: str) -> None:
+        self.bound = BOUNDS[option]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            bits = value
+        else:
+            text = str(value).strip().lower().removeprefix('0o')
+            try:
+                bits = int(text, 8)
+            except ValueError:
+                self.fail(f'{value!r} is not an octal number such as 660', param, ctx)
+        if not self.bound.admits(bits):
+            self.fail(f'{value} is not between 0 and 777 (octal)', param, ctx)
+        return bits
+
+
 def _int(option: str) -> click.IntRange:
     bound = BOUNDS[option]
     low = None if bound.min is None else int(bound.min)
@@ -102,6 +124,30 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
 @click.argument('app', required=True)
 @_option('--host', 'address', env='HOST', default='127.0.0.1', help='Host address to bind to.')
 @_option('--port', env='PORT', type=_int('port'), default=8000, help='Port to bind to (0 picks a free one).')
+@_option(
+    '--uds',
+    env='UDS',
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default='none (TCP)',
+    help='Serve on a Unix domain socket at this path instead of HOST:PORT (removed on exit).',
+)
+@_option(
+    '--uds-permissions',
+    env='UDS_PERMISSIONS',
+    type=Octal('uds_permissions'),
+    default=None,
+    show_default='as the umask leaves them',
+    help='Permission bits of the Unix socket file, in octal (660).',
+)
+@_option(
+    '--fd',
+    env='FD',
+    type=_int('fd'),
+    default=None,
+    show_default='none; with systemd socket activation (LISTEN_FDS) its socket',
+    help='Serve on an inherited listening socket (TCP or Unix) with this file descriptor, instead of HOST:PORT.',
+)
 @_option(
     '--interface', env='INTERFACE', type=EnumChoice(Interfaces), default='rsgi', help='Application interface type.'
 )
@@ -151,6 +197,13 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     type=_int('http1_header_read_timeout'),
     default=30000,
     help='Timeout (in milliseconds) to read request headers.',
+)
+@_option(
+    '--http1-keep-alive-timeout',
+    env='HTTP1_KEEP_ALIVE_TIMEOUT',
+    type=_int('http1_keep_alive_timeout'),
+    default=30000,
+    help='Time (in milliseconds) an idle kept-alive HTTP/1 connection waits for its next request; 0 waits forever.',
 )
 @_option(
     '--http1-keep-alive/--no-http1-keep-alive',
@@ -231,6 +284,52 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     default=400 * 1024,
     help='Most bytes buffered per HTTP/2 stream for sending, in bytes.',
 )
+@_option(
+    '--ws/--no-ws',
+    'websockets',
+    env='WS',
+    default=True,
+    show_default='enabled',
+    help='Serve websockets (ASGI, RSGI); with --no-ws upgrade requests are served as plain HTTP.',
+)
+@_option(
+    '--ws-max-message-size',
+    env='WS_MAX_MESSAGE_SIZE',
+    type=_int('ws_max_message_size'),
+    default=16 * 1024 * 1024,
+    help='Largest websocket message accepted, in bytes; a larger one closes the connection with 1009.',
+)
+@_option(
+    '--ws-ping-interval',
+    env='WS_PING_INTERVAL',
+    type=Duration('ws_ping_interval'),
+    default=20.0,
+    help='Time (seconds) a websocket may be quiet before the server pings it; 0 sends no pings.',
+)
+@_option(
+    '--ws-ping-timeout',
+    env='WS_PING_TIMEOUT',
+    type=Duration('ws_ping_timeout'),
+    default=20.0,
+    help='Time (seconds) a pinged websocket peer gets to send anything before it is dropped.',
+)
+@_option(
+    '--max-request-body-size',
+    env='MAX_REQUEST_BODY_SIZE',
+    type=_int('max_request_body_size'),
+    default=None,
+    show_default='unlimited',
+    help='Largest request body, in bytes: 413 beyond it (up front by Content-Length, else as it arrives).',
+)
+@_option(
+    '--max-header-size',
+    env='MAX_HEADER_SIZE',
+    type=_int('max_header_size'),
+    default=None,
+    show_default='HTTP/1: --http1-buffer-size; HTTP/2: --http2-max-headers-size',
+    help='Largest request head (HTTP/1) or header list (HTTP/2), in bytes: 431 beyond it. Overrides the '
+    'per-protocol limits.',
+)
 @_option('--log/--no-log', 'log_enabled', env='LOG_ENABLED', default=True, show_default='enabled', help='Logging.')
 @_option('--log-level', env='LOG_LEVEL', type=EnumChoice(LogLevels), default='info', help='Log level.')
 @_option(
@@ -257,6 +356,78 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     help='Directory to change to before loading APP (it also goes first on sys.path).',
 )
 @_option(
+    '--env-files',
+    env='ENV_FILES',
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    show_default='none',
+    help='KEY=VALUE files loaded into the environment before APP is imported (repeatable; variables already set win).',
+)
+@_option(
+    '--pid-file',
+    env='PID_FILE',
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default='none',
+    help='File to write the main process PID to (removed on exit).',
+)
+@_option(
+    '--process-name',
+    env='PROCESS_NAME',
+    default=None,
+    show_default='none',
+    help='Name of the main process (workers get " [worker-N]" appended); needs granian[pname] for the '
+    'full title, otherwise the kernel name (15 bytes) is set.',
+)
+@_option(
+    '--ssl-certificate',
+    'ssl_cert',
+    env='SSL_CERTIFICATE',
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    show_default='none (no TLS)',
+    help='PEM certificate chain (server certificate first): serve HTTPS.',
+)
+@_option(
+    '--ssl-keyfile',
+    'ssl_key',
+    env='SSL_KEYFILE',
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    show_default='none',
+    help='PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1; encrypted PKCS#8 with --ssl-keyfile-password).',
+)
+@_option(
+    '--ssl-keyfile-password',
+    'ssl_key_password',
+    env='SSL_KEYFILE_PASSWORD',
+    default=None,
+    show_default='none',
+    help='Password of an encrypted PKCS#8 private key.',
+)
+@_option(
+    '--ssl-protocol-min',
+    env='SSL_PROTOCOL_MIN',
+    type=EnumChoice(SSLProtocols),
+    default='tls1.2',
+    help='Oldest TLS version accepted.',
+)
+@_option(
+    '--ssl-ca',
+    env='SSL_CA',
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    show_default='none (no client certificates)',
+    help='PEM CA certificates client certificates are verified against; clients are asked for one.',
+)
+@_option(
+    '--ssl-client-verify/--no-ssl-client-verify',
+    env='SSL_CLIENT_VERIFY',
+    default=False,
+    show_default='disabled',
+    help='Refuse clients without a certificate signed by --ssl-ca (mutual TLS).',
+)
+@_option(
     '--graceful-timeout',
     env='GRACEFUL_TIMEOUT',
     type=Duration('graceful_timeout'),
@@ -270,6 +441,66 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     default=None,
     show_default='graceful timeout + 5s',
     help='Time (seconds, or 1m30s) to wait for a stopping worker before killing it.',
+)
+@_option(
+    '--respawn-failed-workers/--no-respawn-failed-workers',
+    env='RESPAWN_FAILED_WORKERS',
+    default=False,
+    show_default='disabled',
+    help='Replace a worker that exits unexpectedly instead of stopping the server; the server still '
+    'exits 1 when workers keep failing (more than 5 failures within 60s).',
+)
+@_option(
+    '--respawn-interval',
+    env='RESPAWN_INTERVAL',
+    type=Duration('respawn_interval'),
+    default=3.5,
+    help='Time (seconds) to wait before respawning a failed worker.',
+)
+@_option(
+    '--workers-lifetime',
+    env='WORKERS_LIFETIME',
+    type=Duration('workers_lifetime'),
+    default=None,
+    show_default='unlimited',
+    help='Time (seconds, or 1h30m) after which a worker is gracefully replaced by a new one.',
+)
+@_option(
+    '--workers-lifetime-jitter',
+    env='WORKERS_LIFETIME_JITTER',
+    type=Duration('workers_lifetime_jitter'),
+    default=0.0,
+    help="Most extra time (seconds) randomly added to each worker's lifetime, so workers are not all replaced at once.",
+)
+@_option(
+    '--workers-max-rss',
+    env='WORKERS_MAX_RSS',
+    type=_int('workers_max_rss'),
+    default=None,
+    show_default='unlimited',
+    help='Memory (resident set, in MiB) above which a worker is gracefully replaced (Linux).',
+)
+@_option(
+    '--rss-sample-interval',
+    env='RSS_SAMPLE_INTERVAL',
+    type=Duration('rss_sample_interval'),
+    default=30.0,
+    help="Time (seconds) between two checks of the workers' memory against --workers-max-rss.",
+)
+@_option(
+    '--max-requests',
+    env='MAX_REQUESTS',
+    type=_int('max_requests'),
+    default=None,
+    show_default='unlimited',
+    help='Requests after which a worker is gracefully replaced by a new one.',
+)
+@_option(
+    '--max-requests-jitter',
+    env='MAX_REQUESTS_JITTER',
+    type=_int('max_requests_jitter'),
+    default=0,
+    help="Most extra requests randomly added to each worker's --max-requests.",
 )
 @_option(
     '--reload/--no-reload',

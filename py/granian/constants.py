@@ -27,6 +27,13 @@ class HTTPModes(StrEnum):
     http2 = '2'
 
 
+class SSLProtocols(StrEnum):
+    """The oldest TLS version a server accepts."""
+
+    tls12 = 'tls1.2'
+    tls13 = 'tls1.3'
+
+
 class Loops(StrEnum):
     auto = 'auto'
     asyncio = 'asyncio'

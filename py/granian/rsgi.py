@@ -1,10 +1,15 @@
-"""Names for RSGI applications (RSGI spec 1.6, HTTP): the exceptions the protocol raises and the
-types to annotate with.
+"""Names for RSGI applications (RSGI spec 1.6, HTTP and websockets): the exceptions the protocol
+raises and the types to annotate with.
 
 ```python
-from granian.rsgi import HTTPProtocol, ProtocolClosed, Scope
+from granian.rsgi import HTTPProtocol, ProtocolClosed, Scope, WebsocketMessageType
 
 async def app(scope: Scope, protocol: HTTPProtocol) -> None:
+    if scope.proto == 'ws':
+        transport = await protocol.accept()
+        while (message := await transport.receive()).kind != WebsocketMessageType.close:
+            await transport.send_str(f'echo: {message.data!r}')
+        return
     body = await protocol()
     protocol.response_bytes(200, [('content-type', 'application/octet-stream')], body)
 ```
@@ -26,6 +31,9 @@ from ._native import (
     RSGIHTTPStreamTransport,
     RSGIProtocolClosed,
     RSGIProtocolError,
+    RSGIWebsocketMessage,
+    RSGIWebsocketProtocol,
+    RSGIWebsocketTransport,
 )
 
 __all__ = [
@@ -40,9 +48,14 @@ __all__ = [
     'RSGIHeaders',
     'RSGIProtocolClosed',
     'RSGIProtocolError',
+    'RSGIWebsocketMessage',
+    'RSGIWebsocketProtocol',
+    'RSGIWebsocketTransport',
     'Scope',
     'WebsocketMessage',
     'WebsocketMessageType',
+    'WebsocketProtocol',
+    'WebsocketTransport',
 ]
 
 # The short names Granian's `granian.rsgi` exports.
@@ -52,13 +65,15 @@ HTTPStreamTransport = RSGIHTTPStreamTransport
 ProtocolError = RSGIProtocolError
 ProtocolClosed = RSGIProtocolClosed
 Scope = RSGIHTTPScope
+WebsocketProtocol = RSGIWebsocketProtocol
+WebsocketTransport = RSGIWebsocketTransport
 
 # The headers are a read-only mapping; let `isinstance(scope.headers, Mapping)` say so.
 Mapping.register(RSGIHeaders)
 
 
 class WebsocketMessageType(IntEnum):
-    """The `kind` of an RSGI websocket message (websockets are not served yet)."""
+    """The `kind` of an RSGI websocket message: compare `message.kind` with these."""
 
     close = 0
     bytes = 1
@@ -66,7 +81,8 @@ class WebsocketMessageType(IntEnum):
 
 
 class WebsocketMessage:
-    """The shape of an RSGI websocket message, for annotations (websockets are not served yet)."""
+    """The shape of an RSGI websocket message, for annotations (the server returns
+    `RSGIWebsocketMessage` objects)."""
 
     kind: WebsocketMessageType
     data: bytes | str | None

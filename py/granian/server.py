@@ -4,12 +4,19 @@ The master binds one listening socket and forks the workers, which inherit it (s
 `granian._worker` for what a worker does and its exit codes). It never imports the application
 nor the native module: a worker restarted after a code change imports everything afresh.
 
+Each worker also gets the write end of a pipe of its own, on which it tells the master that it
+serves and, with `max_requests`, that it counted that many requests and wants replacing (the
+count is an atomic in the native server, polled by the worker a few times a second). The master
+replaces workers (SIGHUP, `workers_lifetime`, `workers_max_rss`, `max_requests`) by starting the
+new one first and stopping the old one once the new one serves; see `_Supervisor`.
+
 Master exit codes:
 
 ====  =======================================================================================
 0     stopped by SIGINT or SIGTERM (after stopping the workers)
-1     a worker exited on its own (it failed to start or crashed), or the socket could not be
-      bound; the cause is on stderr
+1     a worker exited on its own (it failed to start or crashed) without
+      `respawn_failed_workers`, a crash loop with it, or the socket could not be bound; the
+      cause is on stderr
 2     a configuration the server cannot run with: an invalid option (the CLI reports these as
       usage errors), `--reload` without watchfiles, a missing uvloop
 ====  =======================================================================================
@@ -17,13 +24,20 @@ Master exit codes:
 What the master logs on `granian` (stderr, `[LEVEL] message`):
 
 * `Starting granian (main PID: N)`, then `Listening at: http://HOST:PORT` (the bound port,
-  also when 0 was asked for), then `Spawning worker-N with PID: P` for each worker;
-* `Shutting down granian` on SIGINT/SIGTERM, `Stopped worker-N` for each worker, and
+  also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), then `Spawning worker-N with PID: P` for each worker;
+* `Shutting down granian` on SIGINT/SIGTERM, `Stopped worker-N (PID: P)` for each worker, and
   `Killing worker-N ...` for one that outlives its stop timeout (or on a second signal);
 * `Unexpected exit from worker-N (exit code C)` when a worker exits while not asked to; the
-  master then stops the others and exits 1;
-* `Changes detected, reloading workers` (with `reload`) and `Received SIGHUP, restarting
-  workers`: the workers are stopped and spawned again.
+  master then stops the others and exits 1, or with `respawn_failed_workers` logs
+  `Respawning worker-N` after `respawn_interval` (and `Workers failed N times within 60s:
+  giving up on this crash loop` before exiting 1 when they keep failing);
+* `Replacing worker-N (PID: P): REASON` when a worker is replaced (`SIGHUP`, `lifetime
+  reached`, `memory over M MiB` after a `worker-N (PID: P) uses R MiB, over the M MiB limit`
+  warning, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
+  new worker serves (see `_Supervisor`);
+* `Received SIGHUP, restarting workers`: a rolling restart, every worker replaced in turn;
+* `Changes detected, reloading workers` (with `reload`): the workers are stopped and spawned
+  again.
 
 Fatal errors before serving are one `Error: ...` line on stderr.
 """
@@ -34,11 +48,13 @@ import importlib.util
 import math
 import multiprocessing
 import os
+import random
 import signal
 import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -49,13 +65,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple, TypeVar
 
-from . import _worker
+from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
-from .constants import HTTPModes, Interfaces, LogLevels, Loops
+from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols
 from .log import configure_logging, logger
 
 __all__ = [
     'BOUNDS',
+    'CRASH_LOOP_FAILURES',
+    'CRASH_LOOP_WINDOW',
     'EXIT_CONFIG',
     'EXIT_FAILURE',
     'EXIT_OK',
@@ -73,6 +91,11 @@ EXIT_CONFIG = 2
 # Added to `graceful_timeout` when waiting for stopping workers: after draining requests they
 # still run the lifespan shutdown and close their loop.
 SHUTDOWN_MARGIN = 5.0
+
+# Crash-loop detection: more unexpected worker exits than this within the window (seconds) make
+# the master give up and exit 1 rather than respawn again.
+CRASH_LOOP_FAILURES = 5
+CRASH_LOOP_WINDOW = 60.0
 
 # Directories never watched for reload, on top of watchfiles' defaults.
 RELOAD_IGNORED_DIRS = ('.git', '__pycache__', '.venv')
@@ -119,10 +142,26 @@ BOUNDS: dict[str, Bound] = {
     'http2_max_frame_size': Bound(16384, 2**24 - 1),
     'http2_max_headers_size': Bound(1, 2**32 - 1),
     'http2_max_send_buffer_size': Bound(1, 2**32 - 1),
+    'http1_keep_alive_timeout': Bound(0, 3_600_000),
+    'max_request_body_size': Bound(1, 2**63 - 1),
+    'max_header_size': Bound(1024, 2**32 - 1),
+    'uds_permissions': Bound(0, 0o777),
+    'fd': Bound(0),
     'http2_keep_alive_interval': Bound(1),
     'http2_keep_alive_timeout': Bound(1),
+    'ws_max_message_size': Bound(1, 2**32 - 1),
+    # 0 sends no pings.
+    'ws_ping_interval': Bound(0),
+    'ws_ping_timeout': Bound(0, min_open=True),
     'graceful_timeout': Bound(0),
     'workers_kill_timeout': Bound(0, min_open=True),
+    'respawn_interval': Bound(0),
+    'workers_lifetime': Bound(0, min_open=True),
+    'workers_lifetime_jitter': Bound(0),
+    'workers_max_rss': Bound(1),
+    'rss_sample_interval': Bound(0, min_open=True),
+    'max_requests': Bound(1),
+    'max_requests_jitter': Bound(0),
 }
 
 
@@ -181,6 +220,25 @@ class Options:
     http2_max_frame_size: int
     http2_max_headers_size: int
     http2_max_send_buffer_size: int
+    http1_keep_alive_timeout: int
+    max_request_body_size: int | None
+    max_header_size: int | None
+    ssl_cert: Path | None
+    ssl_key: Path | None
+    ssl_key_password: str | None
+    ssl_protocol_min: SSLProtocols
+    ssl_ca: Path | None
+    ssl_client_verify: bool
+    uds: Path | None
+    uds_permissions: int | None
+    fd: int | None
+    pid_file: Path | None
+    process_name: str | None
+    env_files: tuple[Path, ...]
+    websockets: bool
+    ws_max_message_size: int
+    ws_ping_interval: float
+    ws_ping_timeout: float
     log_enabled: bool
     log_level: LogLevels
     log_access: bool
@@ -188,6 +246,14 @@ class Options:
     working_dir: Path | None
     graceful_timeout: float
     workers_kill_timeout: float | None
+    respawn_failed_workers: bool
+    respawn_interval: float
+    workers_lifetime: float | None
+    workers_lifetime_jitter: float
+    workers_max_rss: int | None
+    rss_sample_interval: float
+    max_requests: int | None
+    max_requests_jitter: int
     reload: bool
     reload_paths: tuple[Path, ...]
     reload_ignore_dirs: tuple[str, ...]
@@ -251,6 +317,17 @@ def _check_strings(name: str, value: Iterable[str] | str | None) -> tuple[str, .
     return items
 
 
+def _check_file(name: str, value: str | os.PathLike[str] | None) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(name, f'{name} must be a path (got {value!r})')
+    path = Path(value).resolve()
+    if not path.is_file():
+        raise ConfigError(name, f"{name}: '{value}' is not a file")
+    return path
+
+
 def _check_paths(
     name: str, value: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] | None
 ) -> tuple[Path, ...]:
@@ -300,6 +377,25 @@ class Granian:
         http2_max_frame_size: int = 16384,
         http2_max_headers_size: int = 16 * 1024,
         http2_max_send_buffer_size: int = 400 * 1024,
+        http1_keep_alive_timeout: int = 30000,
+        max_request_body_size: int | None = None,
+        max_header_size: int | None = None,
+        ssl_cert: str | os.PathLike[str] | None = None,
+        ssl_key: str | os.PathLike[str] | None = None,
+        ssl_key_password: str | None = None,
+        ssl_protocol_min: SSLProtocols | str = SSLProtocols.tls12,
+        ssl_ca: str | os.PathLike[str] | None = None,
+        ssl_client_verify: bool = False,
+        uds: str | os.PathLike[str] | None = None,
+        uds_permissions: int | None = None,
+        fd: int | None = None,
+        pid_file: str | os.PathLike[str] | None = None,
+        process_name: str | None = None,
+        env_files: Sequence[str | os.PathLike[str]] | None = None,
+        websockets: bool = True,
+        ws_max_message_size: int = 16 * 1024 * 1024,
+        ws_ping_interval: float = 20.0,
+        ws_ping_timeout: float = 20.0,
         log_enabled: bool = True,
         log_level: LogLevels | str = LogLevels.info,
         log_access: bool = False,
@@ -307,6 +403,14 @@ class Granian:
         working_dir: str | os.PathLike[str] | None = None,
         graceful_timeout: float = 30.0,
         workers_kill_timeout: float | None = None,
+        respawn_failed_workers: bool = False,
+        respawn_interval: float = 3.5,
+        workers_lifetime: float | None = None,
+        workers_lifetime_jitter: float = 0.0,
+        workers_max_rss: int | None = None,
+        rss_sample_interval: float = 30.0,
+        max_requests: int | None = None,
+        max_requests_jitter: int = 0,
         reload: bool = False,
         reload_paths: Sequence[str | os.PathLike[str]] | None = None,
         reload_ignore_dirs: Sequence[str] | None = None,
@@ -314,10 +418,18 @@ class Granian:
         """Validate every option; raises `ConfigError` (a `ValueError`) naming the first invalid one.
 
         Durations: `http1_header_read_timeout` and `http2_keep_alive_interval` in milliseconds,
-        `http2_keep_alive_timeout` in seconds, `graceful_timeout` and
-        `workers_kill_timeout` in seconds. `backpressure` defaults to `backlog // workers`;
+        `http2_keep_alive_timeout`, `ws_ping_interval` (0: no pings) and `ws_ping_timeout` in seconds, `graceful_timeout`, `workers_kill_timeout`,
+        `respawn_interval`, `workers_lifetime`, `workers_lifetime_jitter` and `rss_sample_interval`
+        in seconds; `workers_max_rss` in MiB. `None` turns `workers_lifetime`, `workers_max_rss`
+        and `max_requests` off (see `_Supervisor` for what they do). `backpressure` defaults to `backlog // workers`;
         `blocking_threads` to `default_blocking_threads()` with WSGI (at most `backpressure`), and
         must be 1 with the other interfaces.
+
+        `http1_keep_alive_timeout` is in milliseconds (0: no idle limit); `max_request_body_size`
+        and `max_header_size` in bytes (`None`: no body limit; the per-protocol header limits).
+        TLS needs `ssl_cert` and `ssl_key` together; `ssl_ca` and `ssl_client_verify` add client
+        certificates. `uds` (with `uds_permissions`, e.g. `0o660`) or `fd` replace `address` and
+        `port`; without either, a socket passed by systemd (`LISTEN_FDS`) is used when present.
         """
         if not isinstance(target, str) or not target.strip():
             raise ConfigError('target', f'target must be a non-empty string such as "module:app" (got {target!r})')
@@ -342,6 +454,32 @@ class Granian:
             wd = Path(working_dir).resolve()
             if not wd.is_dir():
                 raise ConfigError('working_dir', f"working_dir: '{working_dir}' is not a directory")
+        tls_cert = _check_file('ssl_cert', ssl_cert)
+        tls_key = _check_file('ssl_key', ssl_key)
+        tls_ca = _check_file('ssl_ca', ssl_ca)
+        if (tls_cert is None) != (tls_key is None):
+            given = 'ssl_cert' if tls_cert is not None else 'ssl_key'
+            raise ConfigError(given, 'ssl_cert and ssl_key go together: give both or neither')
+        if ssl_key_password is not None and (not isinstance(ssl_key_password, str) or tls_key is None):
+            raise ConfigError('ssl_key_password', 'ssl_key_password must be a string, given with ssl_key')
+        if tls_ca is not None and tls_cert is None:
+            raise ConfigError('ssl_ca', 'ssl_ca needs ssl_cert and ssl_key')
+        client_verify = _check_bool('ssl_client_verify', ssl_client_verify)
+        if client_verify and tls_ca is None:
+            raise ConfigError(
+                'ssl_client_verify', 'ssl_client_verify needs ssl_ca (the CA client certificates are checked against)'
+            )
+        uds_path = None if uds is None else Path(uds).absolute()
+        n_fd = None if fd is None else _check_int('fd', fd)
+        if uds_path is not None and n_fd is not None:
+            raise ConfigError('fd', 'fd and uds exclude each other: serve on one socket')
+        if uds_permissions is not None and uds_path is None:
+            raise ConfigError('uds_permissions', 'uds_permissions needs uds')
+        pid_path = None if pid_file is None else Path(pid_file).absolute()
+        if pid_path is not None and not pid_path.parent.is_dir():
+            raise ConfigError('pid_file', f"pid_file: '{pid_path.parent}' is not a directory")
+        if process_name is not None and (not isinstance(process_name, str) or not process_name.strip()):
+            raise ConfigError('process_name', f'process_name must be a non-empty string (got {process_name!r})')
 
         self.options = Options(
             target=target.strip(),
@@ -376,6 +514,27 @@ class Granian:
             http2_max_frame_size=_check_int('http2_max_frame_size', http2_max_frame_size),
             http2_max_headers_size=_check_int('http2_max_headers_size', http2_max_headers_size),
             http2_max_send_buffer_size=_check_int('http2_max_send_buffer_size', http2_max_send_buffer_size),
+            http1_keep_alive_timeout=_check_int('http1_keep_alive_timeout', http1_keep_alive_timeout),
+            max_request_body_size=(
+                None if max_request_body_size is None else _check_int('max_request_body_size', max_request_body_size)
+            ),
+            max_header_size=None if max_header_size is None else _check_int('max_header_size', max_header_size),
+            ssl_cert=tls_cert,
+            ssl_key=tls_key,
+            ssl_key_password=ssl_key_password,
+            ssl_protocol_min=_check_choice('ssl_protocol_min', SSLProtocols, ssl_protocol_min),
+            ssl_ca=tls_ca,
+            ssl_client_verify=client_verify,
+            uds=uds_path,
+            uds_permissions=None if uds_permissions is None else _check_int('uds_permissions', uds_permissions),
+            fd=n_fd,
+            pid_file=pid_path,
+            process_name=None if process_name is None else process_name.strip(),
+            env_files=_check_paths('env_files', env_files),
+            websockets=_check_bool('websockets', websockets),
+            ws_max_message_size=_check_int('ws_max_message_size', ws_max_message_size),
+            ws_ping_interval=_check_seconds('ws_ping_interval', ws_ping_interval),
+            ws_ping_timeout=_check_seconds('ws_ping_timeout', ws_ping_timeout),
             log_enabled=_check_bool('log_enabled', log_enabled),
             log_level=_check_choice('log_level', LogLevels, log_level),
             log_access=_check_bool('log_access', log_access),
@@ -385,6 +544,16 @@ class Granian:
             workers_kill_timeout=(
                 None if workers_kill_timeout is None else _check_seconds('workers_kill_timeout', workers_kill_timeout)
             ),
+            respawn_failed_workers=_check_bool('respawn_failed_workers', respawn_failed_workers),
+            respawn_interval=_check_seconds('respawn_interval', respawn_interval),
+            workers_lifetime=(
+                None if workers_lifetime is None else _check_seconds('workers_lifetime', workers_lifetime)
+            ),
+            workers_lifetime_jitter=_check_seconds('workers_lifetime_jitter', workers_lifetime_jitter),
+            workers_max_rss=None if workers_max_rss is None else _check_int('workers_max_rss', workers_max_rss),
+            rss_sample_interval=_check_seconds('rss_sample_interval', rss_sample_interval),
+            max_requests=None if max_requests is None else _check_int('max_requests', max_requests),
+            max_requests_jitter=_check_int('max_requests_jitter', max_requests_jitter),
             reload=_check_bool('reload', reload),
             reload_paths=_check_paths('reload_paths', reload_paths),
             reload_ignore_dirs=_check_strings('reload_ignore_dirs', reload_ignore_dirs),
@@ -428,18 +597,33 @@ class Granian:
         if not sys.path or sys.path[0] != cwd:
             sys.path.insert(0, cwd)
 
+        # Before any worker exists, so that every application import sees the variables.
+        try:
+            _ops.load_env_files(opts.env_files)
+        except (OSError, _ops.EnvFileError) as exc:
+            return _fatal(f'env_files: {exc}', EXIT_CONFIG)
+        if opts.process_name is not None:
+            _ops.set_process_title(opts.process_name)
+
         logger.info(f'Starting granian (main PID: {os.getpid()})')
         supervisor = _Supervisor(opts)
         with supervisor.signals():
             try:
-                sock = _listen(opts.address, opts.port, opts.backlog)
+                bound = _bind(opts)
             except OSError as exc:
-                return _fatal(f'cannot listen on {_format_host(opts.address)}:{opts.port}: {exc.strerror or exc}')
+                return _fatal(f'cannot listen on {_where(opts)}: {exc.strerror or exc}')
             try:
-                logger.info(f'Listening at: http://{_format_host(opts.address)}:{sock.getsockname()[1]}')
-                return supervisor.run(sock)
+                if opts.pid_file is not None:
+                    try:
+                        _ops.write_pid_file(opts.pid_file)
+                    except OSError as exc:
+                        return _fatal(f"cannot write pid file '{opts.pid_file}': {exc.strerror or exc}")
+                logger.info(f'Listening at: {bound.where}')
+                return supervisor.run(bound.sock)
             finally:
-                sock.close()
+                bound.close()
+                if opts.pid_file is not None:
+                    _ops.remove_pid_file(opts.pid_file)
 
 
 def _fatal(message: str, code: int = EXIT_FAILURE) -> int:
@@ -455,6 +639,29 @@ def _bare_host(address: str) -> str:
 def _format_host(address: str) -> str:
     host = _bare_host(address)
     return f'[{host}]' if ':' in host else host
+
+
+def _where(opts: Options) -> str:
+    if opts.uds is not None:
+        return f'unix:{opts.uds}'
+    if opts.fd is not None:
+        return f'file descriptor {opts.fd}'
+    return f'{_format_host(opts.address)}:{opts.port}'
+
+
+def _bind(opts: Options) -> _ops.BoundSocket:
+    """The listening socket: a Unix socket (`uds`), an inherited descriptor (`fd`), the one
+    systemd passed (socket activation, when neither is given), or a TCP socket bound here."""
+    scheme = 'https' if opts.ssl_cert is not None else 'http'
+    if opts.uds is not None:
+        return _ops.unix_socket(opts.uds, opts.backlog, opts.uds_permissions, scheme)
+    fd = opts.fd if opts.fd is not None else _ops.systemd_fd()
+    if fd is not None:
+        if opts.fd is None:
+            logger.info(f'Using the socket passed by systemd (file descriptor {fd})')
+        return _ops.socket_from_fd(fd, scheme)
+    sock = _listen(opts.address, opts.port, opts.backlog)
+    return _ops.BoundSocket(sock, f'{scheme}://{_format_host(opts.address)}:{sock.getsockname()[1]}')
 
 
 def _listen(address: str, port: int, backlog: int) -> socket.socket:
@@ -479,23 +686,94 @@ def _listen(address: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-class _Worker:
-    __slots__ = ('id', 'process')
+class _Role(Enum):
+    ACTIVE = 'active'  # its slot's worker, serving or starting
+    SUCCESSOR = 'successor'  # started to replace its slot's active worker, not serving yet
+    STOPPING = 'stopping'  # sent SIGTERM; killed at its stop deadline
 
-    def __init__(self, worker_id: int, process: BaseProcess) -> None:
+
+class _Worker:
+    __slots__ = (
+        'expires_at',
+        'id',
+        'max_requests',
+        'process',
+        'replace_reason',
+        'role',
+        'serving',
+        'status_fd',
+        'stop_deadline',
+    )
+
+    def __init__(
+        self, worker_id: int, process: BaseProcess, status_fd: int, role: _Role, max_requests: int | None
+    ) -> None:
         self.id = worker_id
         self.process = process
+        # Read end of the pipe the worker reports on (`_worker.MSG_*`); None once at EOF.
+        self.status_fd: int | None = status_fd
+        self.role = role
+        self.max_requests = max_requests
+        self.serving = False
+        # When the worker is due for replacement (`workers_lifetime`), once it serves.
+        self.expires_at: float | None = None
+        # Why it is due for replacement; None while it is not.
+        self.replace_reason: str | None = None
+        self.stop_deadline: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid or 0
+
+
+def _rss_mib(pid: int) -> float | None:
+    """A process's resident set size in MiB, from /proc (None when it cannot be read)."""
+    try:
+        status = Path(f'/proc/{pid}/status').read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 class _Supervisor:
-    """The master's loop: spawn the workers, wait for a signal, a file change or a worker exit."""
+    """The master's loop: spawn the workers, then wait for a signal, a file change, a message or
+    an exit from a worker, or the next timer (respawn, lifetime, RSS sample, kill deadline).
+
+    Each worker has a slot (`worker-N`). A worker is replaced without a gap in service: the
+    master starts its successor for the same slot, waits for the successor to report on its
+    status pipe that it serves, and only then sends the old one SIGTERM (it drains its in-flight
+    requests for up to `graceful_timeout` and is killed after `stop_timeout`). The listening
+    socket is shared, so connections queued meanwhile are accepted by whichever worker is
+    listening. One replacement runs at a time; the others wait their turn. Replacement is asked
+    for by SIGHUP (every worker), `workers_lifetime` (plus a random share of
+    `workers_lifetime_jitter`, counted from when the worker serves), `workers_max_rss` (the
+    master reads each worker's VmRSS from /proc/PID/status every `rss_sample_interval`) and
+    `max_requests`: a worker counts its requests natively (`server.requests`), checks the count
+    a few times a second and writes `_worker.MSG_REPLACE` on its status pipe once it reaches its
+    limit (`max_requests` plus a random share of `max_requests_jitter`, drawn by the master); it
+    keeps serving until its successor is up.
+
+    A worker that exits on its own makes the master stop the others and exit 1, unless
+    `respawn_failed_workers`: its slot is then respawned after `respawn_interval`, or its
+    successor takes the slot if one is starting. A worker that could not load the application,
+    its event loop or the native server is not respawned (it would fail again), and more than
+    `CRASH_LOOP_FAILURES` failures within `CRASH_LOOP_WINDOW` seconds make the master give up
+    and exit 1. A successor that exits before serving never stops the master: the old worker
+    keeps serving and its replacement is tried again after `respawn_interval`, or abandoned
+    (until SIGHUP or a memory check asks again) when the successor could not load the
+    application, its loop or the native server, or when failures are that frequent (they count
+    towards the crash loop of the workers too).
+    """
 
     def __init__(self, options: Options) -> None:
         self.options = options
         self.workers: list[_Worker] = []
         self._context = multiprocessing.get_context('fork')
         # Signal handlers and the reload watcher wake the loop by writing to this pipe, which
-        # it waits on along with the workers' sentinels.
+        # it waits on along with the workers' sentinels and status pipes.
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
@@ -505,6 +783,11 @@ class _Supervisor:
         self._changes_lock = threading.Lock()
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._failures: deque[float] = deque()
+        self._respawn_at: dict[int, float] = {}
+        self._replace_not_before = 0.0
+        self._sample_rss = options.workers_max_rss is not None and Path('/proc/self/status').exists()
+        self._next_rss_sample = 0.0
 
     @contextmanager
     def signals(self) -> Iterator[None]:
@@ -540,57 +823,97 @@ class _Supervisor:
         finally:
             self._stop_watcher()
             # Only reached with workers left if something went wrong in the master itself.
-            for wrk in self.workers:
+            for wrk in list(self.workers):
                 if wrk.process.is_alive():
                     wrk.process.kill()
-                wrk.process.join()
+                self._forget(wrk)
 
     def _run(self, sock: socket.socket) -> int:
         if self._stop_signals:
             return EXIT_OK
+        if self.options.workers_max_rss is not None and not self._sample_rss:
+            logger.warning('workers_max_rss needs /proc/PID/status (Linux): worker memory is not checked')
+        self._next_rss_sample = time.monotonic() + self.options.rss_sample_interval
         self._spawn_all(sock)
         if self.options.reload:
             self._start_watcher()
         while True:
-            wait([self._wake_read, *(wrk.process.sentinel for wrk in self.workers)])
+            ready = wait(self._waitables(), self._timeout(time.monotonic()))
             self._drain()
             if self._stop_signals:
                 logger.info('Shutting down granian')
                 self._stop_all(force_after=self._stop_signals)
                 return EXIT_OK
-            exited = [wrk for wrk in self.workers if not wrk.process.is_alive()]
-            if exited:
-                for wrk in exited:
-                    logger.error(f'Unexpected exit from worker-{wrk.id} (exit code {wrk.process.exitcode})')
+            self._read_status(ready)
+            now = time.monotonic()
+            code = self._reap(now)
+            if code is not None:
                 self._stop_all()
-                return EXIT_FAILURE
-            restart = False
+                return code
             if self._restart_signal:
                 self._restart_signal = False
                 logger.info('Received SIGHUP, restarting workers')
-                restart = True
+                for wrk in self.workers:
+                    if wrk.role is _Role.ACTIVE and wrk.replace_reason is None:
+                        wrk.replace_reason = 'SIGHUP'
             with self._changes_lock:
                 changes, self._changes = self._changes, []
             if changes:
                 logger.info('Changes detected, reloading workers')
                 for path in changes:
                     logger.debug(f'Changed: {path}')
-                restart = True
-            if restart:
                 self._stop_all()
                 if self._stop_signals:
                     logger.info('Shutting down granian')
                     return EXIT_OK
+                self._respawn_at.clear()
                 self._spawn_all(sock)
+                continue
+            self._respawn_due(sock, now)
+            self._check_lifetimes(now)
+            self._check_rss(now)
+            self._kill_overdue(now)
+            self._start_replacement(sock, now)
+
+    def _waitables(self) -> list[int]:
+        objects = [self._wake_read]
+        for wrk in self.workers:
+            objects.append(wrk.process.sentinel)
+            if wrk.status_fd is not None:
+                objects.append(wrk.status_fd)
+        return objects
+
+    def _timeout(self, now: float) -> float | None:
+        """Seconds until the next timer the loop must act on, or None to wait for events only."""
+        deadlines = list(self._respawn_at.values())
+        for wrk in self.workers:
+            if wrk.role is _Role.STOPPING and wrk.stop_deadline is not None:
+                deadlines.append(wrk.stop_deadline)
+            elif wrk.role is _Role.ACTIVE and wrk.replace_reason is None and wrk.expires_at is not None:
+                deadlines.append(wrk.expires_at)
+        if self._sample_rss:
+            deadlines.append(self._next_rss_sample)
+        if self._due() and not self._replacing():
+            deadlines.append(self._replace_not_before)
+        return max(0.0, min(deadlines) - now) if deadlines else None
 
     def _spawn_all(self, sock: socket.socket) -> None:
         for worker_id in range(1, self.options.workers + 1):
-            self._spawn(worker_id, sock)
+            self._spawn(worker_id, sock, _Role.ACTIVE)
 
-    def _spawn(self, worker_id: int, sock: socket.socket) -> None:
+    def _spawn(self, worker_id: int, sock: socket.socket, role: _Role) -> _Worker:
+        opts = self.options
+        max_requests = None
+        if opts.max_requests is not None:
+            max_requests = opts.max_requests + random.randint(0, opts.max_requests_jitter)
+        status_read, status_write = os.pipe()
+        os.set_blocking(status_read, False)
+        # The child keeps only the write end of its own status pipe.
+        inherited = (self._wake_read, self._wake_write, status_read, *self._status_fds())
         process = self._context.Process(
             target=_worker.run,
-            args=(worker_id, self.options, sock, (self._wake_read, self._wake_write)),
+            args=(worker_id, opts, sock, inherited),
+            kwargs={'status_fd': status_write, 'max_requests': max_requests},
             name=f'granian-worker-{worker_id}',
         )
         # Until the child has replaced the inherited handlers (which would act on the master's
@@ -598,10 +921,182 @@ class _Supervisor:
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _worker.MASTER_SIGNALS)
         try:
             process.start()
+        except BaseException:
+            os.close(status_read)
+            raise
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        self.workers.append(_Worker(worker_id, process))
+            # Closed here, the write end is held by the worker alone: its exit shows as EOF.
+            os.close(status_write)
+        wrk = _Worker(worker_id, process, status_read, role, max_requests)
+        self.workers.append(wrk)
         logger.info(f'Spawning worker-{worker_id} with PID: {process.pid}')
+        return wrk
+
+    def _status_fds(self) -> list[int]:
+        return [wrk.status_fd for wrk in self.workers if wrk.status_fd is not None]
+
+    def _forget(self, wrk: _Worker) -> None:
+        """Reap a worker that exited and release what the master held for it."""
+        wrk.process.join()
+        wrk.process.close()
+        if wrk.status_fd is not None:
+            os.close(wrk.status_fd)
+            wrk.status_fd = None
+        if wrk in self.workers:
+            self.workers.remove(wrk)
+
+    def _read_status(self, ready: list[Any]) -> None:
+        for wrk in list(self.workers):
+            fd = wrk.status_fd
+            if fd is None or fd not in ready:
+                continue
+            try:
+                data = os.read(fd, 512)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b''
+            if not data:
+                os.close(fd)
+                wrk.status_fd = None
+                continue
+            if _worker.MSG_SERVING in data:
+                self._on_serving(wrk)
+            if _worker.MSG_REPLACE in data and wrk.role is _Role.ACTIVE and wrk.replace_reason is None:
+                wrk.replace_reason = f'{wrk.max_requests} requests served'
+
+    def _on_serving(self, wrk: _Worker) -> None:
+        now = time.monotonic()
+        wrk.serving = True
+        lifetime = self.options.workers_lifetime
+        if lifetime is not None:
+            wrk.expires_at = now + lifetime + random.uniform(0, self.options.workers_lifetime_jitter)
+        if wrk.role is not _Role.SUCCESSOR:
+            return
+        wrk.role = _Role.ACTIVE
+        for old in self.workers:
+            if old.id == wrk.id and old.role is _Role.ACTIVE and old is not wrk:
+                self._retire(old, now, f'replaced by PID {wrk.pid}')
+
+    def _retire(self, wrk: _Worker, now: float, why: str) -> None:
+        wrk.role = _Role.STOPPING
+        wrk.stop_deadline = now + self.options.stop_timeout
+        logger.info(f'Stopping worker-{wrk.id} (PID: {wrk.pid}): {why}')
+        with suppress(ValueError, OSError):
+            wrk.process.terminate()
+
+    def _reap(self, now: float) -> int | None:
+        """Handle the workers that exited; an exit code when the master must stop."""
+        for wrk in [wrk for wrk in self.workers if not wrk.process.is_alive()]:
+            code = wrk.process.exitcode
+            role, served = wrk.role, wrk.serving
+            pid = wrk.pid
+            self._forget(wrk)
+            if role is _Role.STOPPING:
+                if code not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                    logger.warning(f'worker-{wrk.id} exited with code {code} while stopping')
+                logger.info(f'Stopped worker-{wrk.id} (PID: {pid})')
+                continue
+            if role is _Role.SUCCESSOR:
+                logger.error(
+                    f'worker-{wrk.id} (PID: {pid}) exited before serving (exit code {code}); '
+                    f'the worker it was to replace keeps serving'
+                )
+                # A new worker that cannot start must not take a serving one down with it: the
+                # replacement is tried again, or abandoned when that cannot help.
+                if self._count_failure(now) or code in _worker.STARTUP_FAILURES:
+                    self._abandon_replacement(wrk.id)
+                else:
+                    self._replace_not_before = now + self.options.respawn_interval
+                continue
+            logger.error(f'Unexpected exit from worker-{wrk.id} (exit code {code})')
+            if not self.options.respawn_failed_workers:
+                return EXIT_FAILURE
+            if not served and code in _worker.STARTUP_FAILURES:
+                logger.error(f'worker-{wrk.id} could not start: not respawning it')
+                return EXIT_FAILURE
+            if self._count_failure(now):
+                logger.error(
+                    f'Workers failed {len(self._failures)} times within {CRASH_LOOP_WINDOW:g}s: '
+                    f'giving up on this crash loop'
+                )
+                return EXIT_FAILURE
+            successor = next((w for w in self.workers if w.id == wrk.id and w.role is _Role.SUCCESSOR), None)
+            if successor is not None:
+                successor.role = _Role.ACTIVE
+            else:
+                self._respawn_at[wrk.id] = now + self.options.respawn_interval
+        return None
+
+    def _count_failure(self, now: float) -> bool:
+        """Count a worker failure; True once there were more than `CRASH_LOOP_FAILURES` lately."""
+        self._failures.append(now)
+        while self._failures and self._failures[0] <= now - CRASH_LOOP_WINDOW:
+            self._failures.popleft()
+        return len(self._failures) > CRASH_LOOP_FAILURES
+
+    def _abandon_replacement(self, worker_id: int) -> None:
+        """Keep the serving worker of a slot whose replacement keeps failing, until asked again."""
+        for wrk in self.workers:
+            if wrk.id == worker_id and wrk.role is _Role.ACTIVE and wrk.replace_reason is not None:
+                logger.error(f'Giving up replacing worker-{wrk.id} (PID: {wrk.pid}); it keeps serving')
+                wrk.replace_reason = None
+                # Not due again for its lifetime; memory and SIGHUP can still ask again.
+                wrk.expires_at = None
+
+    def _respawn_due(self, sock: socket.socket, now: float) -> None:
+        for worker_id, when in sorted(self._respawn_at.items()):
+            if when <= now:
+                del self._respawn_at[worker_id]
+                logger.info(f'Respawning worker-{worker_id}')
+                self._spawn(worker_id, sock, _Role.ACTIVE)
+
+    def _check_lifetimes(self, now: float) -> None:
+        for wrk in self.workers:
+            if (
+                wrk.role is _Role.ACTIVE
+                and wrk.replace_reason is None
+                and wrk.expires_at is not None
+                and wrk.expires_at <= now
+            ):
+                wrk.replace_reason = 'lifetime reached'
+
+    def _check_rss(self, now: float) -> None:
+        limit = self.options.workers_max_rss
+        if not self._sample_rss or limit is None or now < self._next_rss_sample:
+            return
+        self._next_rss_sample = now + self.options.rss_sample_interval
+        for wrk in self.workers:
+            if wrk.role is not _Role.ACTIVE or not wrk.serving or wrk.replace_reason is not None:
+                continue
+            rss = _rss_mib(wrk.pid)
+            if rss is not None and rss > limit:
+                logger.warning(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB, over the {limit} MiB limit')
+                wrk.replace_reason = f'memory over {limit} MiB'
+
+    def _kill_overdue(self, now: float) -> None:
+        for wrk in self.workers:
+            if wrk.role is _Role.STOPPING and wrk.stop_deadline is not None and wrk.stop_deadline <= now:
+                wrk.stop_deadline = None
+                logger.warning(f'Killing worker-{wrk.id} after it did not stop within {self.options.stop_timeout:g}s')
+                with suppress(ValueError, OSError):
+                    wrk.process.kill()
+
+    def _due(self) -> list[_Worker]:
+        return [wrk for wrk in self.workers if wrk.role is _Role.ACTIVE and wrk.replace_reason is not None]
+
+    def _replacing(self) -> bool:
+        return any(wrk.role is _Role.SUCCESSOR for wrk in self.workers)
+
+    def _start_replacement(self, sock: socket.socket, now: float) -> None:
+        if self._replacing() or now < self._replace_not_before:
+            return
+        due = self._due()
+        if due:
+            old = due[0]
+            logger.info(f'Replacing worker-{old.id} (PID: {old.pid}): {old.replace_reason}')
+            self._spawn(old.id, sock, _Role.SUCCESSOR)
 
     def _stop_all(self, force_after: int | None = None) -> None:
         """SIGTERM every worker, wait up to the stop timeout, SIGKILL those left.
@@ -629,15 +1124,14 @@ class _Supervisor:
             reason = 'on a second signal' if forced else f'after it did not stop within {timeout:g}s'
             logger.warning(f'Killing worker-{wrk.id} {reason}')
             wrk.process.kill()
-        for wrk in self.workers:
+        for wrk in list(self.workers):
             wrk.process.join()
             if wrk in signalled:
                 code = wrk.process.exitcode
                 if wrk not in alive and code not in (0, -signal.SIGTERM):
                     logger.warning(f'worker-{wrk.id} exited with code {code} while stopping')
-                logger.info(f'Stopped worker-{wrk.id}')
-            wrk.process.close()
-        self.workers.clear()
+                logger.info(f'Stopped worker-{wrk.id} (PID: {wrk.pid})')
+            self._forget(wrk)
 
     def _start_watcher(self) -> None:
         paths = self.options.reload_paths or (Path.cwd(),)

@@ -15,6 +15,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::RsgiServer>()?;
     m.add_class::<server::WsgiServer>()?;
     m.add("ProtocolError", m.py().get_type::<server::ProtocolError>())?;
+    m.add("TlsError", m.py().get_type::<server::TlsError>())?;
     granian_asgi::register(m)?;
     granian_rsgi::register(m)?;
     granian_wsgi::register(m)

@@ -5,7 +5,8 @@ use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
 use granian_http2::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
-use granian_serve::{Handler, Phase, Scheme, Shutdown, accept_loop, listener_from_fd};
+use granian_serve::{Counted, Handler, Phase, RequestCount, Scheme, Shutdown, accept_loop, listener_from_fd};
+use granian_tls::{MaybeTls, TlsAcceptor};
 use granian_wsgi::{WsgiHandler, WsgiOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -19,6 +20,13 @@ create_exception!(
     ProtocolError,
     PyRuntimeError,
     "The server could not set up its socket or runtime."
+);
+
+create_exception!(
+    _native,
+    TlsError,
+    PyValueError,
+    "The TLS certificate, key or CA could not be loaded."
 );
 
 /// How long connections still open after the drain timeout get to close once told to.
@@ -54,6 +62,8 @@ struct ServerCore<H> {
     runtime: Option<tokio::runtime::Runtime>,
     handler: H,
     shutdown: Arc<Shutdown>,
+    requests: RequestCount,
+    tls: Option<TlsAcceptor>,
     started: bool,
 }
 
@@ -67,6 +77,11 @@ impl<H: Handler> ServerCore<H> {
         if fd < 0 {
             return Err(PyValueError::new_err("fd must be a file descriptor"));
         }
+        let tls = config
+            .tls()
+            .map(|settings| TlsAcceptor::new(&settings, config.tls_handshake_timeout()))
+            .transpose()
+            .map_err(|err| TlsError::new_err(err.to_string()))?;
         let runtime = granian_serve::runtime(config.runtime_threads()).map_err(|err| to_py(&err))?;
         let handler = handler(runtime.handle().clone())?;
         Ok(Self {
@@ -75,6 +90,8 @@ impl<H: Handler> ServerCore<H> {
             runtime: Some(runtime),
             handler,
             shutdown: Arc::new(Shutdown::new()),
+            requests: RequestCount::new(),
+            tls,
             started: false,
         })
     }
@@ -92,13 +109,34 @@ impl<H: Handler> ServerCore<H> {
             listener_from_fd(self.fd).map_err(|err| to_py(&err))?
         };
         let shutdown = Arc::clone(&self.shutdown);
-        let handler = self.handler.clone();
+        let handler = Counted::new(self.handler.clone(), self.requests.clone());
         let protocols = Arc::clone(&self.protocols);
+        let tls = self.tls.clone();
+        let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         runtime.spawn(async move {
-            accept_loop(listener, &shutdown, Scheme::Http, move |stream, conn, watch| {
+            accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
                 let handler = handler.clone();
                 let protocols = Arc::clone(&protocols);
-                async move { granian_http2::serve(stream, handler, conn, &protocols, watch).await }
+                let tls = tls.clone();
+                async move {
+                    let Some(tls) = tls else {
+                        let conn = Arc::new(conn);
+                        granian_http2::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
+                        return;
+                    };
+                    // The handshake runs on the connection's own task, bounded by its timeout
+                    // and by the server's drain.
+                    let accepted = tokio::select! {
+                        accepted = tls.accept(stream) => accepted,
+                        () = watch.reached(Phase::Draining) => return,
+                    };
+                    let Ok(accepted) = accepted else {
+                        return;
+                    };
+                    let conn = Arc::new(conn.with_tls(accepted.info));
+                    let alpn = accepted.alpn.as_deref();
+                    granian_http2::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
+                }
             })
             .await;
         });
@@ -165,6 +203,7 @@ impl AsgiServer {
             state,
             access_log,
             backpressure: config.backpressure(),
+            websockets: config.websockets(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             AsgiHandler::new(py, app, r#loop, runtime, options)
@@ -175,6 +214,12 @@ impl AsgiServer {
     /// Start accepting connections.
     fn start(&mut self) -> PyResult<()> {
         self.core.start()
+    }
+
+    /// Requests received since the server started (a relaxed read of an atomic counter).
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.core.requests.get()
     }
 
     /// Stop accepting, drain for up to `timeout` seconds, then close what is left. Returns a
@@ -205,6 +250,7 @@ impl RsgiServer {
         let options = RsgiOptions {
             access_log,
             backpressure: config.backpressure(),
+            websockets: config.websockets(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)
@@ -215,6 +261,12 @@ impl RsgiServer {
     /// Start accepting connections.
     fn start(&mut self) -> PyResult<()> {
         self.core.start()
+    }
+
+    /// Requests received since the server started (a relaxed read of an atomic counter).
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.core.requests.get()
     }
 
     /// Stop accepting, drain for up to `timeout` seconds, then close what is left. Returns a
@@ -260,6 +312,12 @@ impl WsgiServer {
     /// Start accepting connections.
     fn start(&mut self) -> PyResult<()> {
         self.core.start()
+    }
+
+    /// Requests received since the server started (a relaxed read of an atomic counter).
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.core.requests.get()
     }
 
     /// Stop accepting, drain for up to `timeout` seconds, close what is left, then stop the

@@ -32,7 +32,9 @@
 //! interface on the loop thread; [`RequestBody`] feeds the rest of the body to the application
 //! with a bounded queue; [`LoopContext`] holds the loop's methods, the error logger and the
 //! backpressured [`LoopContext::send_chunk`] for streamed responses; [`bytes_from_py`] hands
-//! large Python buffers to the connection without a copy.
+//! large Python buffers to the connection without a copy. Websockets go the same way:
+//! [`serve_websocket`] hands the request to the interface and waits for its decision, and a
+//! [`WebsocketSession`] carries messages both ways with a bound.
 
 mod awaitable;
 mod context;
@@ -40,6 +42,7 @@ mod handle;
 mod path;
 mod pybytes;
 mod request;
+mod websocket;
 
 pub use awaitable::{Done, Ready, resolve};
 pub use context::{LoopContext, reject};
@@ -47,3 +50,7 @@ pub use handle::{Job, LoopHandle};
 pub use path::percent_decode;
 pub use pybytes::{bytes_from_py, bytes_from_str};
 pub use request::{AccessEntry, BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};
+pub use websocket::{
+    WebsocketDecision, WebsocketDeliver, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
+    serve_websocket,
+};

@@ -446,7 +446,7 @@ impl AccessEntry {
     #[must_use]
     pub fn new(parts: &Parts, conn: &ConnInfo, started: Instant) -> Self {
         Self {
-            client: conn.peer.to_string(),
+            client: conn.peer.map(|addr| addr.to_string()).unwrap_or_default(),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().unwrap_or("").to_owned(),

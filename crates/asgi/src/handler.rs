@@ -3,6 +3,7 @@ use std::sync::Arc;
 use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, serve_request};
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody};
+use granian_websocket::WebsocketLimits;
 use http::{Request, Response};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -22,6 +23,8 @@ pub struct AsgiOptions {
     pub access_log: Option<Py<PyAny>>,
     /// Requests in flight at once; more wait for a slot.
     pub backpressure: usize,
+    /// Serve websockets with these limits; `None` serves websocket requests as plain HTTP.
+    pub websockets: Option<WebsocketLimits>,
 }
 
 /// Python objects built once per server and reused by every request.
@@ -71,6 +74,7 @@ pub(crate) struct Shared {
     pub(crate) state: Option<Py<PyDict>>,
     pub(crate) access_log: Option<Py<PyAny>>,
     pub(crate) cache: PyCache,
+    pub(crate) websockets: Option<WebsocketLimits>,
     permits: Arc<Semaphore>,
 }
 
@@ -97,6 +101,7 @@ impl AsgiHandler {
                 state: options.state,
                 access_log: options.access_log,
                 cache: PyCache::new(py)?,
+                websockets: options.websockets,
                 permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
             }),
         })
@@ -112,17 +117,29 @@ impl AsgiHandler {
 impl Handler for AsgiHandler {
     fn handle(
         &self,
-        request: Request<IncomingBody>,
+        mut request: Request<IncomingBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let shared = Arc::clone(&self.shared);
-        serve_request(
-            shared.context.handle().clone(),
-            Arc::clone(&shared.permits),
-            request,
-            Arc::clone(conn),
-            move |py, start| start_app(py, &shared, start),
-        )
+        let conn = Arc::clone(conn);
+        let websocket = match shared.websockets {
+            Some(_) => granian_websocket::handshake(&mut request),
+            None => Ok(None),
+        };
+        async move {
+            match websocket {
+                Ok(None) => {
+                    let permits = Arc::clone(&shared.permits);
+                    let bridge = shared.context.handle().clone();
+                    serve_request(bridge, permits, request, conn, move |py, start| {
+                        start_app(py, &shared, start);
+                    })
+                    .await
+                }
+                Ok(Some(handshake)) => crate::websocket::serve(shared, request, handshake, conn).await,
+                Err(err) => err.response(),
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The ASGI 3 interface (spec 2.4): http requests become `app(scope, receive, send)` calls on
 //! an asyncio loop, with request bodies streamed to `receive`, responses streamed from `send`
-//! with backpressure, and `http.disconnect` when the client goes away. Knows nothing about
+//! with backpressure, and `http.disconnect` when the client goes away. Websocket requests
+//! (when enabled) get a `websocket` scope, with the denial response extension. Knows nothing about
 //! HTTP versions: it serves whatever [`granian_serve::Handler`] requests a protocol hands it.
 //! Lifespan runs in Python, before the server starts.
 
@@ -10,6 +11,7 @@ mod handler;
 mod receive;
 mod scope;
 mod send;
+mod websocket;
 
 use pyo3::prelude::*;
 
@@ -20,5 +22,7 @@ pub use handler::{AsgiHandler, AsgiOptions};
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ClientDisconnected", m.py().get_type::<ClientDisconnected>())?;
     m.add_class::<receive::AsgiReceive>()?;
-    m.add_class::<send::AsgiSend>()
+    m.add_class::<send::AsgiSend>()?;
+    m.add_class::<websocket::AsgiWebsocketReceive>()?;
+    m.add_class::<websocket::AsgiWebsocketSend>()
 }

@@ -1,21 +1,41 @@
 use granian_aiobridge::percent_decode;
-use granian_serve::ConnInfo;
+use granian_serve::{ConnInfo, TlsInfo};
 use http::Version;
 use http::request::Parts;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use pyo3::{Py, intern};
 
 use crate::handler::Shared;
 
-/// The `(host, port)` pairs of a connection, built once and reused by its requests.
+/// The `(host, port)` pairs of a connection (`None` on a Unix socket), built once and reused
+/// by its requests.
 struct ConnAddresses {
-    client: Py<PyTuple>,
-    server: Py<PyTuple>,
+    client: Py<PyAny>,
+    server: Py<PyAny>,
 }
 
-fn address(py: Python<'_>, addr: std::net::SocketAddr) -> PyResult<Bound<'_, PyTuple>> {
-    (addr.ip().to_string(), addr.port()).into_pyobject(py)
+fn address(py: Python<'_>, addr: Option<std::net::SocketAddr>) -> PyResult<Bound<'_, PyAny>> {
+    match addr {
+        Some(addr) => Ok((addr.ip().to_string(), addr.port()).into_pyobject(py)?.into_any()),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// The ASGI `tls` extension (ASGI TLS extension spec, version 0.2) of a TLS connection.
+fn tls_extension<'py>(py: Python<'py>, tls: &TlsInfo) -> PyResult<Bound<'py, PyDict>> {
+    let info = PyDict::new(py);
+    info.set_item(intern!(py, "server_cert"), tls.server_cert.as_deref())?;
+    info.set_item(
+        intern!(py, "client_cert_chain"),
+        PyList::new(py, &tls.client_cert_chain)?,
+    )?;
+    info.set_item(intern!(py, "client_cert_name"), tls.client_cert_name.as_deref())?;
+    // rustls verified the chain during the handshake: a certificate that failed never gets here.
+    info.set_item(intern!(py, "client_cert_error"), py.None())?;
+    info.set_item(intern!(py, "tls_version"), tls.version)?;
+    info.set_item(intern!(py, "cipher_suite"), tls.cipher_suite)?;
+    Ok(info)
 }
 
 fn conn_addresses<'a>(py: Python<'_>, conn: &'a ConnInfo) -> PyResult<Option<&'a ConnAddresses>> {
@@ -65,6 +85,11 @@ pub(crate) fn http_scope<'py>(
         scope.set_item(intern!(py, "client"), address(py, conn.peer)?)?;
         scope.set_item(intern!(py, "server"), address(py, conn.local)?)?;
     }
+    if let Some(tls) = &conn.tls {
+        let extensions = PyDict::new(py);
+        extensions.set_item(intern!(py, "tls"), tls_extension(py, tls)?)?;
+        scope.set_item(intern!(py, "extensions"), extensions)?;
+    }
     if let Some(state) = &shared.state {
         scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
     }
@@ -90,4 +115,34 @@ fn headers<'py>(py: Python<'py>, parts: &Parts) -> PyResult<Bound<'py, PyList>> 
         ))?;
     }
     Ok(list)
+}
+
+/// The websocket scope of one request: the http scope's keys, with `type` `websocket`, the
+/// `ws`/`wss` scheme, the offered `subprotocols` and the denial response extension.
+pub(crate) fn websocket_scope<'py>(
+    py: Python<'py>,
+    shared: &Shared,
+    parts: &Parts,
+    conn: &ConnInfo,
+    subprotocols: &[String],
+) -> PyResult<Bound<'py, PyDict>> {
+    let scope = http_scope(py, shared, parts, conn)?;
+    scope.set_item(intern!(py, "type"), intern!(py, "websocket"))?;
+    let scheme = match conn.scheme {
+        granian_serve::Scheme::Http => intern!(py, "ws"),
+        granian_serve::Scheme::Https => intern!(py, "wss"),
+    };
+    scope.set_item(intern!(py, "scheme"), scheme)?;
+    scope.del_item(intern!(py, "method"))?;
+    scope.set_item(intern!(py, "subprotocols"), PyList::new(py, subprotocols)?)?;
+    // A fresh dict: the template's, if any, is shared by every scope.
+    let extensions = PyDict::new(py);
+    if let Some(existing) = scope.get_item(intern!(py, "extensions"))?
+        && let Ok(existing) = existing.cast::<PyDict>()
+    {
+        extensions.update(existing.as_mapping())?;
+    }
+    extensions.set_item(intern!(py, "websocket.http.response"), PyDict::new(py))?;
+    scope.set_item(intern!(py, "extensions"), extensions)?;
+    Ok(scope)
 }

@@ -134,14 +134,14 @@ fn disconnected() -> PyErr {
     Error::Disconnected.into()
 }
 
-fn unexpected(kind: &str, when: &'static str) -> Error {
+pub(crate) fn unexpected(kind: &str, when: &'static str) -> Error {
     Error::UnexpectedMessage {
         kind: kind.to_owned(),
         when,
     }
 }
 
-fn response_head(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Response<()>> {
+pub(crate) fn response_head(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Response<()>> {
     let status: i64 = message
         .get_item(intern!(py, "status"))?
         .ok_or_else(|| Error::BadMessage("http.response.start needs a 'status'".into()))?
@@ -180,7 +180,7 @@ fn response_head(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Respon
     Ok(response)
 }
 
-fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+pub(crate) fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(bytes) = body.cast::<PyBytes>() {
         return Ok(bytes_from_py(bytes));
     }

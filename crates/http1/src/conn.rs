@@ -1,15 +1,21 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use granian_serve::{ConnInfo, Handler, IncomingBody, Phase, ResponseBody, ShutdownWatch, error_response};
+use granian_serve::{
+    ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, admit, error_response,
+    payload_too_large, within_limit,
+};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::deadline::{Deadlines, SWITCHED, hyper_timeout};
 use crate::upgrade::body_fits;
 use crate::{Error, Http1Limits, Upgrades};
 
@@ -39,24 +45,57 @@ where
         .max_buf_size(limits.effective_buffer_size())
         .pipeline_flush(limits.pipeline_flush)
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(hyper_timeout(limits.header_read_timeout, limits.keep_alive_timeout));
+    if let Some(max_header_size) = limits.max_header_size {
+        builder.max_header_size(max_header_size);
+    }
+    let serving = InFlight::new();
+    let started = Arc::new(AtomicU64::new(0));
+    let io = Deadlines::new(
+        io,
+        serving.clone(),
+        Arc::clone(&started),
+        limits.header_read_timeout,
+        limits.keep_alive_timeout,
+    );
+    let max_body_size = limits.max_body_size;
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
-    let service = service_fn(move |request: Request<Incoming>| {
+    let switch_watch = shutdown.clone();
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        started.fetch_add(1, Ordering::Relaxed);
+        let guard = serving.enter();
+        // A request that may take the connection over (a websocket) carries the shutdown
+        // along: once switched, the connection outlives this function and its watch.
+        if request.extensions().get::<OnUpgrade>().is_some() {
+            request.extensions_mut().insert(switch_watch.clone());
+        }
+        let declared_too_large = max_body_size.is_some_and(|limit| request.body().size_hint().lower() > limit);
         let switch = upgrades.as_ref().and_then(|upgrades| {
             let protocol = upgrades.accept(request.headers())?;
             body_fits(request.headers()).then(|| (upgrades.clone(), protocol))
         });
         let outcome = match (switch, &upgrade_watch) {
+            _ if declared_too_large => Outcome::Ready(payload_too_large(true)),
             (Some((upgrades, protocol)), Some(watch)) => {
                 Outcome::Switch(Box::pin(switch_protocols(upgrades, protocol, request, watch.clone())))
             }
-            _ => Outcome::Serve(handler.handle(request.map(IncomingBody::from), &conn)),
+            _ => match admit(request, max_body_size) {
+                Ok((request, overflow)) => Outcome::Serve(within_limit(handler.handle(request, &conn), overflow, true)),
+                Err(_) => Outcome::Ready(payload_too_large(true)),
+            },
         };
+        let started = Arc::clone(&started);
         async move {
-            Ok::<_, Infallible>(match outcome {
+            let response = match outcome {
                 Outcome::Serve(response) => response.await,
                 Outcome::Switch(response) => response.await,
-            })
+                Outcome::Ready(response) => response,
+            };
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                // The connection is no longer HTTP/1.1: no more deadlines between requests.
+                started.store(SWITCHED, Ordering::Relaxed);
+            }
+            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
@@ -73,10 +112,12 @@ where
 
 type Switching = Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
 
-/// What one request turns into: an ordinary response, or a protocol switch.
+/// What one request turns into: an ordinary response, a protocol switch, or an answer the
+/// server gives itself.
 enum Outcome<F> {
     Serve(F),
     Switch(Switching),
+    Ready(Response<ResponseBody>),
 }
 
 /// Read the upgrading request's body, answer 101, and hand the connection to `upgrades` once
@@ -105,4 +146,66 @@ async fn switch_protocols<U: Upgrades>(
         .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     response.headers_mut().insert(header::UPGRADE, protocol);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoUpgrades;
+    use crate::fuzzing::{Echo, drive, limits};
+
+    fn serve_with(input: &[u8], limits: Http1Limits) -> String {
+        let output = drive(input, move |io, conn, watch| async move {
+            let _ = serve_connection(io, Echo, conn, &limits, watch, None::<NoUpgrades>).await;
+        });
+        String::from_utf8_lossy(&output).into_owned()
+    }
+
+    fn limited() -> Http1Limits {
+        Http1Limits {
+            max_body_size: Some(10),
+            max_header_size: Some(200),
+            ..limits()
+        }
+    }
+
+    #[test]
+    fn declared_body_beyond_the_limit_gets_413_and_close() {
+        let output = serve_with(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", limited());
+        assert!(output.starts_with("HTTP/1.1 413 "), "{output}");
+        assert!(output.contains("connection: close"), "{output}");
+    }
+
+    #[test]
+    fn counted_body_beyond_the_limit_gets_413() {
+        let input =
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n6789ab\r\n0\r\n\r\n";
+        let output = serve_with(input, limited());
+        assert!(output.starts_with("HTTP/1.1 413 "), "{output}");
+        assert_eq!(output.matches("HTTP/1.1").count(), 1, "{output}");
+    }
+
+    #[test]
+    fn bodies_within_the_limit_are_served() {
+        let input = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789\
+            POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n";
+        let output = serve_with(input, limited());
+        assert_eq!(output.matches("HTTP/1.1 200 OK").count(), 2, "{output}");
+        assert!(output.ends_with("0123456789"), "{output}");
+    }
+
+    #[test]
+    fn head_beyond_max_header_size_gets_431() {
+        let input = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "v".repeat(300));
+        let output = serve_with(input.as_bytes(), limited());
+        assert!(output.starts_with("HTTP/1.1 431 "), "{output}");
+    }
+
+    #[test]
+    fn no_limit_means_no_413() {
+        let body = "x".repeat(5000);
+        let input = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{body}");
+        let output = serve_with(input.as_bytes(), limits());
+        assert!(output.starts_with("HTTP/1.1 200 "), "{output}");
+    }
 }

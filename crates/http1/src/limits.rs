@@ -8,11 +8,19 @@ pub(crate) const MIN_BUFFER_SIZE: usize = 8192;
 pub struct Http1Limits {
     /// Serve more than one request per connection.
     pub keep_alive: bool,
-    /// Close a connection whose request head has not fully arrived in this time. Also bounds
-    /// an idle keep-alive connection waiting for its next request.
+    /// Close a connection whose request head has not fully arrived in this time, counted from
+    /// its first byte (from the accept, for a connection's first request).
     pub header_read_timeout: Option<Duration>,
-    /// The read buffer, and so the largest request head (431 beyond it), in bytes.
+    /// Close a kept-alive connection when no byte of a next request arrives in this time after
+    /// a response.
+    pub keep_alive_timeout: Option<Duration>,
+    /// The read buffer, and so a bound on the request head (431 beyond it), in bytes.
     pub buffer_size: usize,
+    /// The largest request head (request line and headers), in bytes: 431 beyond it. Without
+    /// it, `buffer_size` bounds heads.
+    pub max_header_size: Option<usize>,
+    /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
+    pub max_body_size: Option<u64>,
     /// Gather pipelined responses into fewer writes. hyper then buffers a streamed body
     /// without bound (its write buffer stops pushing back), so it is off by default.
     pub pipeline_flush: bool,
@@ -23,16 +31,22 @@ impl Default for Http1Limits {
         Self {
             keep_alive: true,
             header_read_timeout: Some(Duration::from_secs(30)),
+            keep_alive_timeout: Some(Duration::from_secs(30)),
             buffer_size: 417_792,
+            max_header_size: None,
+            max_body_size: None,
             pipeline_flush: false,
         }
     }
 }
 
 impl Http1Limits {
-    /// The buffer size hyper will actually use.
+    /// The buffer size hyper will actually use: never below hyper's minimum, and large enough
+    /// for a head of `max_header_size`.
     pub(crate) fn effective_buffer_size(&self) -> usize {
-        self.buffer_size.max(MIN_BUFFER_SIZE)
+        self.buffer_size
+            .max(MIN_BUFFER_SIZE)
+            .max(self.max_header_size.unwrap_or(0))
     }
 }
 
@@ -47,5 +61,20 @@ mod tests {
             ..Http1Limits::default()
         };
         assert_eq!(limits.effective_buffer_size(), MIN_BUFFER_SIZE);
+    }
+
+    #[test]
+    fn buffer_holds_the_largest_head() {
+        let limits = Http1Limits {
+            buffer_size: 16_384,
+            max_header_size: Some(65_536),
+            ..Http1Limits::default()
+        };
+        assert_eq!(limits.effective_buffer_size(), 65_536);
+        let limits = Http1Limits {
+            max_header_size: Some(1024),
+            ..Http1Limits::default()
+        };
+        assert_eq!(limits.effective_buffer_size(), 417_792);
     }
 }

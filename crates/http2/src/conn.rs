@@ -2,10 +2,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use granian_serve::{ConnInfo, Handler, InFlight, IncomingBody, Phase, ShutdownWatch, TrackedBody};
-use http::Request;
+use granian_serve::{
+    ConnInfo, Handler, InFlight, Phase, ShutdownWatch, TrackedBody, admit, payload_too_large, within_limit,
+};
+use http::{Method, Request};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -42,13 +45,35 @@ where
         .max_send_buf_size(limits.max_send_buffer_size)
         .adaptive_window(limits.adaptive_window)
         .keep_alive_interval(limits.keep_alive_interval)
-        .keep_alive_timeout(limits.keep_alive_timeout);
+        .keep_alive_timeout(limits.keep_alive_timeout)
+        // RFC 8441: extended CONNECT, which carries websockets over HTTP/2 streams.
+        .enable_connect_protocol();
     let inflight = InFlight::new();
     let counter = inflight.clone();
-    let service = service_fn(move |request: Request<Incoming>| {
+    let max_body_size = limits.max_body_size;
+    let switch_watch = shutdown.clone();
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        // An extended CONNECT (a websocket) turns its stream into a tunnel that lives on after
+        // the response: it carries the shutdown along.
+        if request.extensions().get::<OnUpgrade>().is_some() {
+            request.extensions_mut().insert(switch_watch.clone());
+        }
         let guard = counter.enter();
-        let response = handler.handle(request.map(IncomingBody::from), &conn);
-        async move { Ok::<_, Infallible>(response.await.map(|body| TrackedBody::new(body, guard))) }
+        // An extended CONNECT's body is the tunnel, not a request body.
+        let limit = if request.method() == Method::CONNECT {
+            None
+        } else {
+            max_body_size
+        };
+        let admitted = admit(request, limit)
+            .map(|(request, overflow)| within_limit(handler.handle(request, &conn), overflow, false));
+        async move {
+            let response = match admitted {
+                Ok(response) => response.await,
+                Err(_) => payload_too_large(false),
+            };
+            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
+        }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);

@@ -64,6 +64,59 @@ where
     }
 }
 
+/// Serve one connection whose TLS handshake is done. The protocol agreed through ALPN decides
+/// (`h2` is HTTP/2, RFC 9113 §3.3; `http/1.1` HTTP/1.1); a client that offered no protocol the
+/// server speaks is told apart by its first bytes, as in cleartext. `Upgrade: h2c` is not
+/// honoured over TLS (RFC 9113 §3.2 defines it for cleartext only).
+pub async fn serve_tls<I, H>(
+    io: I,
+    handler: H,
+    conn: Arc<ConnInfo>,
+    protocols: &Protocols,
+    watch: ShutdownWatch,
+    alpn: Option<&[u8]>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let http1 = &protocols.http1;
+    match alpn {
+        Some(b"h2") if protocols.mode != HttpMode::Http1 => {
+            let _ = serve_connection(io, handler, conn, &protocols.http2, watch).await;
+        }
+        Some(_) | None if protocols.mode == HttpMode::Http1 => {
+            let _ = granian_http1::serve_connection(io, handler, conn, http1, watch, None::<NoUpgrades>).await;
+        }
+        Some(_) if protocols.mode == HttpMode::Auto => {
+            let _ = granian_http1::serve_connection(io, handler, conn, http1, watch, None::<NoUpgrades>).await;
+        }
+        Some(_) => {
+            let refuse = VersionNotSupported;
+            let _ = granian_http1::serve_connection(io, refuse, conn, http1, watch, None::<NoUpgrades>).await;
+        }
+        None => {
+            let sniffing = sniff(io);
+            let sniffed = match http1.header_read_timeout {
+                Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
+                None => Some(sniffing.await),
+            };
+            match sniffed {
+                Some(Ok((Sniffed::Http2, io))) => {
+                    let _ = serve_connection(io, handler, conn, &protocols.http2, watch).await;
+                }
+                Some(Ok((Sniffed::Http1, io))) if protocols.mode == HttpMode::Auto => {
+                    let _ = granian_http1::serve_connection(io, handler, conn, http1, watch, None::<NoUpgrades>).await;
+                }
+                Some(Ok((Sniffed::Http1, io))) => {
+                    let refuse = VersionNotSupported;
+                    let _ = granian_http1::serve_connection(io, refuse, conn, http1, watch, None::<NoUpgrades>).await;
+                }
+                Some(Err(_)) | None => {}
+            }
+        }
+    }
+}
+
 /// Answers every HTTP/1.1 request that did not upgrade on an HTTP/2-only server.
 #[derive(Debug, Clone, Copy)]
 struct VersionNotSupported;

@@ -21,6 +21,8 @@ pub struct Http2Limits {
     pub keep_alive_interval: Option<Duration>,
     /// Close the connection when a PING is not answered in this time.
     pub keep_alive_timeout: Duration,
+    /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
+    pub max_body_size: Option<u64>,
 }
 
 impl Default for Http2Limits {
@@ -35,6 +37,7 @@ impl Default for Http2Limits {
             adaptive_window: false,
             keep_alive_interval: None,
             keep_alive_timeout: Duration::from_secs(20),
+            max_body_size: None,
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum Error {
     /// `send_*` on a stream transport whose response has ended.
     #[error("the response stream is closed")]
     StreamClosed,
+    /// A websocket protocol used out of order (accepted twice, or after closing).
+    #[error("{0}")]
+    Websocket(&'static str),
     /// A status outside 100..=999.
     #[error("invalid HTTP status {0}")]
     BadStatus(i64),
@@ -63,7 +66,9 @@ pub enum Error {
 impl From<Error> for PyErr {
     fn from(err: Error) -> Self {
         match err {
-            Error::AlreadyResponded | Error::BodyConsumed => RSGIProtocolError::new_err(err.to_string()),
+            Error::AlreadyResponded | Error::BodyConsumed | Error::Websocket(_) => {
+                RSGIProtocolError::new_err(err.to_string())
+            }
             Error::ResponseComplete | Error::Disconnected | Error::StreamClosed => {
                 RSGIProtocolClosed::new_err(err.to_string())
             }

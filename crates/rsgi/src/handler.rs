@@ -3,6 +3,7 @@ use std::sync::Arc;
 use granian_aiobridge::{AccessEntry, LoopContext, LoopHandle, RequestStart, serve_request};
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody};
+use granian_websocket::WebsocketLimits;
 use http::{Request, Response};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -20,13 +21,16 @@ pub struct RsgiOptions {
     pub access_log: Option<Py<PyAny>>,
     /// Requests in flight at once; more wait for a slot.
     pub backpressure: usize,
+    /// Serve websockets with these limits; `None` serves websocket requests as plain HTTP.
+    pub websockets: Option<WebsocketLimits>,
 }
 
 /// What every request of one server shares.
 pub(crate) struct Shared {
-    app: Py<PyAny>,
+    pub(crate) app: Py<PyAny>,
     pub(crate) context: LoopContext,
     pub(crate) access_log: Option<Py<PyAny>>,
+    pub(crate) websockets: Option<WebsocketLimits>,
     permits: Arc<Semaphore>,
 }
 
@@ -51,6 +55,7 @@ impl RsgiHandler {
                 app,
                 context: LoopContext::new(py, event_loop, runtime, "granian.rsgi")?,
                 access_log: options.access_log,
+                websockets: options.websockets,
                 permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
             }),
         })
@@ -66,17 +71,29 @@ impl RsgiHandler {
 impl Handler for RsgiHandler {
     fn handle(
         &self,
-        request: Request<IncomingBody>,
+        mut request: Request<IncomingBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let shared = Arc::clone(&self.shared);
-        serve_request(
-            shared.context.handle().clone(),
-            Arc::clone(&shared.permits),
-            request,
-            Arc::clone(conn),
-            move |py, start| start_app(py, &shared, start),
-        )
+        let conn = Arc::clone(conn);
+        let websocket = match shared.websockets {
+            Some(_) => granian_websocket::handshake(&mut request),
+            None => Ok(None),
+        };
+        async move {
+            match websocket {
+                Ok(None) => {
+                    let permits = Arc::clone(&shared.permits);
+                    let bridge = shared.context.handle().clone();
+                    serve_request(bridge, permits, request, conn, move |py, start| {
+                        start_app(py, &shared, start);
+                    })
+                    .await
+                }
+                Ok(Some(handshake)) => crate::websocket::serve(shared, request, handshake, conn).await,
+                Err(err) => err.response(),
+            }
+        }
     }
 }
 

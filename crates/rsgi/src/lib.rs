@@ -5,8 +5,9 @@
 //! in bounded chunks), or a stream whose sends wait for the client. Misuse raises
 //! `RSGIProtocolError`; using a protocol whose client left or whose response is complete raises
 //! `RSGIProtocolClosed`. Knows nothing about HTTP versions: it serves whatever
-//! [`granian_serve::Handler`] requests a protocol hands it. Websockets are not served yet: an
-//! upgrade request reaches the application as a plain `http` scope.
+//! [`granian_serve::Handler`] requests a protocol hands it. Websocket requests (when enabled)
+//! get a `ws` scope and a websocket protocol: `accept()` gives a transport that receives and
+//! sends messages, `close(status)` refuses (before the accept) or closes (after it).
 
 mod done;
 mod error;
@@ -16,6 +17,7 @@ mod headers;
 mod protocol;
 mod response;
 mod scope;
+mod websocket;
 
 use pyo3::prelude::*;
 
@@ -33,5 +35,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RsgiHeaders>()?;
     m.add_class::<RsgiScope>()?;
     m.add_class::<protocol::RsgiProtocol>()?;
-    m.add_class::<protocol::RsgiTransport>()
+    m.add_class::<protocol::RsgiTransport>()?;
+    m.add_class::<websocket::RsgiWebsocketProtocol>()?;
+    m.add_class::<websocket::RsgiWebsocketTransport>()?;
+    m.add_class::<websocket::RsgiWebsocketMessage>()
 }

@@ -52,6 +52,7 @@ pub struct RsgiScope {
     #[pyo3(get)]
     headers: Py<RsgiHeaders>,
     path: PyOnceLock<Py<PyString>>,
+    websocket: bool,
 }
 
 impl RsgiScope {
@@ -66,20 +67,33 @@ impl RsgiScope {
             conn,
             headers: Py::new(py, RsgiHeaders::new(headers))?,
             path: PyOnceLock::new(),
+            websocket: false,
         })
+    }
+
+    /// The same scope for a websocket request (`proto` is `'ws'`).
+    #[must_use]
+    pub fn for_websocket(mut self) -> Self {
+        self.websocket = true;
+        self
     }
 
     fn conn_strings(&self, py: Python<'_>) -> Option<&ConnStrings> {
         let cache = &self.conn.interface_cache;
         if cache.get().is_none() {
             let strings = ConnStrings {
-                client: PyString::new(py, &self.conn.peer.to_string()).unbind(),
-                server: PyString::new(py, &self.conn.local.to_string()).unbind(),
+                client: PyString::new(py, &address_text(self.conn.peer)).unbind(),
+                server: PyString::new(py, &address_text(self.conn.local)).unbind(),
             };
             let _ = cache.set(Box::new(strings));
         }
         cache.get().and_then(|cached| cached.downcast_ref())
     }
+}
+
+/// `address:port` (`[v6]:port` for IPv6); empty on a Unix socket, whose peers have no address.
+fn address_text(addr: Option<std::net::SocketAddr>) -> String {
+    addr.map(|addr| addr.to_string()).unwrap_or_default()
 }
 
 /// HTTP/2 carries the host as the `:authority` pseudo-header (RFC 9113 §8.3.1), which hyper
@@ -96,9 +110,12 @@ fn add_host(headers: &mut HeaderMap, uri: &Uri) {
 #[pymethods]
 impl RsgiScope {
     #[getter]
-    #[expect(clippy::unused_self, reason = "Python reads it as an attribute")]
     fn proto<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
-        intern!(py, "http")
+        if self.websocket {
+            intern!(py, "ws")
+        } else {
+            intern!(py, "http")
+        }
     }
 
     #[getter]
@@ -121,7 +138,7 @@ impl RsgiScope {
     fn server<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         match self.conn_strings(py) {
             Some(strings) => strings.server.bind(py).clone(),
-            None => PyString::new(py, &self.conn.local.to_string()),
+            None => PyString::new(py, &address_text(self.conn.local)),
         }
     }
 
@@ -130,7 +147,7 @@ impl RsgiScope {
     fn client<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         match self.conn_strings(py) {
             Some(strings) => strings.client.bind(py).clone(),
-            None => PyString::new(py, &self.conn.peer.to_string()),
+            None => PyString::new(py, &address_text(self.conn.peer)),
         }
     }
 

@@ -28,30 +28,62 @@ impl Scheme {
     }
 }
 
+/// What a TLS handshake established, as interfaces report it (the ASGI `tls` extension).
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// The protocol version as on the wire (`0x0303` is TLS 1.2, `0x0304` TLS 1.3).
+    pub version: Option<u16>,
+    /// The IANA number of the cipher suite.
+    pub cipher_suite: Option<u16>,
+    /// The certificate the server presented, as PEM.
+    pub server_cert: Option<Arc<str>>,
+    /// The certificates the client presented, its own first, as PEM.
+    pub client_cert_chain: Vec<String>,
+    /// The subject of the client's certificate, as an RFC 4514 string.
+    pub client_cert_name: Option<String>,
+}
+
 /// What is known about one accepted connection, shared by all its requests.
 #[derive(Debug)]
 pub struct ConnInfo {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The address the connection was accepted on.
-    pub local: SocketAddr,
+    /// The client's address; `None` on a Unix socket.
+    pub peer: Option<SocketAddr>,
+    /// The address the connection was accepted on; `None` on a Unix socket.
+    pub local: Option<SocketAddr>,
     /// The scheme requests on this connection use.
     pub scheme: Scheme,
+    /// The TLS session, on a TLS connection.
+    pub tls: Option<Box<TlsInfo>>,
     /// A slot an interface may fill once per connection (e.g. with the peer address already
     /// converted to its own objects) so keep-alive requests reuse it.
     pub interface_cache: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl ConnInfo {
-    /// Describe a freshly accepted connection.
+    /// Describe a freshly accepted TCP connection.
     #[must_use]
     pub fn new(peer: SocketAddr, local: SocketAddr, scheme: Scheme) -> Self {
+        Self::with_addresses(Some(peer), Some(local), scheme)
+    }
+
+    /// Describe a freshly accepted connection whose addresses may not be IP ones.
+    #[must_use]
+    pub fn with_addresses(peer: Option<SocketAddr>, local: Option<SocketAddr>, scheme: Scheme) -> Self {
         Self {
             peer,
             local,
             scheme,
+            tls: None,
             interface_cache: OnceLock::new(),
         }
+    }
+
+    /// The same connection, now known to run over TLS.
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsInfo) -> Self {
+        self.scheme = Scheme::Https;
+        self.tls = Some(Box::new(tls));
+        self
     }
 }
 

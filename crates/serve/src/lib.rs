@@ -1,22 +1,28 @@
 //! What granian's protocol crates (`http1`, `http2`) and interface crates (`asgi`, ...) share:
 //! the [`Handler`] an interface implements and a protocol drives, the [`ResponseBody`] it
-//! answers with, the per-connection [`ConnInfo`], the accept loop over a listening socket,
+//! answers with, the per-connection [`ConnInfo`] (with its [`TlsInfo`] on TLS), the accept
+//! loop over a listening socket (TCP or Unix, [`Listener`]), the request body limit ([`admit`]),
 //! the [`Shutdown`] phases every connection follows and the [`InFlight`] count that tells an idle
-//! connection from a busy one. Knows nothing about Python nor about
+//! connection from a busy one, and the [`RequestCount`] a worker checks against its
+//! `max_requests`. Knows nothing about Python nor about
 //! any particular HTTP version.
 
 mod body;
 mod conn;
+mod counted;
 mod error;
 mod incoming;
 mod inflight;
+mod limit;
 mod listener;
 mod shutdown;
 
 pub use body::{BodyAborted, ResponseBody, StreamSender};
-pub use conn::{ConnInfo, Handler, Scheme, error_response};
+pub use conn::{ConnInfo, Handler, Scheme, TlsInfo, error_response};
+pub use counted::{Counted, RequestCount};
 pub use error::Error;
-pub use incoming::IncomingBody;
+pub use incoming::{BodyError, IncomingBody, Limited};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
-pub use listener::{accept_loop, listener_from_fd, runtime};
+pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
+pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};

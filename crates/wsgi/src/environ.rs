@@ -165,10 +165,11 @@ impl ConnKeys {
     fn new(py: Python<'_>, conn: &ConnInfo) -> Self {
         let text = |value: String| PyString::new(py, &value).unbind();
         Self {
-            remote_addr: text(conn.peer.ip().to_string()),
-            remote_port: text(conn.peer.port().to_string()),
-            server_name: text(conn.local.ip().to_string()),
-            server_port: text(conn.local.port().to_string()),
+            // Empty on a Unix socket, whose peers have no address.
+            remote_addr: text(conn.peer.map(|addr| addr.ip().to_string()).unwrap_or_default()),
+            remote_port: text(conn.peer.map(|addr| addr.port().to_string()).unwrap_or_default()),
+            server_name: text(conn.local.map(|addr| addr.ip().to_string()).unwrap_or_default()),
+            server_port: text(conn.local.map(|addr| addr.port().to_string()).unwrap_or_default()),
         }
     }
 
