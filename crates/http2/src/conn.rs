@@ -65,8 +65,10 @@ where
         } else {
             max_body_size
         };
+        // Boxed at once: hyper moves each stream's future into a task of its own, and an
+        // interface's request future is large enough for those moves to show in profiles.
         let admitted = admit(request, limit)
-            .map(|(request, overflow)| within_limit(handler.handle(request, &conn), overflow, false));
+            .map(|(request, overflow)| within_limit(Box::pin(handler.handle(request, &conn)), overflow, false));
         async move {
             let response = match admitted {
                 Ok(response) => response.await,
