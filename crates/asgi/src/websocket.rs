@@ -11,7 +11,7 @@ use granian_aiobridge::{
     bytes_from_str, resolve, serve_websocket,
 };
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
-use granian_websocket::{Command, Handshake, Message, Utf8Bytes};
+use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
 use http::header::{HeaderMap, HeaderName, HeaderValue, SERVER};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
@@ -23,12 +23,6 @@ use tokio::sync::oneshot;
 use crate::error::{ClientDisconnected, Error};
 use crate::handler::Shared;
 use crate::send::{body_bytes, response_head, unexpected};
-
-/// Close codes an application may send (RFC 6455 §7.4): the defined ones that may appear on the
-/// wire, and the ranges for libraries (3000-3999) and applications (4000-4999).
-fn is_sendable_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
-}
 
 /// Serve a websocket request with the application.
 pub(crate) fn serve(
@@ -258,7 +252,7 @@ pub(crate) fn parse_outgoing<'py>(py: Python<'py>, kind: &str, message: &Bound<'
             };
             let code = u16::try_from(code)
                 .ok()
-                .filter(|code| is_sendable_code(*code))
+                .filter(|code| is_sendable_close_code(*code))
                 .ok_or_else(|| {
                     pyo3::exceptions::PyValueError::new_err(format!("invalid websocket close code {code}"))
                 })?;

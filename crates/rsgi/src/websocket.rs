@@ -10,7 +10,7 @@ use granian_aiobridge::{
     bytes_from_str, resolve, serve_websocket,
 };
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
-use granian_websocket::{Command, Handshake, Message, Utf8Bytes};
+use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
 use http::{HeaderMap, Request, Response, StatusCode};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -28,11 +28,6 @@ pub(crate) const KIND_CLOSE: u8 = 0;
 pub(crate) const KIND_BYTES: u8 = 1;
 /// The `kind` of a message: a string.
 pub(crate) const KIND_STRING: u8 = 2;
-
-/// Close codes an application may send (RFC 6455 §7.4).
-fn is_sendable_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
-}
 
 /// Serve a websocket request with the application.
 pub(crate) fn serve(
@@ -237,7 +232,7 @@ impl RsgiWebsocketProtocol {
             }
             State::Accepted(transport) => {
                 let code = status.unwrap_or(1000);
-                let Some(code) = u16::try_from(code).ok().filter(|code| is_sendable_code(*code)) else {
+                let Some(code) = u16::try_from(code).ok().filter(|code| is_sendable_close_code(*code)) else {
                     self.state = State::Accepted(transport);
                     return Err(pyo3::exceptions::PyValueError::new_err(format!(
                         "invalid websocket close code {code}"
@@ -361,15 +356,5 @@ assert closed.kind == 0 and closed.data is None
             )
             .unwrap();
         });
-    }
-
-    #[test]
-    fn close_codes() {
-        assert!(is_sendable_code(1000));
-        assert!(is_sendable_code(4999));
-        assert!(!is_sendable_code(1005));
-        assert!(!is_sendable_code(1006));
-        assert!(!is_sendable_code(999));
-        assert!(!is_sendable_code(5000));
     }
 }

@@ -20,4 +20,4 @@ pub use driver::{Inbox, Pending};
 pub use error::Error;
 pub use handshake::{Handshake, accept_key, handshake, is_valid_key};
 pub use limits::WebsocketLimits;
-pub use message::{CLOSE_ABNORMAL, CLOSE_NO_STATUS, CLOSE_NORMAL, Command, Message, Utf8Bytes};
+pub use message::{CLOSE_ABNORMAL, CLOSE_NO_STATUS, CLOSE_NORMAL, Command, Message, Utf8Bytes, is_sendable_close_code};

@@ -8,6 +8,13 @@ pub const CLOSE_NO_STATUS: u16 = 1005;
 /// RFC 6455 §7.4.1: the connection ended without a close frame (never sent on the wire).
 pub const CLOSE_ABNORMAL: u16 = 1006;
 
+/// Close codes an application may send (RFC 6455 §7.4): the defined ones that may appear on
+/// the wire, and the ranges for libraries (3000-3999) and applications (4000-4999).
+#[must_use]
+pub fn is_sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
 /// One complete data message, either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -29,4 +36,19 @@ pub enum Command {
         /// The reason, at most 123 bytes of UTF-8 (longer ones are cut).
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sendable_close_codes() {
+        assert!(is_sendable_close_code(1000));
+        assert!(is_sendable_close_code(4999));
+        assert!(!is_sendable_close_code(1005));
+        assert!(!is_sendable_close_code(1006));
+        assert!(!is_sendable_close_code(999));
+        assert!(!is_sendable_close_code(5000));
+    }
 }
