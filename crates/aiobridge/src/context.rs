@@ -4,7 +4,18 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::{Done, LoopHandle, resolve};
+use crate::{AccessEntry, Done, LoopHandle, resolve};
+
+/// How an application's task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// It returned.
+    Returned,
+    /// It raised (the exception is logged).
+    Raised,
+    /// It was cancelled.
+    Cancelled,
+}
 
 /// What an interface needs of one server's asyncio loop, looked up once on the loop's thread
 /// and shared by every request: the bridge, the tokio runtime that resumes waiting sends, the
@@ -66,6 +77,30 @@ impl LoopContext {
     #[must_use]
     pub fn done(&self, py: Python<'_>) -> Py<PyAny> {
         self.done.clone_ref(py).into_any()
+    }
+
+    /// How an application's task ended, read in its done callback. An exception is logged here
+    /// with its traceback, so every interface reports it the same way.
+    pub fn task_outcome(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<TaskOutcome> {
+        if task.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+            return Ok(TaskOutcome::Cancelled);
+        }
+        let exc = task.call_method0(intern!(py, "exception"))?;
+        if exc.is_none() {
+            return Ok(TaskOutcome::Returned);
+        }
+        self.log_error(py, "Application exception", Some(&exc));
+        Ok(TaskOutcome::Raised)
+    }
+
+    /// Write a finished request's access log line, if the server logs them; a failing logger is
+    /// reported, never raised.
+    pub fn log_access(&self, py: Python<'_>, log: Option<&Py<PyAny>>, entry: Option<&AccessEntry>, status: u16) {
+        if let (Some(log), Some(entry)) = (log, entry)
+            && let Err(err) = entry.write(log.bind(py), status)
+        {
+            self.log_error(py, "Access log failed", Some(err.value(py).as_any()));
+        }
     }
 
     /// Log `message` at error level, with `exc` as its traceback.

@@ -45,7 +45,7 @@ mod request;
 mod websocket;
 
 pub use awaitable::{Done, Ready, resolve};
-pub use context::{LoopContext, reject};
+pub use context::{LoopContext, TaskOutcome, reject};
 pub use handle::{Job, LoopHandle};
 pub use path::percent_decode;
 pub use pybytes::{bytes_from_py, bytes_from_str};

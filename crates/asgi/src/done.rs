@@ -1,10 +1,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use granian_aiobridge::AccessEntry;
+use granian_aiobridge::{AccessEntry, TaskOutcome};
 use granian_serve::ConnInfo;
 use http::request::Parts;
-use pyo3::intern;
 use pyo3::prelude::*;
 
 use crate::handler::Shared;
@@ -44,25 +43,23 @@ impl RequestDone {
     fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
         let context = &self.shared.context;
         let mut send = self.send.bind(py).borrow_mut();
-        if task.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
-            if !send.is_complete() {
-                context.log_error(py, "Application task cancelled before completing its response", None);
+        match context.task_outcome(py, task)? {
+            TaskOutcome::Cancelled => {
+                if !send.is_complete() {
+                    context.log_error(py, "Application task cancelled before completing its response", None);
+                }
+                send.fail();
             }
-            send.fail();
-        } else if let Some(exc) = Some(task.call_method0(intern!(py, "exception"))?).filter(|e| !e.is_none()) {
-            context.log_error(py, "Application exception", Some(&exc));
-            send.fail();
-        } else if !send.is_complete() {
-            context.log_error(py, "ASGI application returned without completing its response", None);
-            send.fail();
+            TaskOutcome::Raised => send.fail(),
+            TaskOutcome::Returned if !send.is_complete() => {
+                context.log_error(py, "ASGI application returned without completing its response", None);
+                send.fail();
+            }
+            TaskOutcome::Returned => {}
         }
         let status = send.status();
         drop(send);
-        if let (Some(log), Some(entry)) = (&self.shared.access_log, &self.access)
-            && let Err(err) = entry.write(log.bind(py), status)
-        {
-            context.log_error(py, "Access log failed", Some(err.value(py).as_any()));
-        }
+        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }

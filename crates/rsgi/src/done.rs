@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
-use granian_aiobridge::AccessEntry;
-use pyo3::intern;
+use granian_aiobridge::{AccessEntry, TaskOutcome};
 use pyo3::prelude::*;
 
 use crate::handler::Shared;
@@ -31,27 +30,23 @@ impl RequestDone {
     fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
         let context = &self.shared.context;
         let mut protocol = self.protocol.bind(py).try_borrow_mut()?;
-        if task.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
-            if protocol.is_pending() {
-                context.log_error(py, "Application task cancelled before sending a response", None);
+        match context.task_outcome(py, task)? {
+            TaskOutcome::Cancelled => {
+                if protocol.is_pending() {
+                    context.log_error(py, "Application task cancelled before sending a response", None);
+                }
+                protocol.fail();
             }
-            protocol.fail();
-        } else if let Some(exc) = Some(task.call_method0(intern!(py, "exception"))?).filter(|e| !e.is_none()) {
-            context.log_error(py, "Application exception", Some(&exc));
-            protocol.fail();
-        } else if protocol.is_pending() {
-            context.log_error(py, "RSGI application returned without sending a response", None);
-            protocol.fail();
-        } else {
-            protocol.finish();
+            TaskOutcome::Raised => protocol.fail(),
+            TaskOutcome::Returned if protocol.is_pending() => {
+                context.log_error(py, "RSGI application returned without sending a response", None);
+                protocol.fail();
+            }
+            TaskOutcome::Returned => protocol.finish(),
         }
         let status = protocol.status();
         drop(protocol);
-        if let (Some(log), Some(entry)) = (&self.shared.access_log, &self.access)
-            && let Err(err) = entry.write(log.bind(py), status)
-        {
-            context.log_error(py, "Access log failed", Some(err.value(py).as_any()));
-        }
+        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }

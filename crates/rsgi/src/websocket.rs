@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use granian_aiobridge::{
-    AccessEntry, Ready, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
-    bytes_from_str, resolve, serve_websocket,
+    AccessEntry, Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
+    WebsocketStart, bytes_from_str, resolve, serve_websocket,
 };
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
 use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
@@ -298,22 +298,11 @@ impl WebsocketDone {
     fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
         let context = &self.shared.context;
         let mut protocol = self.protocol.bind(py).try_borrow_mut()?;
-        let failed = if task.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
-            true
-        } else if let Some(exc) = Some(task.call_method0(intern!(py, "exception"))?).filter(|e| !e.is_none()) {
-            context.log_error(py, "Application exception", Some(&exc));
-            true
-        } else {
-            false
-        };
+        let failed = context.task_outcome(py, task)? != TaskOutcome::Returned;
         protocol.end(failed);
         let status = protocol.status;
         drop(protocol);
-        if let (Some(log), Some(entry)) = (&self.shared.access_log, &self.access)
-            && let Err(err) = entry.write(log.bind(py), status)
-        {
-            context.log_error(py, "Access log failed", Some(err.value(py).as_any()));
-        }
+        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }
