@@ -67,6 +67,11 @@ pub(crate) struct ServerConfig {
     ws_ping_interval: f64,
     #[pyo3(get)]
     ws_ping_timeout: f64,
+    // -- static files: fields
+    // -- proxy headers and url path prefix: fields
+    // -- metrics: fields
+    // -- access log: fields
+    // -- response headers and compression: fields
 }
 
 /// A duration option in seconds: finite and not negative.
@@ -109,6 +114,11 @@ impl ServerConfig {
         ws_max_message_size = 16_777_216,
         ws_ping_interval = 20.0,
         ws_ping_timeout = 20.0,
+        // -- static files: defaults
+        // -- proxy headers and url path prefix: defaults
+        // -- metrics: defaults
+        // -- access log: defaults
+        // -- response headers and compression: defaults
     ))]
     #[expect(
         clippy::too_many_arguments,
@@ -145,6 +155,11 @@ impl ServerConfig {
         ws_max_message_size: usize,
         ws_ping_interval: f64,
         ws_ping_timeout: f64,
+        // -- static files: parameters
+        // -- proxy headers and url path prefix: parameters
+        // -- metrics: parameters
+        // -- access log: parameters
+        // -- response headers and compression: parameters
     ) -> PyResult<Self> {
         parse_mode(http)?;
         if runtime_threads == 0 {
@@ -194,6 +209,11 @@ impl ServerConfig {
         }
         seconds("ws_ping_interval", ws_ping_interval)?;
         seconds("ws_ping_timeout", ws_ping_timeout)?;
+        // -- static files: checks
+        // -- proxy headers and url path prefix: checks
+        // -- metrics: checks
+        // -- access log: checks
+        // -- response headers and compression: checks
         Ok(Self {
             http: http.to_owned(),
             runtime_threads,
@@ -224,6 +244,11 @@ impl ServerConfig {
             ssl_protocol_min: ssl_protocol_min.to_owned(),
             ssl_ca,
             ssl_client_verify,
+            // -- static files: values
+            // -- proxy headers and url path prefix: values
+            // -- metrics: values
+            // -- access log: values
+            // -- response headers and compression: values
         })
     }
 

@@ -3,6 +3,7 @@
 //! a protocol or an interface itself.
 
 mod config;
+mod layers;
 mod server;
 
 use pyo3::prelude::*;

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::config::ServerConfig;
+use crate::layers;
 
 create_exception!(
     _native,
@@ -58,6 +59,7 @@ impl LoopInterface for RsgiHandler {
 /// the shutdown phases. The `#[pyclass]` servers below wrap one each.
 struct ServerCore<H> {
     fd: i32,
+    config: Py<ServerConfig>,
     protocols: Arc<Protocols>,
     runtime: Option<tokio::runtime::Runtime>,
     handler: H,
@@ -71,22 +73,24 @@ impl<H: Handler> ServerCore<H> {
     /// Build the runtime, then the handler on it.
     fn new(
         fd: i32,
-        config: &ServerConfig,
+        config: &Bound<'_, ServerConfig>,
         handler: impl FnOnce(tokio::runtime::Handle) -> PyResult<H>,
     ) -> PyResult<Self> {
         if fd < 0 {
             return Err(PyValueError::new_err("fd must be a file descriptor"));
         }
-        let tls = config
+        let settings = config.get();
+        let tls = settings
             .tls()
-            .map(|settings| TlsAcceptor::new(&settings, config.tls_handshake_timeout()))
+            .map(|tls| TlsAcceptor::new(&tls, settings.tls_handshake_timeout()))
             .transpose()
             .map_err(|err| TlsError::new_err(err.to_string()))?;
-        let runtime = granian_serve::runtime(config.runtime_threads()).map_err(|err| to_py(&err))?;
+        let runtime = granian_serve::runtime(settings.runtime_threads()).map_err(|err| to_py(&err))?;
         let handler = handler(runtime.handle().clone())?;
         Ok(Self {
             fd,
-            protocols: Arc::new(config.protocols()),
+            config: config.clone().unbind(),
+            protocols: Arc::new(settings.protocols()),
             runtime: Some(runtime),
             handler,
             shutdown: Arc::new(Shutdown::new()),
@@ -109,7 +113,10 @@ impl<H: Handler> ServerCore<H> {
             listener_from_fd(self.fd).map_err(|err| to_py(&err))?
         };
         let shutdown = Arc::clone(&self.shutdown);
-        let handler = Counted::new(self.handler.clone(), self.requests.clone());
+        let handler = Counted::new(
+            layers::compose(self.handler.clone(), self.config.get()),
+            self.requests.clone(),
+        );
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
@@ -193,7 +200,7 @@ impl AsgiServer {
     fn new(
         py: Python<'_>,
         fd: i32,
-        config: &ServerConfig,
+        config: &Bound<'_, ServerConfig>,
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
         state: Option<Py<PyDict>>,
@@ -202,8 +209,8 @@ impl AsgiServer {
         let options = AsgiOptions {
             state,
             access_log,
-            backpressure: config.backpressure(),
-            websockets: config.websockets(),
+            backpressure: config.get().backpressure(),
+            websockets: config.get().websockets(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             AsgiHandler::new(py, app, r#loop, runtime, options)
@@ -242,15 +249,15 @@ impl RsgiServer {
     fn new(
         py: Python<'_>,
         fd: i32,
-        config: &ServerConfig,
+        config: &Bound<'_, ServerConfig>,
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
         access_log: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let options = RsgiOptions {
             access_log,
-            backpressure: config.backpressure(),
-            websockets: config.websockets(),
+            backpressure: config.get().backpressure(),
+            websockets: config.get().websockets(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)
@@ -290,7 +297,7 @@ impl WsgiServer {
     fn new(
         py: Python<'_>,
         fd: i32,
-        config: &ServerConfig,
+        config: &Bound<'_, ServerConfig>,
         app: Py<PyAny>,
         blocking_threads: usize,
         multiprocess: bool,
@@ -301,7 +308,7 @@ impl WsgiServer {
         }
         let options = WsgiOptions {
             blocking_threads,
-            backpressure: config.backpressure(),
+            backpressure: config.get().backpressure(),
             multiprocess,
             access_log,
         };
