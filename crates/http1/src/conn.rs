@@ -1,7 +1,8 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use granian_serve::{
     ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, admit, error_response,
@@ -51,6 +52,11 @@ where
     }
     let serving = InFlight::new();
     let started = Arc::new(AtomicU64::new(0));
+    let lingering = serving.clone();
+    let linger_started = Arc::clone(&started);
+    // Set once the server drains: responses then tell the client the connection closes.
+    let draining = Arc::new(AtomicBool::new(false));
+    let closing = Arc::clone(&draining);
     let io = Deadlines::new(
         io,
         serving.clone(),
@@ -85,12 +91,18 @@ where
             },
         };
         let started = Arc::clone(&started);
+        let closing = Arc::clone(&closing);
         async move {
-            let response = match outcome {
+            let mut response = match outcome {
                 Outcome::Serve(response) => response.await,
                 Outcome::Switch(response) => response.await,
                 Outcome::Ready(response) => response,
             };
+            if closing.load(Ordering::Relaxed) && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             if response.status() == StatusCode::SWITCHING_PROTOCOLS {
                 // The connection is no longer HTTP/1.1: no more deadlines between requests.
                 started.store(SWITCHED, Ordering::Relaxed);
@@ -102,13 +114,42 @@ where
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => return result.map_err(Error::from),
-        () = shutdown.reached(Phase::Draining) => connection.as_mut().graceful_shutdown(),
+        () = shutdown.reached(Phase::Draining) => draining.store(true, Ordering::Relaxed),
     }
+    // An idle keep-alive connection may already carry a request the client sent before it could
+    // know of the drain: closing at once would lose it. Keep reading for a moment; a request
+    // that arrives is answered with `Connection: close`.
+    if lingering.is_idle() {
+        let seen = linger_started.load(Ordering::Relaxed);
+        let deadline = tokio::time::sleep(DRAIN_LINGER);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(LINGER_TICK);
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => return result.map_err(Error::from),
+                () = &mut deadline => break,
+                _ = tick.tick() => {
+                    if linger_started.load(Ordering::Relaxed) != seen || !lingering.is_idle() {
+                        break;
+                    }
+                }
+                () = shutdown.reached(Phase::Closing) => return Ok(()),
+            }
+        }
+    }
+    connection.as_mut().graceful_shutdown();
     tokio::select! {
         result = connection => result.map_err(Error::from),
         () = shutdown.reached(Phase::Closing) => Ok(()),
     }
 }
+
+/// How long a connection idle when the server starts draining stays open for a request already
+/// on its way.
+const DRAIN_LINGER: Duration = Duration::from_millis(500);
+
+/// How often a lingering connection checks whether a request has arrived.
+const LINGER_TICK: Duration = Duration::from_millis(5);
 
 type Switching = Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
 
@@ -153,6 +194,7 @@ mod tests {
     use super::*;
     use crate::NoUpgrades;
     use crate::fuzzing::{Echo, drive, limits};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn serve_with(input: &[u8], limits: Http1Limits) -> String {
         let output = drive(input, move |io, conn, watch| async move {
@@ -199,6 +241,50 @@ mod tests {
         let input = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "v".repeat(300));
         let output = serve_with(input.as_bytes(), limited());
         assert!(output.starts_with("HTTP/1.1 431 "), "{output}");
+    }
+
+    /// Drain an idle keep-alive connection, then send a request `delay` later: what comes back.
+    fn drain_then_request(delay: Duration) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let (client, server) = tokio::io::duplex(64 * 1024);
+            let shutdown = granian_serve::Shutdown::new();
+            let watch = shutdown.watch();
+            let conn = Arc::new(ConnInfo::with_addresses(None, None, granian_serve::Scheme::Http));
+            let task = tokio::spawn(async move {
+                let _ = serve_connection(server, Echo, conn, &limits(), watch, None::<NoUpgrades>).await;
+            });
+            let (mut reader, mut writer) = tokio::io::split(client);
+            let request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+            writer.write_all(request).await.unwrap();
+            let mut output = vec![0; 4096];
+            let first = reader.read(&mut output).await.unwrap();
+            assert!(output[..first].starts_with(b"HTTP/1.1 200 "));
+            shutdown.advance(granian_serve::Phase::Draining);
+            tokio::time::sleep(delay).await;
+            let _ = writer.write_all(request).await;
+            let mut rest = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut rest)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            String::from_utf8_lossy(&rest).into_owned()
+        })
+    }
+
+    #[test]
+    fn a_request_arriving_just_after_the_drain_is_answered_with_close() {
+        let output = drain_then_request(Duration::from_millis(50));
+        assert!(output.starts_with("HTTP/1.1 200 "), "{output}");
+        assert!(output.contains("connection: close"), "{output}");
+        assert!(output.ends_with("hi"), "{output}");
+    }
+
+    #[test]
+    fn an_idle_connection_closes_after_the_linger() {
+        let output = drain_then_request(DRAIN_LINGER + Duration::from_millis(300));
+        assert_eq!(output, "");
     }
 
     #[test]
