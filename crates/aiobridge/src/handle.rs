@@ -13,6 +13,9 @@ struct Inner {
     queue: Mutex<Vec<Job>>,
     wake: OwnedFd,
     closed: AtomicBool,
+    /// A wake-up is owed to the loop and left to a task that sends it once the runtime thread
+    /// has run what else was ready.
+    deferred: AtomicBool,
 }
 
 impl Inner {
@@ -21,6 +24,13 @@ impl Inner {
         // SAFETY: writes 8 bytes from a live u64 to an eventfd this struct owns. A failure
         // (EAGAIN: the counter is saturated) means a wake-up is pending already.
         unsafe { libc::write(self.wake.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Send the wake-up owed since [`LoopHandle::schedule`] deferred it.
+    fn flush(&self) {
+        if self.deferred.swap(false, Ordering::AcqRel) {
+            self.signal();
+        }
     }
 
     fn consume_signal(&self) {
@@ -54,6 +64,7 @@ impl LoopHandle {
             queue: Mutex::new(Vec::with_capacity(64)),
             wake,
             closed: AtomicBool::new(false),
+            deferred: AtomicBool::new(false),
         });
         let drain = Drain {
             inner: Arc::clone(&inner),
@@ -80,8 +91,24 @@ impl LoopHandle {
         // Only the push that made the queue non-empty wakes the loop: the drain reads the
         // eventfd before taking the queue, so a later push either lands in the batch being
         // taken or finds the queue empty again and signals anew.
-        if first {
-            self.inner.signal();
+        if !first {
+            return;
+        }
+        // On a runtime thread, the wake-up waits until that thread has run the other tasks
+        // that are ready (a yielding task runs once the thread is out of work, or at its next
+        // I/O poll): the loop then takes a batch of jobs at once, instead of preempting the
+        // runtime thread after the first one when both share a core.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                if !self.inner.deferred.swap(true, Ordering::AcqRel) {
+                    let inner = Arc::clone(&self.inner);
+                    runtime.spawn(async move {
+                        tokio::task::yield_now().await;
+                        inner.flush();
+                    });
+                }
+            }
+            Err(_) => self.inner.signal(),
         }
     }
 
@@ -133,6 +160,50 @@ mod tests {
     use super::*;
     use pyo3::types::PyDict;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn jobs_from_runtime_tasks_wake_the_loop_once_the_tasks_ran() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        Python::attach(|py| {
+            let locals = PyDict::new(py);
+            py.run(
+                c"import asyncio\nloop = asyncio.new_event_loop()\ndone = loop.create_future()",
+                None,
+                Some(&locals),
+            )
+            .unwrap();
+            let event_loop = locals.get_item("loop").unwrap().unwrap();
+            let handle = LoopHandle::new(py, &event_loop).unwrap();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let done: Py<PyAny> = locals.get_item("done").unwrap().unwrap().unbind();
+            let scheduled = {
+                let handle = handle.clone();
+                let ran = Arc::clone(&ran);
+                runtime.spawn(async move {
+                    for _ in 0..100 {
+                        let ran = Arc::clone(&ran);
+                        handle.schedule(Box::new(move |_py| {
+                            ran.fetch_add(1, Ordering::Relaxed);
+                        }));
+                        tokio::task::yield_now().await;
+                    }
+                    let waiter = Arc::clone(&ran);
+                    handle.schedule(Box::new(move |py| {
+                        assert_eq!(waiter.load(Ordering::Relaxed), 100);
+                        crate::resolve(py, done.bind(py), py.None()).unwrap();
+                    }));
+                })
+            };
+            py.run(c"loop.run_until_complete(done)", None, Some(&locals)).unwrap();
+            assert_eq!(ran.load(Ordering::Relaxed), 100);
+            py.detach(|| runtime.block_on(scheduled)).unwrap();
+            handle.close(py).unwrap();
+            py.run(c"loop.close()", None, Some(&locals)).unwrap();
+        });
+    }
 
     #[test]
     fn jobs_from_other_threads_run_on_the_loop() {
