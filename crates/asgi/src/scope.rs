@@ -1,5 +1,5 @@
 use granian_aiobridge::percent_decode;
-use granian_serve::{ConnInfo, TlsInfo};
+use granian_serve::{ConnInfo, RequestOrigin, Scheme, TlsInfo};
 use http::Version;
 use http::request::Parts;
 use pyo3::prelude::*;
@@ -93,7 +93,32 @@ pub(crate) fn http_scope<'py>(
     if let Some(state) = &shared.state {
         scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
     }
+    if let Some(origin) = parts.extensions.get::<RequestOrigin>() {
+        apply_origin(py, &scope, origin)?;
+    }
     Ok(scope)
+}
+
+/// What a trusted proxy reported and the URL path prefix, over the connection's own values:
+/// `client` (port 0 when the proxy gave none), `scheme` and `root_path`. A prefix the proxy
+/// removed goes back in front of `path`, which includes `root_path` in ASGI; `raw_path` stays
+/// as received. The forwarded host is left to the `host` header, untouched, as uvicorn does.
+fn apply_origin(py: Python<'_>, scope: &Bound<'_, PyDict>, origin: &RequestOrigin) -> PyResult<()> {
+    if let Some(client) = &origin.client {
+        scope.set_item(intern!(py, "client"), (client.host(), client.port()))?;
+    }
+    if let Some(scheme) = origin.scheme {
+        scope.set_item(intern!(py, "scheme"), scheme.as_str())?;
+    }
+    if let Some(root_path) = origin.root_path() {
+        scope.set_item(intern!(py, "root_path"), &*root_path)?;
+    }
+    if let Some(prefix) = &origin.forwarded_prefix
+        && let Some(path) = scope.get_item(intern!(py, "path"))?
+    {
+        scope.set_item(intern!(py, "path"), format!("{prefix}{}", path.extract::<String>()?))?;
+    }
+    Ok(())
 }
 
 fn headers<'py>(py: Python<'py>, parts: &Parts) -> PyResult<Bound<'py, PyList>> {
@@ -128,9 +153,14 @@ pub(crate) fn websocket_scope<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let scope = http_scope(py, shared, parts, conn)?;
     scope.set_item(intern!(py, "type"), intern!(py, "websocket"))?;
-    let scheme = match conn.scheme {
-        granian_serve::Scheme::Http => intern!(py, "ws"),
-        granian_serve::Scheme::Https => intern!(py, "wss"),
+    let secure = parts
+        .extensions
+        .get::<RequestOrigin>()
+        .and_then(|origin| origin.scheme)
+        .unwrap_or(conn.scheme);
+    let scheme = match secure {
+        Scheme::Http => intern!(py, "ws"),
+        Scheme::Https => intern!(py, "wss"),
     };
     scope.set_item(intern!(py, "scheme"), scheme)?;
     scope.del_item(intern!(py, "method"))?;
@@ -145,4 +175,40 @@ pub(crate) fn websocket_scope<'py>(
     extensions.set_item(intern!(py, "websocket.http.response"), PyDict::new(py))?;
     scope.set_item(intern!(py, "extensions"), extensions)?;
     Ok(scope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use granian_serve::ClientAddr;
+
+    #[test]
+    fn origin_overrides_the_connection() {
+        Python::attach(|py| {
+            let scope = PyDict::new(py);
+            scope.set_item("path", "/app/users").unwrap();
+            scope.set_item("root_path", "").unwrap();
+            scope.set_item("scheme", "http").unwrap();
+            scope.set_item("client", ("127.0.0.1", 5000)).unwrap();
+            let origin = RequestOrigin {
+                client: Some(ClientAddr::Ip("[2001:db8::7]:0".parse().unwrap())),
+                scheme: Some(Scheme::Https),
+                host: Some("example.com".into()),
+                forwarded_prefix: Some("/edge".into()),
+                path_prefix: Some("/app".into()),
+            };
+            apply_origin(py, &scope, &origin).unwrap();
+            let locals = PyDict::new(py);
+            locals.set_item("s", scope).unwrap();
+            py.run(
+                c"
+assert s['client'] == ('2001:db8::7', 0), s
+assert s['scheme'] == 'https' and s['root_path'] == '/edge/app' and s['path'] == '/edge/app/users', s
+",
+                None,
+                Some(&locals),
+            )
+            .unwrap();
+        });
+    }
 }

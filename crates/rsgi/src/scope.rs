@@ -2,7 +2,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use granian_aiobridge::percent_decode;
-use granian_serve::ConnInfo;
+use granian_serve::{ConnInfo, RequestOrigin};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version, header};
 use pyo3::intern;
@@ -53,6 +53,9 @@ pub struct RsgiScope {
     headers: Py<RsgiHeaders>,
     path: PyOnceLock<Py<PyString>>,
     websocket: bool,
+    /// What a trusted proxy reported, over the connection's own values; RSGI has no root path,
+    /// so the URL path prefixes are not used (as in Granian).
+    origin: Option<Box<RequestOrigin>>,
 }
 
 impl RsgiScope {
@@ -68,6 +71,7 @@ impl RsgiScope {
             headers: Py::new(py, RsgiHeaders::new(headers))?,
             path: PyOnceLock::new(),
             websocket: false,
+            origin: parts.extensions.get::<RequestOrigin>().cloned().map(Box::new),
         })
     }
 
@@ -142,9 +146,13 @@ impl RsgiScope {
         }
     }
 
-    /// `address:port` of the client (`[v6]:port` for IPv6).
+    /// `address:port` of the client (`[v6]:port` for IPv6); behind a trusted proxy, the
+    /// address it reported (port 0 when it gave none, a name such as `unknown` alone).
     #[getter]
     fn client<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        if let Some(client) = self.origin.as_ref().and_then(|origin| origin.client.as_ref()) {
+            return PyString::new(py, &client.to_string());
+        }
         match self.conn_strings(py) {
             Some(strings) => strings.client.bind(py).clone(),
             None => PyString::new(py, &address_text(self.conn.peer)),
@@ -153,7 +161,8 @@ impl RsgiScope {
 
     #[getter]
     fn scheme<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
-        match self.conn.scheme {
+        let scheme = self.origin.as_ref().and_then(|origin| origin.scheme);
+        match scheme.unwrap_or(self.conn.scheme) {
             granian_serve::Scheme::Http => intern!(py, "http"),
             granian_serve::Scheme::Https => intern!(py, "https"),
         }
@@ -190,9 +199,13 @@ impl RsgiScope {
         }
     }
 
-    /// The request's authority (HTTP/2 `:authority`, or an absolute-form target's), or `None`.
+    /// The request's authority (HTTP/2 `:authority`, or an absolute-form target's), or `None`;
+    /// behind a trusted proxy, the host it reported when it reported one.
     #[getter]
     fn authority(&self) -> Option<&str> {
+        if let Some(host) = self.origin.as_ref().and_then(|origin| origin.host.as_deref()) {
+            return Some(host);
+        }
         self.uri.authority().map(http::uri::Authority::as_str)
     }
 
@@ -263,6 +276,36 @@ assert s.query_string == 'x=1&y=%20'
 assert s.client == '127.0.0.1:50000' and s.server == '[::1]:8000'
 assert s.authority is None
 assert s.headers.get_all('x-multi') == ['a', 'b'] and 'host' not in s.headers
+",
+                None,
+                Some(&locals),
+            )
+            .unwrap();
+        });
+    }
+
+    #[test]
+    fn origin_overrides_the_connection() {
+        Python::attach(|py| {
+            let (mut parts, ()) = Request::builder()
+                .uri("/app/x")
+                .extension(RequestOrigin {
+                    client: Some(granian_serve::ClientAddr::Ip("[2001:db8::7]:0".parse().unwrap())),
+                    scheme: Some(Scheme::Https),
+                    host: Some("example.com".into()),
+                    forwarded_prefix: Some("/edge".into()),
+                    path_prefix: Some("/app".into()),
+                })
+                .body(())
+                .unwrap()
+                .into_parts();
+            let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn()).unwrap()).unwrap();
+            let locals = PyDict::new(py);
+            locals.set_item("s", scope).unwrap();
+            py.run(
+                c"
+assert s.client == '[2001:db8::7]:0' and s.scheme == 'https' and s.authority == 'example.com'
+assert s.path == '/app/x' and s.server == '[::1]:8000'
 ",
                 None,
                 Some(&locals),

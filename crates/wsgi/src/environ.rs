@@ -1,5 +1,5 @@
 use granian_aiobridge::percent_decode;
-use granian_serve::{ConnInfo, Scheme};
+use granian_serve::{ConnInfo, RequestOrigin, Scheme};
 use http::header::{self, HeaderMap, HeaderName};
 use http::request::Parts;
 use http::{Method, Version};
@@ -35,6 +35,19 @@ fn latin1(bytes: &[u8]) -> String {
 #[must_use]
 pub fn path_info(raw_path: &str) -> String {
     latin1(&percent_decode(raw_path.as_bytes()))
+}
+
+/// `PATH_INFO` for a request path under the URL path prefix `prefix` (PEP 3333: `SCRIPT_NAME`
+/// holds the prefix, `PATH_INFO` the rest). The prefix is removed only where it ends a path
+/// segment (`/app` from `/app/x`, not from `/apple`); a path that is the prefix alone gives `/`,
+/// as Granian does. Paths outside the prefix are left whole.
+pub(crate) fn path_info_under(raw_path: &str, prefix: &str) -> String {
+    let decoded = percent_decode(raw_path.as_bytes());
+    match decoded.strip_prefix(prefix.as_bytes()) {
+        Some([]) => "/".to_owned(),
+        Some(rest) if rest.first() == Some(&b'/') => latin1(rest),
+        _ => latin1(&decoded),
+    }
 }
 
 /// The environ keys for a request's headers: `CONTENT_TYPE` and `CONTENT_LENGTH` as CGI names
@@ -212,9 +225,37 @@ pub(crate) fn build<'py>(
     for (key, value) in cgi_headers(&parts.headers, parts.uri.authority().map(http::uri::Authority::as_str)) {
         environ.set_item(key, value)?;
     }
+    if let Some(origin) = parts.extensions.get::<RequestOrigin>() {
+        apply_origin(py, &environ, origin, parts.uri.path())?;
+    }
     environ.set_item(intern!(py, "wsgi.input"), input)?;
     environ.set_item(intern!(py, "wsgi.errors"), errors)?;
     Ok(environ)
+}
+
+/// What a trusted proxy reported and the URL path prefix, over the connection's own values:
+/// `REMOTE_ADDR` and `REMOTE_PORT` (`0` when the proxy gave no port), `wsgi.url_scheme`,
+/// `HTTP_HOST` (what `wsgiref.util.request_uri` and frameworks build URLs from; `SERVER_NAME`
+/// and `SERVER_PORT` keep naming the socket), and `SCRIPT_NAME` with `PATH_INFO` split at the
+/// configured prefix.
+fn apply_origin(py: Python<'_>, environ: &Bound<'_, PyDict>, origin: &RequestOrigin, raw_path: &str) -> PyResult<()> {
+    if let Some(client) = &origin.client {
+        environ.set_item(intern!(py, "REMOTE_ADDR"), client.host())?;
+        environ.set_item(intern!(py, "REMOTE_PORT"), client.port().to_string())?;
+    }
+    if let Some(scheme) = origin.scheme {
+        environ.set_item(intern!(py, "wsgi.url_scheme"), scheme.as_str())?;
+    }
+    if let Some(host) = &origin.host {
+        environ.set_item(intern!(py, "HTTP_HOST"), &**host)?;
+    }
+    if let Some(root_path) = origin.root_path() {
+        environ.set_item(intern!(py, "SCRIPT_NAME"), latin1(root_path.as_bytes()))?;
+    }
+    if let Some(prefix) = &origin.path_prefix {
+        environ.set_item(intern!(py, "PATH_INFO"), path_info_under(raw_path, prefix))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -351,6 +392,40 @@ mod tests {
             assert!(!environ.contains("PATH").unwrap());
             // Each request gets its own dict: the template is untouched.
             assert!(!cache.template.bind(py).contains("REQUEST_METHOD").unwrap());
+        });
+    }
+
+    #[test]
+    fn path_info_under_a_prefix() {
+        assert_eq!(path_info_under("/app/x/y", "/app"), "/x/y");
+        assert_eq!(path_info_under("/app", "/app"), "/");
+        assert_eq!(path_info_under("/app/", "/app"), "/");
+        assert_eq!(path_info_under("/apple", "/app"), "/apple");
+        assert_eq!(path_info_under("/other", "/app"), "/other");
+        assert_eq!(path_info_under("/%61pp/x", "/app"), "/x");
+        assert_eq!(path_info_under("/caf%C3%A9/x", "/caf\u{e9}"), "/x");
+        assert_eq!(path_info_under("/a/caf%C3%A9", "/a"), "/caf\u{c3}\u{a9}");
+    }
+
+    #[test]
+    fn origin_overrides_the_connection() {
+        Python::attach(|py| {
+            let environ = PyDict::new(py);
+            let origin = RequestOrigin {
+                client: Some(granian_serve::ClientAddr::Ip("[2001:db8::7]:0".parse().unwrap())),
+                scheme: Some(Scheme::Https),
+                host: Some("example.com".into()),
+                forwarded_prefix: Some("/edge".into()),
+                path_prefix: Some("/caf\u{e9}".into()),
+            };
+            apply_origin(py, &environ, &origin, "/caf%C3%A9/x").unwrap();
+            let text = |key: &str| -> String { environ.get_item(key).unwrap().unwrap().extract().unwrap() };
+            assert_eq!(text("REMOTE_ADDR"), "2001:db8::7");
+            assert_eq!(text("REMOTE_PORT"), "0");
+            assert_eq!(text("wsgi.url_scheme"), "https");
+            assert_eq!(text("HTTP_HOST"), "example.com");
+            assert_eq!(text("SCRIPT_NAME"), "/edge/caf\u{c3}\u{a9}");
+            assert_eq!(text("PATH_INFO"), "/x");
         });
     }
 
