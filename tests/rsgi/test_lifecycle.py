@@ -4,7 +4,6 @@ loop is not running, and the access log."""
 
 from __future__ import annotations
 
-import re
 import signal
 from pathlib import Path
 
@@ -62,6 +61,4 @@ def test_access_log(tmp_path: Path) -> None:
         with RawConnection(server.port) as conn:
             conn.send(request_bytes('GET', '/empty?code=204', headers=[('Connection', 'close')]))
             assert conn.read_response().status == 204
-            port = conn.local_port
-        target = re.escape('/empty?code=204')
-        server.wait_for(rf'^\[INFO\] 127\.0\.0\.1:{port} - "GET {target} HTTP/1\.1" 204 \d+(\.\d+)?$', start=mark)
+        server.wait_for(r'^\[[-0-9: +]+\] 127\.0\.0\.1 - "GET /empty HTTP/1\.1" 204 \d+\.\d{3}$', start=mark)

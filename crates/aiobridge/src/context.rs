@@ -4,7 +4,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::{AccessEntry, Done, LoopHandle, resolve};
+use crate::{Done, LoopHandle, resolve};
 
 /// How an application's task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,16 +91,6 @@ impl LoopContext {
         }
         self.log_error(py, "Application exception", Some(&exc));
         Ok(TaskOutcome::Raised)
-    }
-
-    /// Write a finished request's access log line, if the server logs them; a failing logger is
-    /// reported, never raised.
-    pub fn log_access(&self, py: Python<'_>, log: Option<&Py<PyAny>>, entry: Option<&AccessEntry>, status: u16) {
-        if let (Some(log), Some(entry)) = (log, entry)
-            && let Err(err) = entry.write(log.bind(py), status)
-        {
-            self.log_error(py, "Access log failed", Some(err.value(py).as_any()));
-        }
     }
 
     /// Log `message` at error level, with `exc` as its traceback.

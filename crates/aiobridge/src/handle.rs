@@ -98,8 +98,10 @@ impl LoopHandle {
         // that are ready (a yielding task runs once the thread is out of work, or at its next
         // I/O poll): the loop then takes a batch of jobs at once, instead of preempting the
         // runtime thread after the first one when both share a core.
+        // A current-thread runtime runs the task only when whoever drives it polls again, which
+        // may be after the loop waits for this very job: it signals at once.
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
+            Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 if !self.inner.deferred.swap(true, Ordering::AcqRel) {
                     let inner = Arc::clone(&self.inner);
                     runtime.spawn(async move {
@@ -108,7 +110,7 @@ impl LoopHandle {
                     });
                 }
             }
-            Err(_) => self.inner.signal(),
+            _ => self.inner.signal(),
         }
     }
 

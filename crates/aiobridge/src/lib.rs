@@ -49,7 +49,7 @@ pub use context::{LoopContext, TaskOutcome, reject};
 pub use handle::{Job, LoopHandle};
 pub use path::percent_decode;
 pub use pybytes::{bytes_from_py, bytes_from_str};
-pub use request::{AccessEntry, BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};
+pub use request::{BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};
 pub use websocket::{
     WebsocketDecision, WebsocketDeliver, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
     serve_websocket,

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, ResponseBody, error_response};
 use http::request::Parts;
-use http::{Request, Response, StatusCode, Version, header};
+use http::{Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::BodyExt;
 use pyo3::intern;
@@ -428,51 +428,6 @@ async fn pump_body(mut incoming: IncomingBody, body: Arc<RequestBody>) {
         }
     }
     body.finish();
-}
-
-/// What the access log needs of a request, captured when it arrives.
-#[derive(Debug)]
-pub struct AccessEntry {
-    client: String,
-    method: String,
-    path: String,
-    query: String,
-    protocol: &'static str,
-    started: Instant,
-}
-
-impl AccessEntry {
-    /// Capture a request that arrived at `started`.
-    #[must_use]
-    pub fn new(parts: &Parts, conn: &ConnInfo, started: Instant) -> Self {
-        Self {
-            client: conn.peer.map(|addr| addr.to_string()).unwrap_or_default(),
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or("").to_owned(),
-            protocol: match parts.version {
-                Version::HTTP_10 => "HTTP/1.0",
-                Version::HTTP_2 => "HTTP/2",
-                _ => "HTTP/1.1",
-            },
-            started,
-        }
-    }
-
-    /// Call `log` as `(client, method, path, query_string, protocol, status, duration_ms)`.
-    pub fn write(&self, log: &Bound<'_, PyAny>, status: u16) -> PyResult<()> {
-        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        log.call1((
-            self.client.as_str(),
-            self.method.as_str(),
-            self.path.as_str(),
-            self.query.as_str(),
-            self.protocol,
-            status,
-            elapsed_ms,
-        ))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,39 +1,24 @@
 use std::sync::Arc;
-use std::time::Instant;
 
-use granian_aiobridge::{AccessEntry, TaskOutcome};
-use granian_serve::ConnInfo;
-use http::request::Parts;
+use granian_aiobridge::TaskOutcome;
 use pyo3::prelude::*;
 
 use crate::handler::Shared;
 use crate::send::AsgiSend;
 
 /// The done-callback of a request's task: turns an exception or a missing response into a
-/// 500 (or a cut-off body), logs it, and writes the access log line.
+/// 500 (or a cut-off body) and logs it.
 #[pyclass(frozen, module = "granian._native")]
 pub(crate) struct RequestDone {
     shared: Arc<Shared>,
     send: Py<AsgiSend>,
-    access: Option<AccessEntry>,
 }
 
 impl RequestDone {
-    pub(crate) fn new(
-        shared: &Arc<Shared>,
-        send: Py<AsgiSend>,
-        parts: &Parts,
-        conn: &ConnInfo,
-        started: Instant,
-    ) -> Self {
-        let access = shared
-            .access_log
-            .as_ref()
-            .map(|_| AccessEntry::new(parts, conn, started));
+    pub(crate) fn new(shared: &Arc<Shared>, send: Py<AsgiSend>) -> Self {
         Self {
             shared: Arc::clone(shared),
             send,
-            access,
         }
     }
 }
@@ -57,9 +42,6 @@ impl RequestDone {
             }
             TaskOutcome::Returned => {}
         }
-        let status = send.status();
-        drop(send);
-        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }

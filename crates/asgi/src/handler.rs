@@ -18,9 +18,6 @@ use crate::send::AsgiSend;
 pub struct AsgiOptions {
     /// The lifespan state; each scope gets a shallow copy under `state`.
     pub state: Option<Py<PyDict>>,
-    /// Called once per finished request as
-    /// `(client, method, path, query_string, protocol, status, duration_ms)`.
-    pub access_log: Option<Py<PyAny>>,
     /// Requests in flight at once; more wait for a slot.
     pub backpressure: usize,
     /// Serve websockets with these limits; `None` serves websocket requests as plain HTTP.
@@ -72,7 +69,6 @@ pub(crate) struct Shared {
     pub(crate) app: Py<PyAny>,
     pub(crate) context: LoopContext,
     pub(crate) state: Option<Py<PyDict>>,
-    pub(crate) access_log: Option<Py<PyAny>>,
     pub(crate) cache: PyCache,
     pub(crate) websockets: Option<WebsocketLimits>,
     permits: Arc<Semaphore>,
@@ -99,7 +95,6 @@ impl AsgiHandler {
                 app,
                 context: LoopContext::new(py, event_loop, runtime, "granian.asgi")?,
                 state: options.state,
-                access_log: options.access_log,
                 cache: PyCache::new(py)?,
                 websockets: options.websockets,
                 permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
@@ -149,7 +144,7 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         conn,
         body,
         respond,
-        started,
+        started: _,
     } = start;
     let send = match Py::new(py, AsgiSend::new(respond, Arc::clone(&body), Arc::clone(shared))) {
         Ok(send) => send,
@@ -165,7 +160,7 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         let receive = Py::new(py, AsgiReceive::new(body, Arc::clone(shared)))?;
         let coroutine = shared.app.bind(py).call1((scope, receive, send.clone_ref(py)))?;
         let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = RequestDone::new(shared, send.clone_ref(py), &parts, &conn, started);
+        let done = RequestDone::new(shared, send.clone_ref(py));
         task.call_method1(pyo3::intern!(py, "add_done_callback"), (done,))?;
         Ok(())
     })();

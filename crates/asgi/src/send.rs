@@ -3,7 +3,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use granian_aiobridge::{RequestBody, bytes_from_py};
 use granian_serve::{ResponseBody, StreamSender, error_response};
-use http::header::{HeaderName, HeaderValue, SERVER};
+use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -33,7 +33,6 @@ pub(crate) struct AsgiSend {
     state: State,
     io: Arc<RequestBody>,
     shared: Arc<Shared>,
-    status: u16,
 }
 
 impl AsgiSend {
@@ -42,13 +41,7 @@ impl AsgiSend {
             state: State::Pending(tx),
             io,
             shared,
-            status: 0,
         }
-    }
-
-    /// The status sent (0 while none was).
-    pub(crate) fn status(&self) -> u16 {
-        self.status
     }
 
     /// Whether the application completed its response.
@@ -61,7 +54,6 @@ impl AsgiSend {
     pub(crate) fn fail(&mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Pending(tx) | State::Started(tx, _) => {
-                self.status = 500;
                 let _ = tx.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
             }
             State::Streaming(sender) => self.shared.context.abort_stream(&sender),
@@ -80,7 +72,6 @@ impl AsgiSend {
                 return Err(err);
             }
         };
-        self.status = head.status().as_u16();
         self.state = State::Started(tx, head);
         Ok(())
     }
@@ -173,9 +164,6 @@ pub(crate) fn response_head(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyRe
             let value = HeaderValue::from_bytes(value).map_err(|_| bad())?;
             headers.append(name, value);
         }
-    }
-    if !headers.contains_key(SERVER) {
-        headers.insert(SERVER, HeaderValue::from_static("granian"));
     }
     Ok(response)
 }

@@ -3,17 +3,15 @@
 //! and `close` to `send`, and the denial response extension (`websocket.http.response.*`).
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use granian_aiobridge::{
-    AccessEntry, Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
-    WebsocketStart, bytes_from_str, resolve, serve_websocket,
+    Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
+    bytes_from_str, resolve, serve_websocket,
 };
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
 use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
-use http::header::{HeaderMap, HeaderName, HeaderValue, SERVER};
-use http::request::Parts;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -49,7 +47,7 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: WebsocketStart) {
         subprotocols,
         session,
         decide,
-        started,
+        started: _,
     } = start;
     let send = match Py::new(
         py,
@@ -68,7 +66,7 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: WebsocketStart) {
         let receive = Py::new(py, AsgiWebsocketReceive::new(session, Arc::clone(shared)))?;
         let coroutine = shared.app.bind(py).call1((scope, receive, send.clone_ref(py)))?;
         let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = WebsocketDone::new(shared, send.clone_ref(py), &parts, &conn, started);
+        let done = WebsocketDone::new(shared, send.clone_ref(py));
         task.call_method1(intern!(py, "add_done_callback"), (done,))?;
         Ok(())
     })();
@@ -386,10 +384,7 @@ impl AsgiWebsocketSend {
                     // ASGI: a close before the accept refuses the handshake with 403.
                     Ok(Outgoing::Close { .. }) => {
                         self.status = 403;
-                        let mut response = error_response(StatusCode::FORBIDDEN);
-                        response
-                            .headers_mut()
-                            .insert(SERVER, HeaderValue::from_static("granian"));
+                        let response = error_response(StatusCode::FORBIDDEN);
                         self.decide(decide, WebsocketDecision::Respond(response))?;
                         Ok(done)
                     }
@@ -441,30 +436,18 @@ fn disconnected() -> PyErr {
 }
 
 /// The done-callback of a websocket's task: refuses or closes what the application left open,
-/// logs an exception, and writes the access log line.
+/// and logs an exception.
 #[pyclass(frozen, module = "granian._native")]
 pub(crate) struct WebsocketDone {
     shared: Arc<Shared>,
     send: Py<AsgiWebsocketSend>,
-    access: Option<AccessEntry>,
 }
 
 impl WebsocketDone {
-    fn new(
-        shared: &Arc<Shared>,
-        send: Py<AsgiWebsocketSend>,
-        parts: &Parts,
-        conn: &ConnInfo,
-        started: Instant,
-    ) -> Self {
-        let access = shared
-            .access_log
-            .as_ref()
-            .map(|_| AccessEntry::new(parts, conn, started));
+    fn new(shared: &Arc<Shared>, send: Py<AsgiWebsocketSend>) -> Self {
         Self {
             shared: Arc::clone(shared),
             send,
-            access,
         }
     }
 }
@@ -476,9 +459,6 @@ impl WebsocketDone {
         let mut send = self.send.bind(py).borrow_mut();
         let failed = context.task_outcome(py, task)? != TaskOutcome::Returned;
         send.end(failed);
-        let status = send.status;
-        drop(send);
-        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }

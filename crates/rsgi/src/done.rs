@@ -1,26 +1,24 @@
 use std::sync::Arc;
 
-use granian_aiobridge::{AccessEntry, TaskOutcome};
+use granian_aiobridge::TaskOutcome;
 use pyo3::prelude::*;
 
 use crate::handler::Shared;
 use crate::protocol::RsgiProtocol;
 
 /// The done-callback of a request's task: ends a streamed response, turns an exception or a
-/// missing response into a 500 (or a cut-off body), logs it, and writes the access log line.
+/// missing response into a 500 (or a cut-off body) and logs it.
 #[pyclass(frozen, module = "granian._native")]
 pub(crate) struct RequestDone {
     shared: Arc<Shared>,
     protocol: Py<RsgiProtocol>,
-    access: Option<AccessEntry>,
 }
 
 impl RequestDone {
-    pub(crate) fn new(shared: &Arc<Shared>, protocol: Py<RsgiProtocol>, access: Option<AccessEntry>) -> Self {
+    pub(crate) fn new(shared: &Arc<Shared>, protocol: Py<RsgiProtocol>) -> Self {
         Self {
             shared: Arc::clone(shared),
             protocol,
-            access,
         }
     }
 }
@@ -44,9 +42,6 @@ impl RequestDone {
             }
             TaskOutcome::Returned => protocol.finish(),
         }
-        let status = protocol.status();
-        drop(protocol);
-        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }

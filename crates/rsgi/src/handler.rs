@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use granian_aiobridge::{AccessEntry, LoopContext, LoopHandle, RequestStart, serve_request};
+use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, serve_request};
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody};
 use granian_websocket::WebsocketLimits;
@@ -16,9 +16,6 @@ use crate::scope::RsgiScope;
 /// How an [`RsgiHandler`] is set up beyond its application and loop.
 #[derive(Debug)]
 pub struct RsgiOptions {
-    /// Called once per finished request as
-    /// `(client, method, path, query_string, protocol, status, duration_ms)`.
-    pub access_log: Option<Py<PyAny>>,
     /// Requests in flight at once; more wait for a slot.
     pub backpressure: usize,
     /// Serve websockets with these limits; `None` serves websocket requests as plain HTTP.
@@ -29,7 +26,6 @@ pub struct RsgiOptions {
 pub(crate) struct Shared {
     pub(crate) app: Py<PyAny>,
     pub(crate) context: LoopContext,
-    pub(crate) access_log: Option<Py<PyAny>>,
     pub(crate) websockets: Option<WebsocketLimits>,
     permits: Arc<Semaphore>,
 }
@@ -54,7 +50,6 @@ impl RsgiHandler {
             shared: Arc::new(Shared {
                 app,
                 context: LoopContext::new(py, event_loop, runtime, "granian.rsgi")?,
-                access_log: options.access_log,
                 websockets: options.websockets,
                 permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
             }),
@@ -103,12 +98,8 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         conn,
         body,
         respond,
-        started,
+        started: _,
     } = start;
-    let access = shared
-        .access_log
-        .as_ref()
-        .map(|_| AccessEntry::new(&parts, &conn, started));
     let protocol = match Py::new(py, RsgiProtocol::new(Arc::clone(shared), body, respond)) {
         Ok(protocol) => protocol,
         Err(err) => {
@@ -122,7 +113,7 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn)?)?;
         let coroutine = shared.app.bind(py).call1((scope, protocol.clone_ref(py)))?;
         let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = RequestDone::new(shared, protocol.clone_ref(py), access);
+        let done = RequestDone::new(shared, protocol.clone_ref(py));
         task.call_method1(intern!(py, "add_done_callback"), (done,))?;
         Ok(())
     })();

@@ -73,7 +73,6 @@ pub(crate) struct RsgiProtocol {
     body: Arc<RequestBody>,
     responding: Responding,
     body_use: BodyUse,
-    status: u16,
 }
 
 impl RsgiProtocol {
@@ -87,13 +86,7 @@ impl RsgiProtocol {
             body,
             responding: Responding::Pending(respond),
             body_use: BodyUse::Unread,
-            status: 0,
         }
-    }
-
-    /// The status sent (0 while none was).
-    pub(crate) fn status(&self) -> u16 {
-        self.status
     }
 
     /// Whether no response was started.
@@ -113,7 +106,6 @@ impl RsgiProtocol {
     pub(crate) fn fail(&mut self) {
         match std::mem::replace(&mut self.responding, Responding::Sent) {
             Responding::Pending(respond) => {
-                self.status = 500;
                 let _ = respond.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
             }
             Responding::Streaming(slot) => {
@@ -125,13 +117,10 @@ impl RsgiProtocol {
         }
     }
 
-    /// Claim the response, after validating what is to be sent.
-    fn claim(&mut self, head: &Response<()>) -> PyResult<oneshot::Sender<Response<ResponseBody>>> {
+    /// Claim the response (once the head to send is validated).
+    fn claim(&mut self) -> PyResult<oneshot::Sender<Response<ResponseBody>>> {
         match std::mem::replace(&mut self.responding, Responding::Sent) {
-            Responding::Pending(respond) => {
-                self.status = head.status().as_u16();
-                Ok(respond)
-            }
+            Responding::Pending(respond) => Ok(respond),
             other => {
                 self.responding = other;
                 Err(Error::AlreadyResponded.into())
@@ -150,7 +139,7 @@ impl RsgiProtocol {
     /// Send a complete response. A client already gone is not the application's error: the
     /// response is dropped.
     fn respond(&mut self, head: Response<()>, body: ResponseBody) -> PyResult<()> {
-        let respond = self.claim(&head)?;
+        let respond = self.claim()?;
         let _ = respond.send(head.map(|()| body));
         // The exchange is over for the application: the request body can no longer be read.
         self.body.disconnect();
@@ -263,7 +252,7 @@ impl RsgiProtocol {
     fn response_file(&mut self, status: i64, headers: Option<&Bound<'_, PyAny>>, file: PathBuf) -> PyResult<()> {
         self.ensure_unsent()?;
         let head = response_head(status, headers)?;
-        let respond = self.claim(&head)?;
+        let respond = self.claim()?;
         crate::file::respond_with_file(&self.shared, respond, head, file, None);
         self.body.disconnect();
         Ok(())
@@ -284,7 +273,7 @@ impl RsgiProtocol {
             return Err(Error::BadRange { start, end }.into());
         }
         let head = response_head(status, headers)?;
-        let respond = self.claim(&head)?;
+        let respond = self.claim()?;
         crate::file::respond_with_file(&self.shared, respond, head, file, Some((start, end)));
         self.body.disconnect();
         Ok(())
@@ -301,7 +290,7 @@ impl RsgiProtocol {
     ) -> PyResult<Py<RsgiTransport>> {
         self.ensure_unsent()?;
         let head = response_head(status, headers)?;
-        let respond = self.claim(&head)?;
+        let respond = self.claim()?;
         let (sender, body) = ResponseBody::channel(STREAM_CAPACITY);
         let slot = Arc::new(StreamSlot(Mutex::new(Some(sender))));
         // A client already gone drops the body with the response; the transport then finds

@@ -1,6 +1,6 @@
 use bytes::Bytes;
 use granian_aiobridge::bytes_from_py;
-use http::header::{HeaderName, HeaderValue, SERVER};
+use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
@@ -26,11 +26,6 @@ pub fn response_head(status: i64, headers: Option<&Bound<'_, PyAny>>) -> PyResul
             let header_value = HeaderValue::from_str(value).map_err(|_| bad())?;
             map.append(header_name, header_value);
         }
-    }
-    if !response.headers().contains_key(SERVER) {
-        response
-            .headers_mut()
-            .insert(SERVER, HeaderValue::from_static("granian"));
     }
     Ok(response)
 }
@@ -74,7 +69,8 @@ mod tests {
             assert_eq!(head.status(), 201);
             assert_eq!(head.headers()["content-type"], "text/plain");
             assert_eq!(head.headers().get_all("x-a").iter().count(), 2);
-            assert_eq!(head.headers()["server"], "granian");
+            // The `Server` header is the response layer's to add (granian-compress).
+            assert!(!head.headers().contains_key("server"));
             let own = headers(py, c"[('server', 'mine')]");
             assert_eq!(response_head(200, Some(&own)).unwrap().headers()["server"], "mine");
             assert_eq!(response_head(204, None).unwrap().status(), 204);

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use granian_aiobridge::{
-    AccessEntry, Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
-    WebsocketStart, bytes_from_str, resolve, serve_websocket,
+    Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
+    bytes_from_str, resolve, serve_websocket,
 };
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
 use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
@@ -53,13 +53,8 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: WebsocketStart) {
         conn,
         session,
         decide,
-        started,
         ..
     } = start;
-    let access = shared
-        .access_log
-        .as_ref()
-        .map(|_| AccessEntry::new(&parts, &conn, started));
     let protocol = match Py::new(py, RsgiWebsocketProtocol::new(Arc::clone(shared), session, decide)) {
         Ok(protocol) => protocol,
         Err(err) => {
@@ -76,7 +71,6 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: WebsocketStart) {
         let done = WebsocketDone {
             shared: Arc::clone(shared),
             protocol: protocol.clone_ref(py),
-            access,
         };
         task.call_method1(intern!(py, "add_done_callback"), (done,))?;
         Ok(())
@@ -285,12 +279,11 @@ impl RsgiWebsocketTransport {
 }
 
 /// The done-callback of a websocket's task: refuses or closes what the application left open,
-/// logs an exception, and writes the access log line.
+/// and logs an exception.
 #[pyclass(frozen, module = "granian._native")]
 pub(crate) struct WebsocketDone {
     shared: Arc<Shared>,
     protocol: Py<RsgiWebsocketProtocol>,
-    access: Option<AccessEntry>,
 }
 
 #[pymethods]
@@ -300,9 +293,6 @@ impl WebsocketDone {
         let mut protocol = self.protocol.bind(py).try_borrow_mut()?;
         let failed = context.task_outcome(py, task)? != TaskOutcome::Returned;
         protocol.end(failed);
-        let status = protocol.status;
-        drop(protocol);
-        context.log_access(py, self.shared.access_log.as_ref(), self.access.as_ref(), status);
         Ok(())
     }
 }

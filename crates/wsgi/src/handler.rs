@@ -1,9 +1,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use granian_aiobridge::AccessEntry;
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody, StreamSender, error_response};
 use http::request::Parts;
@@ -36,7 +35,7 @@ const JOIN_LIMIT: u64 = 64 * 1024;
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// How a [`WsgiHandler`] is set up beyond its application.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct WsgiOptions {
     /// Threads running the application; each request holds one from the call to the end of
     /// its body.
@@ -45,9 +44,6 @@ pub struct WsgiOptions {
     pub backpressure: usize,
     /// `wsgi.multiprocess`: whether other processes serve the same application.
     pub multiprocess: bool,
-    /// Called once per finished request as
-    /// `(client, method, path, query_string, protocol, status, duration_ms)`.
-    pub access_log: Option<Py<PyAny>>,
 }
 
 /// A request on its way from the runtime to a blocking thread.
@@ -56,7 +52,6 @@ struct Job {
     body: Option<IncomingBody>,
     conn: Arc<ConnInfo>,
     respond: oneshot::Sender<Response<ResponseBody>>,
-    started: Instant,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -64,7 +59,6 @@ struct Job {
 struct Shared {
     app: Py<PyAny>,
     runtime: Handle,
-    access_log: Option<Py<PyAny>>,
     environ: EnvironCache,
     logger: Logger,
     /// `io.TextIOBase`, to keep text files off the native file path.
@@ -89,7 +83,6 @@ impl WsgiHandler {
         let shared = Arc::new(Shared {
             app,
             runtime,
-            access_log: options.access_log,
             environ: EnvironCache::new(py, options.multiprocess)?,
             logger: Logger::new(py)?,
             text_io: py.import("io")?.getattr("TextIOBase")?.unbind(),
@@ -146,7 +139,6 @@ async fn serve_request(
     let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
         return error_response(StatusCode::SERVICE_UNAVAILABLE);
     };
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let (respond, response) = oneshot::channel();
     let job = Job {
@@ -154,7 +146,6 @@ async fn serve_request(
         body: (!body.is_end_stream()).then_some(body),
         conn,
         respond,
-        started,
         _permit: permit,
     };
     if shared.pool.submit(job).is_err() {
@@ -204,7 +195,6 @@ fn serve_job(py: Python<'_>, shared: &Arc<Shared>, job: Job) {
         body,
         conn,
         respond,
-        started,
         _permit,
     } = job;
     let state = ResponseState::new(respond, shared.runtime.clone());
@@ -217,12 +207,6 @@ fn serve_job(py: Python<'_>, shared: &Arc<Shared>, job: Job) {
     });
     if let Some(input) = input {
         drain(py, shared, &input);
-    }
-    if let Some(log) = &shared.access_log {
-        let status = lock(&state).status();
-        if let Err(err) = AccessEntry::new(&parts, &conn, started).write(log.bind(py), status) {
-            shared.logger.exception(py, "Access log failed", err);
-        }
     }
 }
 

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use granian_aiobridge::bytes_from_py;
 use granian_serve::{ResponseBody, StreamSender, error_response};
-use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, SERVER, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use http::{HeaderMap, Response, StatusCode};
 use hyper::ext::ReasonPhrase;
 use pyo3::prelude::*;
@@ -158,9 +158,6 @@ pub(crate) fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) 
         }
         map.append(header_name, value);
     }
-    if !map.contains_key(SERVER) {
-        map.insert(SERVER, HeaderValue::from_static("granian"));
-    }
     Ok(Head {
         status,
         reason,
@@ -182,8 +179,6 @@ enum Sent {
 pub(crate) struct ResponseState {
     head: Option<Head>,
     sent: Sent,
-    /// The status that went out (or was about to when the client left), for the access log.
-    status: u16,
     /// The client went away.
     gone: bool,
     runtime: Handle,
@@ -200,14 +195,9 @@ impl ResponseState {
         Arc::new(Mutex::new(Self {
             head: None,
             sent: Sent::Pending(respond),
-            status: 0,
             gone: false,
             runtime,
         }))
-    }
-
-    pub(crate) fn status(&self) -> u16 {
-        self.status
     }
 
     pub(crate) fn headers_sent(&self) -> bool {
@@ -220,7 +210,6 @@ impl ResponseState {
 
     /// Record the head from `start_response`, replacing an earlier one (`exc_info` case).
     pub(crate) fn set_head(&mut self, head: Head) {
-        self.status = head.status.as_u16();
         self.head = Some(head);
     }
 
@@ -276,7 +265,6 @@ impl ResponseState {
     pub(crate) fn fail(&mut self) {
         match std::mem::replace(&mut self.sent, Sent::Done) {
             Sent::Pending(respond) => {
-                self.status = 500;
                 if respond.send(error_response(StatusCode::INTERNAL_SERVER_ERROR)).is_err() {
                     self.gone = true;
                 }

@@ -1,0 +1,64 @@
+//! The Python end of the access log: the queue a worker's logging thread drains.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use granian_accesslog::{AccessLogSink, Format, LineQueue};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// Lines a worker's queue holds before new ones are dropped (and counted).
+const QUEUE_LINES: usize = 16_384;
+
+/// The access log lines of one server, formatted by the runtime threads, waiting for the
+/// worker's logging thread to write them through the `granian.access` logger.
+#[pyclass(frozen, module = "granian._native")]
+#[derive(Clone)]
+pub(crate) struct AccessLogQueue {
+    sink: Arc<AccessLogSink>,
+}
+
+impl AccessLogQueue {
+    /// Compile `template` (JSON lines with `json`); a bad template is a `ValueError` that says
+    /// what is wrong.
+    pub(crate) fn new(template: &str, json: bool) -> PyResult<Self> {
+        let format = Format::new(template, json).map_err(|err| PyValueError::new_err(err.to_string()))?;
+        Ok(Self {
+            sink: Arc::new(AccessLogSink::new(format, Arc::new(LineQueue::new(QUEUE_LINES)))),
+        })
+    }
+
+    /// What the access log layer writes into.
+    pub(crate) fn sink(&self) -> &Arc<AccessLogSink> {
+        &self.sink
+    }
+}
+
+#[pymethods]
+impl AccessLogQueue {
+    /// Raise `ValueError` if `format` does not compile, saying why.
+    #[staticmethod]
+    fn check(format: &str) -> PyResult<()> {
+        Format::new(format, false).map_err(|err| PyValueError::new_err(err.to_string()))?;
+        Ok(())
+    }
+
+    /// Every queued line, waiting up to `timeout` seconds (without the GIL) for the first one:
+    /// an empty list after a timeout, `None` once the queue is closed and empty.
+    fn drain(&self, py: Python<'_>, timeout: f64) -> Option<Vec<String>> {
+        let timeout = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
+        let queue = Arc::clone(self.sink.queue());
+        py.detach(move || queue.drain(timeout))
+    }
+
+    /// Refuse further lines; `drain` still returns those queued, then `None`.
+    fn close(&self) {
+        self.sink.queue().close();
+    }
+
+    /// Lines dropped so far because the queue was full.
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.sink.queue().dropped()
+    }
+}
