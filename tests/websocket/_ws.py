@@ -11,6 +11,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 import h2.config
 import h2.connection
@@ -26,9 +27,10 @@ PING = 0x9
 PONG = 0xA
 
 
-def frame(opcode: int, payload: bytes = b'', *, masked: bool = True) -> bytes:
-    """One final frame; a client's frames are masked (RFC 6455 §5.3)."""
-    head = bytes([0x80 | opcode])
+def frame(opcode: int, payload: bytes = b'', *, masked: bool = True, rsv1: bool = False) -> bytes:
+    """One final frame; a client's frames are masked (RFC 6455 §5.3). `rsv1` marks a compressed
+    message (RFC 7692 §6)."""
+    head = bytes([0x80 | (0x40 if rsv1 else 0) | opcode])
     length = len(payload)
     mask_bit = 0x80 if masked else 0
     if length < 126:
@@ -48,10 +50,12 @@ def close_payload(code: int, reason: str = '') -> bytes:
 
 
 class FrameParser:
-    """Splits a byte stream into (opcode, payload) frames (unfragmented, as the server sends them)."""
+    """Splits a byte stream into (opcode, payload) frames (unfragmented, as the server sends them).
+    Payloads of frames with RSV1 set go through `inflate` when given (permessage-deflate)."""
 
     def __init__(self) -> None:
         self.buffer = b''
+        self.inflate: Callable[[bytes], bytes] | None = None
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         self.buffer += data
@@ -72,7 +76,10 @@ class FrameParser:
                 offset = 10
             if len(self.buffer) < offset + length:
                 break
-            frames.append((opcode, self.buffer[offset : offset + length]))
+            payload = self.buffer[offset : offset + length]
+            if self.buffer[0] & 0x40 and self.inflate is not None:
+                payload = self.inflate(payload)
+            frames.append((opcode, payload))
             self.buffer = self.buffer[offset + length :]
         return frames
 
@@ -126,7 +133,15 @@ def wait_closed(sock: socket.socket, *, timeout: float) -> bool:
 class H2Websocket:
     """A websocket over an HTTP/2 extended CONNECT stream, with prior knowledge."""
 
-    def __init__(self, port: int, path: str, *, subprotocols: tuple[str, ...] = (), timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        port: int,
+        path: str,
+        *,
+        subprotocols: tuple[str, ...] = (),
+        extensions: str | None = None,
+        timeout: float = TIMEOUT,
+    ) -> None:
         self.timeout = timeout
         self.sock = connect(port, timeout=timeout)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
@@ -156,6 +171,8 @@ class H2Websocket:
         ]
         if subprotocols:
             headers.append((b'sec-websocket-protocol', ', '.join(subprotocols).encode()))
+        if extensions is not None:
+            headers.append((b'sec-websocket-extensions', extensions.encode()))
         self.conn.send_headers(self.stream_id, headers)
         self.sock.sendall(self.conn.data_to_send())
         while not self.status:
@@ -187,8 +204,8 @@ class H2Websocket:
         if outgoing:
             self.sock.sendall(outgoing)
 
-    def send(self, opcode: int, payload: bytes) -> None:
-        data = frame(opcode, payload)
+    def send(self, opcode: int, payload: bytes, *, rsv1: bool = False) -> None:
+        data = frame(opcode, payload, rsv1=rsv1)
         step = self.conn.max_outbound_frame_size
         for start in range(0, len(data), step):
             self.conn.send_data(self.stream_id, data[start : start + step])

@@ -2,15 +2,17 @@ use granian_serve::{ResponseBody, ShutdownWatch};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::driver::Pending;
-use crate::{Error, WebsocketLimits};
+use crate::{Error, PerMessageDeflate, WebsocketLimits};
 
 const SEC_WEBSOCKET_KEY: &str = "sec-websocket-key";
 const SEC_WEBSOCKET_VERSION: &str = "sec-websocket-version";
 const SEC_WEBSOCKET_PROTOCOL: &str = "sec-websocket-protocol";
 const SEC_WEBSOCKET_ACCEPT: &str = "sec-websocket-accept";
+const SEC_WEBSOCKET_EXTENSIONS: &str = "sec-websocket-extensions";
+/// RFC 6455 §1.3: appended to the key before hashing it into `Sec-WebSocket-Accept`.
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// A request that asked for a websocket and may have one: what an interface needs to decide
 /// (the subprotocols offered), and what answering it takes.
@@ -19,6 +21,8 @@ pub struct Handshake {
     /// `Sec-WebSocket-Key` over HTTP/1.1; HTTP/2 has none (RFC 8441 §5).
     key: Option<HeaderValue>,
     subprotocols: Vec<String>,
+    /// The `Sec-WebSocket-Extensions` values offered, answered once the limits are known.
+    extensions: Vec<HeaderValue>,
     on_upgrade: OnUpgrade,
     shutdown: Option<ShutdownWatch>,
 }
@@ -46,7 +50,12 @@ pub fn is_valid_key(key: &[u8]) -> bool {
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2).
 #[must_use]
 pub fn accept_key(key: &[u8]) -> String {
-    derive_accept_key(key)
+    use base64::Engine;
+    use sha1::Digest;
+    let mut sha1 = sha1::Sha1::new();
+    sha1.update(key);
+    sha1.update(ACCEPT_GUID);
+    base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
 }
 
 fn version_is_13(headers: &HeaderMap) -> bool {
@@ -104,19 +113,22 @@ pub fn handshake<B>(request: &mut Request<B>) -> Result<Option<Handshake>, Error
         .filter(|item| !item.is_empty())
         .map(str::to_owned)
         .collect();
+    let extensions = headers.get_all(SEC_WEBSOCKET_EXTENSIONS).iter().cloned().collect();
     let on_upgrade = hyper::upgrade::on(&mut *request);
     let shutdown = request.extensions_mut().remove::<ShutdownWatch>();
     Ok(Some(Handshake {
         key,
         subprotocols,
+        extensions,
         on_upgrade,
         shutdown,
     }))
 }
 
 /// Headers an application may not set on the answer: they describe the connection, which
-/// HTTP/2 forbids (RFC 9113 §8.2.2) and HTTP/1.1's `101` sets itself.
-const CONNECTION_HEADERS: [&str; 8] = [
+/// HTTP/2 forbids (RFC 9113 §8.2.2) and HTTP/1.1's `101` sets itself, or an extension only
+/// this crate can run.
+const CONNECTION_HEADERS: [&str; 9] = [
     "connection",
     "upgrade",
     "keep-alive",
@@ -125,6 +137,7 @@ const CONNECTION_HEADERS: [&str; 8] = [
     "te",
     "content-length",
     SEC_WEBSOCKET_ACCEPT,
+    SEC_WEBSOCKET_EXTENSIONS,
 ];
 
 impl Handshake {
@@ -135,8 +148,9 @@ impl Handshake {
     }
 
     /// Accept: the response that completes the handshake (`101 Switching Protocols` over
-    /// HTTP/1.1, `200` over HTTP/2) with `subprotocol` and the application's `headers`, and
-    /// the connection to run once the protocol layer has sent it.
+    /// HTTP/1.1, `200` over HTTP/2) with `subprotocol`, the application's `headers` and, when
+    /// `limits` allow it and the client offered it, permessage-deflate; and the connection to
+    /// run once the protocol layer has sent it.
     #[must_use]
     pub fn accept(
         self,
@@ -153,8 +167,16 @@ impl Handshake {
         if let Some(subprotocol) = subprotocol {
             map.insert(SEC_WEBSOCKET_PROTOCOL, subprotocol);
         }
-        if !map.contains_key(header::SERVER) {
-            map.insert(header::SERVER, HeaderValue::from_static("granian"));
+        let mut deflate = None;
+        if limits.deflate {
+            let offers = self.extensions.iter().map(HeaderValue::as_bytes);
+            if let Some(answer) = PerMessageDeflate::negotiate(offers) {
+                // The connection compresses only if the answer goes out.
+                if let Ok(value) = HeaderValue::from_str(&answer.to_string()) {
+                    map.insert(SEC_WEBSOCKET_EXTENSIONS, value);
+                    deflate = Some(answer);
+                }
+            }
         }
         match &self.key {
             Some(key) => {
@@ -169,7 +191,7 @@ impl Handshake {
             // RFC 8441 §5: a 2xx answer opens the tunnel.
             None => *response.status_mut() = StatusCode::OK,
         }
-        let pending = Pending::new(self.on_upgrade, self.shutdown, limits);
+        let pending = Pending::new(self.on_upgrade, self.shutdown, limits, deflate);
         (response, pending)
     }
 }
@@ -260,6 +282,72 @@ mod tests {
         let response = err.response();
         assert_eq!(response.status(), 426);
         assert_eq!(response.headers()["sec-websocket-version"], "13");
+    }
+
+    #[test]
+    fn answers_permessage_deflate_offers() {
+        let offer = [
+            (
+                "sec-websocket-extensions",
+                "x-foo, permessage-deflate; server_max_window_bits=10",
+            ),
+            ("sec-websocket-extensions", "permessage-deflate; client_max_window_bits"),
+        ];
+        let pairs: Vec<_> = CLIENT.iter().copied().chain(offer).collect();
+        let app_headers = || {
+            HeaderMap::from_iter([(
+                HeaderName::from_static(SEC_WEBSOCKET_EXTENSIONS),
+                HeaderValue::from_static("x-app"),
+            )])
+        };
+        let mut req = request(Version::HTTP_11, Method::GET, &pairs);
+        let (response, pending) =
+            handshake(&mut req)
+                .unwrap()
+                .unwrap()
+                .accept(None, app_headers(), WebsocketLimits::default());
+        assert_eq!(response.headers()["sec-websocket-extensions"], "permessage-deflate");
+        assert_eq!(response.headers().get_all("sec-websocket-extensions").iter().count(), 1);
+        assert!(pending.deflate().is_some());
+
+        // Switched off: declined, and an application cannot claim an extension either.
+        let off = WebsocketLimits {
+            deflate: false,
+            ..WebsocketLimits::default()
+        };
+        let mut req = request(Version::HTTP_11, Method::GET, &pairs);
+        let (response, pending) = handshake(&mut req).unwrap().unwrap().accept(None, app_headers(), off);
+        assert!(!response.headers().contains_key("sec-websocket-extensions"));
+        assert!(pending.deflate().is_none());
+
+        // Over HTTP/2 too (RFC 8441 §5 keeps the extension headers).
+        let mut req = request(
+            Version::HTTP_2,
+            Method::CONNECT,
+            &[
+                ("sec-websocket-version", "13"),
+                (
+                    "sec-websocket-extensions",
+                    "permessage-deflate; server_no_context_takeover",
+                ),
+            ],
+        );
+        req.extensions_mut()
+            .insert(hyper::ext::Protocol::from_static("websocket"));
+        let (response, pending) =
+            handshake(&mut req)
+                .unwrap()
+                .unwrap()
+                .accept(None, HeaderMap::new(), WebsocketLimits::default());
+        assert_eq!(
+            response.headers()["sec-websocket-extensions"],
+            "permessage-deflate; server_no_context_takeover"
+        );
+        assert!(
+            pending
+                .deflate()
+                .is_some_and(|deflate| deflate.server_no_context_takeover)
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
 use std::time::Duration;
 
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use yawc::{CompressionLevel, Options};
 
 /// How websocket connections are bounded and kept alive.
 #[derive(Debug, Clone)]
 pub struct WebsocketLimits {
-    /// The largest message (and frame) accepted, in bytes; a larger one closes the connection
-    /// with 1009.
+    /// The largest message (and frame) accepted, in bytes, after decompression; a larger one
+    /// closes the connection with 1009.
     pub max_message_size: usize,
     /// Send a ping after this long without hearing from the peer; `None` sends none.
     pub ping_interval: Option<Duration>,
@@ -14,6 +14,8 @@ pub struct WebsocketLimits {
     pub ping_timeout: Duration,
     /// How long a closing handshake waits for the peer's close frame.
     pub close_timeout: Duration,
+    /// Accept permessage-deflate (RFC 7692) when a client offers it.
+    pub deflate: bool,
 }
 
 impl Default for WebsocketLimits {
@@ -23,18 +25,27 @@ impl Default for WebsocketLimits {
             ping_interval: Some(Duration::from_secs(20)),
             ping_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),
+            deflate: true,
         }
     }
 }
 
 impl WebsocketLimits {
-    /// The tungstenite configuration for these limits. Buffers stay small so that many idle
-    /// connections cost little memory.
-    pub(crate) fn config(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            .read_buffer_size(16 * 1024)
-            .write_buffer_size(0)
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_message_size))
+    /// The yawc options for these limits, compressing when `deflate` was agreed. Buffers stay
+    /// small so that many idle connections cost little memory.
+    pub(crate) fn options(&self, deflate: bool) -> Options {
+        // yawc refuses a frame, a reassembled message or a decompressed payload once it
+        // reaches its limit; one more byte lets a message of exactly the limit through. The
+        // decompressor stops at the limit, so a small compressed frame cannot make it
+        // allocate more.
+        let limit = self.max_message_size.saturating_add(1);
+        let options = Options::default()
+            .with_limits(limit, limit)
+            .with_read_buffer_capacity(16 * 1024);
+        if deflate {
+            options.with_compression_level(CompressionLevel::default())
+        } else {
+            options.without_compression()
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! Properties of the websocket handshake: any well-formed key is accepted and answered, and no
-//! header value a client sends makes recognising a handshake panic.
+//! Properties of the websocket handshake: any well-formed key is accepted and answered, no
+//! header value a client sends makes recognising a handshake or negotiating permessage-deflate
+//! panic, and every accepted offer is answered with a header value the offer allowed.
 
-use granian_websocket::{accept_key, handshake, is_valid_key};
+use granian_websocket::{PerMessageDeflate, accept_key, handshake, is_valid_key};
 use http::{Method, Request, Version};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -48,6 +49,7 @@ proptest! {
         key in vec(any::<u8>(), 0..32),
         version in vec(any::<u8>(), 0..8),
         protocols in vec(any::<u8>(), 0..64),
+        extensions in vec(any::<u8>(), 0..64),
     ) {
         let mut request = Request::builder().method(Method::GET).version(Version::HTTP_11).uri("/");
         for (name, value) in [
@@ -56,12 +58,50 @@ proptest! {
             ("sec-websocket-key", key),
             ("sec-websocket-version", version),
             ("sec-websocket-protocol", protocols),
+            ("sec-websocket-extensions", extensions),
         ] {
             if let Ok(value) = http::HeaderValue::from_bytes(&value) {
                 request = request.header(name, value);
             }
         }
         let mut request = request.body(()).unwrap();
-        let _ = handshake(&mut request);
+        if let Ok(Some(handshake)) = handshake(&mut request) {
+            let _ = handshake.accept(None, http::HeaderMap::new(), granian_websocket::WebsocketLimits::default());
+        }
+    }
+
+    #[test]
+    fn any_extension_offer_never_panics(values in vec(vec(any::<u8>(), 0..96), 0..4)) {
+        let _ = PerMessageDeflate::negotiate(values.iter().map(Vec::as_slice));
+    }
+
+    #[test]
+    fn permessage_deflate_offers_are_answered_within_what_they_allow(
+        params in vec(
+            prop_oneof![
+                Just("server_no_context_takeover".to_owned()),
+                Just("client_no_context_takeover".to_owned()),
+                Just("client_max_window_bits".to_owned()),
+                (0u8..20).prop_map(|bits| format!("client_max_window_bits={bits}")),
+                (0u8..20).prop_map(|bits| format!("server_max_window_bits={bits}")),
+                (0u8..20).prop_map(|bits| format!("server_max_window_bits=\"{bits}\"")),
+                "[a-z_=\" ]{0,12}",
+            ],
+            0..5,
+        ),
+    ) {
+        let offer = std::iter::once("permessage-deflate".to_owned()).chain(params).collect::<Vec<_>>().join("; ");
+        let Some(answer) = PerMessageDeflate::negotiate([offer.as_bytes()]) else {
+            return Ok(());
+        };
+        let text = answer.to_string();
+        prop_assert!(text.starts_with("permessage-deflate"));
+        prop_assert!(http::HeaderValue::from_str(&text).is_ok());
+        // Each parameter of the answer was in the offer (RFC 7692 §7.1).
+        for param in text.split("; ").skip(1) {
+            let name = param.split('=').next().unwrap_or_default();
+            prop_assert!(offer.contains(name), "{} not offered in {}", name, offer);
+        }
+        prop_assert!(answer.server_max_window_bits.is_none_or(|bits| bits == 15));
     }
 }
