@@ -44,12 +44,18 @@ BOOL_FLAGS = {
     'http1_pipeline_flush': ('--http1-pipeline-flush', '--no-http1-pipeline-flush'),
     'http2_adaptive_window': ('--http2-adaptive-window', '--no-http2-adaptive-window'),
     'websockets': ('--ws', '--no-ws'),
+    'ws_deflate': ('--ws-deflate', '--no-ws-deflate'),
     'log_enabled': ('--log', '--no-log'),
     'log_access': ('--access-log', '--no-access-log'),
+    'log_access_json': ('--access-log-json', '--no-access-log-json'),
+    'log_json': ('--log-json', '--no-log-json'),
     'factory': ('--factory', '--no-factory'),
     'reload': ('--reload', '--no-reload'),
     'respawn_failed_workers': ('--respawn-failed-workers', '--no-respawn-failed-workers'),
     'ssl_client_verify': ('--ssl-client-verify', '--no-ssl-client-verify'),
+    'metrics_enabled': ('--metrics', '--no-metrics'),
+    'response_compression': ('--response-compression', '--no-response-compression'),
+    'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -77,6 +83,8 @@ VALUE_FLAGS = {
     'ws_ping_interval': '--ws-ping-interval',
     'ws_ping_timeout': '--ws-ping-timeout',
     'log_level': '--log-level',
+    'log_access_format': '--access-log-fmt',
+    'log_dictconfig': '--log-config',
     'working_dir': '--working-dir',
     'graceful_timeout': '--graceful-timeout',
     'workers_kill_timeout': '--workers-kill-timeout',
@@ -103,16 +111,29 @@ VALUE_FLAGS = {
     'pid_file': '--pid-file',
     'process_name': '--process-name',
     'env_files': '--env-files',
+    'static_path_route': '--static-path-route',
+    'static_path_mount': '--static-path-mount',
+    'static_path_dir_to_file': '--static-path-dir-to-file',
+    'static_path_expires': '--static-path-expires',
+    'metrics_scrape_interval': '--metrics-scrape-interval',
+    'metrics_address': '--metrics-address',
+    'metrics_port': '--metrics-port',
+    'server_header': '--server-header',
+    'response_compression_min_size': '--response-compression-min-size',
+    'response_compression_algorithms': '--response-compression-algorithms',
+    'forwarded_allow_ips': '--forwarded-allow-ips',
+    'url_path_prefix': '--url-path-prefix',
 }
 # Options written in octal on the command line and in their environment variable.
 OCTAL_OPTIONS = ('uds_permissions',)
 # Options taking several values (the flag repeated; the environment variable split).
-MULTIPLE_OPTIONS = ('reload_paths', 'reload_ignore_dirs', 'env_files')
+MULTIPLE_OPTIONS = ('reload_paths', 'reload_ignore_dirs', 'env_files', 'response_compression_algorithms')
 # Any existing file does for options that only check that their file exists.
 A_FILE = HERE / '__init__.py'
 
 # Options in seconds (floats, with units on the command line).
 DURATION_OPTIONS = (
+    'metrics_scrape_interval',
     'ws_ping_interval',
     'ws_ping_timeout',
     'graceful_timeout',
@@ -368,6 +389,7 @@ def test_backpressure_defaults_to_backlog_per_worker() -> None:
         ({'GRANIAN_HTTP1_HEADER_READ_TIMEOUT': '500'}, 'http1_header_read_timeout', 500),
         ({'GRANIAN_HTTP1_KEEP_ALIVE': 'false'}, 'http1_keep_alive', False),
         ({'GRANIAN_WS': 'false'}, 'websockets', False),
+        ({'GRANIAN_WS_DEFLATE': 'false'}, 'ws_deflate', False),
         ({'GRANIAN_WS_MAX_MESSAGE_SIZE': '4096'}, 'ws_max_message_size', 4096),
         ({'GRANIAN_WS_PING_INTERVAL': '5'}, 'ws_ping_interval', 5.0),
         ({'GRANIAN_WS_PING_TIMEOUT': '7'}, 'ws_ping_timeout', 7.0),
@@ -787,6 +809,15 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'pid_file': st.sampled_from([HERE / 'granian.pid', HERE.parent / 'granian.pid']),
         'process_name': dir_names,
         'env_files': st.lists(st.just(A_FILE), max_size=2).map(tuple),
+        'metrics_scrape_interval': st.integers(1, 60).map(float),
+        'metrics_address': st.sampled_from(['127.0.0.1', '0.0.0.0', '::1']),
+        'metrics_port': bounded('metrics_port'),
+        'log_access_format': st.sampled_from(['%(status)d', '%(addr)s %(header{X-Id})s', '100%% %(dt_ms).1f']),
+        'server_header': st.from_regex(r'[!-~]([ !-~]{0,10}[!-~])?', fullmatch=True),
+        'response_compression_min_size': bounded('response_compression_min_size'),
+        'response_compression_algorithms': st.permutations(['br', 'zstd', 'gzip']).flatmap(
+            lambda order: st.integers(1, 3).map(lambda count: tuple(order[:count]))
+        ),
         # Options that only go with others (TLS, Unix sockets) have their own tests.
         **{name: st.booleans() for name in BOOL_FLAGS if name != 'ssl_client_verify'},
     }

@@ -1,6 +1,6 @@
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeAlias, final
 
@@ -9,8 +9,10 @@ __all__ = [
     'ASGISend',
     'ASGIWebsocketReceive',
     'ASGIWebsocketSend',
+    'AccessLogQueue',
     'AsgiServer',
     'ClientDisconnected',
+    'MetricsRegion',
     'ProtocolError',
     'RSGIHTTPProtocol',
     'RSGIHTTPScope',
@@ -33,8 +35,6 @@ __all__ = [
     '__version__',
 ]
 __version__: str
-
-_AccessLog: TypeAlias = Callable[[str, str, str, str, str, int, float], None]
 
 class ProtocolError(RuntimeError):
     """The server could not set up its socket or runtime."""
@@ -76,6 +76,40 @@ class ASGIWebsocketSend:
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[None]: ...
 
 @final
+class MetricsRegion:
+    """Prometheus counters for `workers` worker numbers, in memory shared with the processes
+    forked after it is created."""
+
+    def __new__(cls, workers: int) -> MetricsRegion: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def slots(self) -> int: ...
+    def assign(self, worker: int) -> int: ...
+    def release(self, slot: int) -> None: ...
+    def count_spawns(self, count: int) -> None: ...
+    def count_respawns(self, reason: str, count: int) -> None: ...
+    def set_blocking_threads(self, slot: int, threads: int) -> None: ...
+    def render(self) -> str: ...
+
+@final
+class AccessLogQueue:
+    """The access log lines of one server, formatted by the runtime threads, waiting for the
+    worker's logging thread. Lines that find the queue full are dropped and counted."""
+
+    @staticmethod
+    def check(format: str) -> None:
+        """Raise `ValueError` saying why when `format` does not compile."""
+    def drain(self, timeout: float) -> list[str] | None:
+        """Every queued line, waiting up to `timeout` seconds (without the GIL) for the first one:
+        `[]` after a timeout, `None` once closed and empty."""
+    def close(self) -> None:
+        """Refuse further lines; `drain` still returns those queued."""
+    @property
+    def dropped(self) -> int:
+        """Lines dropped so far because the queue was full."""
+
+@final
 class ServerConfig:
     """Settings one worker's native server runs with, validated in Python before they get here."""
 
@@ -107,13 +141,55 @@ class ServerConfig:
         ssl_protocol_min: str = 'tls1.2',
         ssl_ca: str | os.PathLike[str] | None = None,
         ssl_client_verify: bool = False,
+        proxy_headers: bool = False,
+        forwarded_allow_ips: str = '127.0.0.1,::1',
+        url_path_prefix: str | None = None,
         websockets: bool = True,
         ws_max_message_size: int = 16777216,
         ws_ping_interval: float = 20.0,
         ws_ping_timeout: float = 20.0,
+        ws_deflate: bool = True,
+        server_header: str | None = ...,
+        response_compression: bool = False,
+        response_compression_min_size: int = 1024,
+        response_compression_algorithms: Sequence[str] | None = None,
+        access_log: bool = False,
+        access_log_format: str = ...,
+        access_log_json: bool = False,
+        static_path_route: Sequence[str] = ...,
+        static_path_mount: Sequence[str | os.PathLike[str]] = ...,
+        static_path_dir_to_file: str | None = None,
+        static_path_expires: float = 86400.0,
+        metrics: MetricsRegion | None = None,
+        metrics_slot: int = 0,
     ) -> ServerConfig: ...
     @property
     def http(self) -> str: ...
+    @property
+    def proxy_headers(self) -> bool: ...
+    @property
+    def forwarded_allow_ips(self) -> str: ...
+    @property
+    def url_path_prefix(self) -> str | None: ...
+    @property
+    def server_header(self) -> str | None:
+        """The `Server` header added to responses that set none; `None` adds none."""
+    @property
+    def response_compression(self) -> bool: ...
+    @property
+    def response_compression_min_size(self) -> int: ...
+    @property
+    def response_compression_algorithms(self) -> list[str]:
+        """The compression algorithms offered, in order of preference."""
+    @property
+    def access_log(self) -> bool: ...
+    @property
+    def access_log_format(self) -> str: ...
+    @property
+    def access_log_json(self) -> bool: ...
+    @property
+    def access_log_queue(self) -> AccessLogQueue | None:
+        """Where the access log lines wait for the worker's logging thread; `None` when off."""
     @property
     def runtime_threads(self) -> int: ...
     @property
@@ -162,6 +238,8 @@ class ServerConfig:
     def ws_ping_interval(self) -> float: ...
     @property
     def ws_ping_timeout(self) -> float: ...
+    @property
+    def ws_deflate(self) -> bool: ...
 
 @final
 class AsgiServer:
@@ -169,8 +247,7 @@ class AsgiServer:
 
     `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
     `state` is the lifespan state: each request scope gets a shallow copy of it under 'state'
-    (no 'state' key when it is None). `access_log`, when given, is called on the loop thread
-    once per finished request as (client, method, path, query_string, protocol, status, duration_ms).
+    (no 'state' key when it is None).
     """
 
     def __new__(
@@ -181,7 +258,6 @@ class AsgiServer:
         loop: asyncio.AbstractEventLoop,
         *,
         state: dict[str, Any] | None = None,
-        access_log: _AccessLog | None = None,
     ) -> AsgiServer: ...
     def start(self) -> None:
         """Start accepting; call on the loop's thread (the loop need not be running yet)."""
@@ -303,8 +379,6 @@ class RsgiServer:
 
     `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
     `app` is called as `app(scope, protocol)` (pass `__rsgi__` when the application has one).
-    `access_log`, when given, is called on the loop thread once per finished request as
-    (client, method, path, query_string, protocol, status, duration_ms).
     """
 
     def __new__(
@@ -313,8 +387,6 @@ class RsgiServer:
         config: ServerConfig,
         app: Callable[..., Any],
         loop: asyncio.AbstractEventLoop,
-        *,
-        access_log: _AccessLog | None = None,
     ) -> RsgiServer: ...
     def start(self) -> None:
         """Start accepting; call on the loop's thread (the loop need not be running yet)."""
@@ -390,9 +462,7 @@ class WsgiServer:
     threads; no event loop is involved.
 
     `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
-    `multiprocess` is `wsgi.multiprocess`. `access_log`, when given, is called on the thread that
-    served the request, once per finished request, as
-    (client, method, path, query_string, protocol, status, duration_ms).
+    `multiprocess` is `wsgi.multiprocess`.
     """
 
     def __new__(
@@ -403,7 +473,6 @@ class WsgiServer:
         *,
         blocking_threads: int = 1,
         multiprocess: bool = False,
-        access_log: _AccessLog | None = None,
     ) -> WsgiServer: ...
     def start(self) -> None:
         """Start accepting."""

@@ -42,12 +42,13 @@ from collections.abc import Awaitable, Iterable
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._access_log import AccessLogWriter
 from ._imports import TargetError, load_target
 from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
 from ._ops import set_process_title
 from .constants import Interfaces
-from .log import build_access_log, logger
+from .log import logger
 
 if TYPE_CHECKING:
     from .server import Options
@@ -90,6 +91,8 @@ _stop_requested = False
 # Write end of this worker's status pipe to the master, if it has one.
 _status_fd: int | None = None
 _max_requests: int | None = None
+# The master's metrics region and this process's slot in it, when metrics are on.
+_metrics: tuple[Any, int] | None = None
 
 
 def _early_stop(signum: int, frame: FrameType | None) -> None:
@@ -140,15 +143,17 @@ def run(
     *,
     status_fd: int | None = None,
     max_requests: int | None = None,
+    metrics: tuple[Any, int] | None = None,
 ) -> None:
     """Entry point of a forked worker process; exits with one of the codes in this module's docstring.
 
     `master_fds` are the master's descriptors to close; `status_fd` the write end of this worker's
-    status pipe; `max_requests` the request count after which it asks to be replaced.
+    status pipe; `max_requests` the request count after which it asks to be replaced; `metrics`
+    the master's metrics region and the slot this process counts in.
     """
-    global _status_fd, _max_requests
+    global _status_fd, _max_requests, _metrics
     _install_signals()
-    _status_fd, _max_requests = status_fd, max_requests
+    _status_fd, _max_requests, _metrics = status_fd, max_requests, metrics
     if options.process_name is not None:
         set_process_title(f'{options.process_name} [worker-{worker_id}]')
     for fd in master_fds:
@@ -277,6 +282,11 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
             ws_max_message_size=options.ws_max_message_size,
             ws_ping_interval=options.ws_ping_interval,
             ws_ping_timeout=options.ws_ping_timeout,
+            ws_deflate=options.ws_deflate,
+            server_header=options.server_header,
+            response_compression=options.response_compression,
+            response_compression_min_size=options.response_compression_min_size,
+            response_compression_algorithms=list(options.response_compression_algorithms),
             http1_keep_alive_timeout=options.http1_keep_alive_timeout / 1000,
             max_request_body_size=options.max_request_body_size,
             max_header_size=options.max_header_size,
@@ -286,10 +296,21 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
             ssl_protocol_min=str(options.ssl_protocol_min),
             ssl_ca=options.ssl_ca,
             ssl_client_verify=options.ssl_client_verify,
+            proxy_headers=options.proxy_headers,
+            forwarded_allow_ips=options.forwarded_allow_ips,
+            url_path_prefix=options.url_path_prefix,
+            access_log=options.log_access and options.log_enabled,
+            access_log_format=options.log_access_format,
+            access_log_json=options.log_access_json,
+            metrics=None if _metrics is None else _metrics[0],
+            metrics_slot=0 if _metrics is None else _metrics[1],
+            static_path_route=list(options.static_path_route),
+            static_path_mount=list(options.static_path_mount),
+            static_path_dir_to_file=options.static_path_dir_to_file,
+            static_path_expires=options.static_path_expires,
         )
-        access_log = build_access_log() if options.log_access and options.log_enabled else None
         if options.interface is Interfaces.RSGI:
-            server = native.RsgiServer(sock.fileno(), config, app, loop, access_log=access_log)
+            server = native.RsgiServer(sock.fileno(), config, app, loop)
         elif options.interface is Interfaces.WSGI:
             server = native.WsgiServer(
                 sock.fileno(),
@@ -297,10 +318,12 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
                 app,
                 blocking_threads=options.blocking_threads,
                 multiprocess=options.workers > 1,
-                access_log=access_log,
             )
         else:
-            server = native.AsgiServer(sock.fileno(), config, app, loop, state=state, access_log=access_log)
+            server = native.AsgiServer(sock.fileno(), config, app, loop, state=state)
+        access_log = None if config.access_log_queue is None else AccessLogWriter(config.access_log_queue)
+        if access_log is not None:
+            access_log.start()
         server.start()
     except native.TlsError as exc:
         # A configuration error, not a crash: one line says what to fix.
@@ -313,6 +336,8 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
         if lifespan is not None:
             await lifespan.shutdown()
         return EXIT_SERVER
+    if _metrics is not None:
+        _metrics[0].set_blocking_threads(_metrics[1], options.blocking_threads)
     logger.info(f'Started worker-{worker_id}')
     _tell_master(MSG_SERVING)
     watcher = (
@@ -331,6 +356,9 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
             await server.shutdown(options.graceful_timeout)
     except Exception:
         logger.exception(f'worker-{worker_id} server shutdown failed')
+    if access_log is not None:
+        # The lines of the requests drained above.
+        access_log.stop()
     if lifespan is not None:
         await lifespan.shutdown()
     return EXIT_OK

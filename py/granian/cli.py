@@ -8,6 +8,7 @@ errors (exit code 2).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -18,9 +19,10 @@ import click
 
 from . import __version__
 from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols, StrEnum
+from .log import DEFAULT_ACCESS_LOG_FORMAT
 from .server import BOUNDS, ConfigError, Granian
 
-__all__ = ['Duration', 'EnumChoice', 'Octal', 'cli', 'entrypoint', 'parse_duration']
+__all__ = ['Duration', 'EnumChoice', 'LogConfigFile', 'Octal', 'cli', 'entrypoint', 'parse_duration']
 
 F = TypeVar('F', bound=Callable[..., Any])
 
@@ -107,11 +109,51 @@ class Octal(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.
         return bits
 
 
+class LogConfigFile(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A `dictConfig` file: JSON, or YAML when named `.yaml`/`.yml` (read with PyYAML)."""
+
+    name = 'file'
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dict):
+            return value
+        path = Path(value)
+        try:
+            text = path.read_text(encoding='utf-8')
+        except (OSError, UnicodeDecodeError) as exc:
+            self.fail(f"cannot read '{path}': {exc}", param, ctx)
+        if path.suffix.lower() in ('.yaml', '.yml'):
+            try:
+                import yaml
+            except ImportError:
+                self.fail(f"'{path}' is YAML, which needs PyYAML (pip install pyyaml); or use JSON", param, ctx)
+            try:
+                config = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                self.fail(f"'{path}' is not valid YAML: {exc}", param, ctx)
+        else:
+            try:
+                config = json.loads(text)
+            except ValueError as exc:
+                self.fail(f"'{path}' is not valid JSON: {exc}", param, ctx)
+        if not isinstance(config, dict):
+            self.fail(f"'{path}' must hold a mapping (a dictConfig dictionary)", param, ctx)
+        return config
+
+
 def _int(option: str) -> click.IntRange:
     bound = BOUNDS[option]
     low = None if bound.min is None else int(bound.min)
     high = None if bound.max is None else int(bound.max)
     return click.IntRange(low, high)
+
+
+def _no_server_header(ctx: click.Context, value: Any) -> Any:
+    """`--no-server-header` sets `server_header` too: to '' (no header) when given or when its
+    environment variable is true, else to whatever `--server-header` said."""
+    if value == '':
+        return ''
+    return ctx.params.get('server_header', 'granian')
 
 
 def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
@@ -314,6 +356,57 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     help='Time (seconds) a pinged websocket peer gets to send anything before it is dropped.',
 )
 @_option(
+    '--ws-deflate/--no-ws-deflate',
+    'ws_deflate',
+    env='WS_DEFLATE',
+    default=True,
+    show_default='enabled',
+    help='Accept permessage-deflate (RFC 7692) compression when a websocket client offers it.',
+)
+@_option(
+    '--server-header',
+    'server_header',
+    env='SERVER_HEADER',
+    default='granian',
+    help="Server header added to responses that set none (an application's own is always kept).",
+)
+@_option(
+    '--no-server-header',
+    'server_header',
+    env='NO_SERVER_HEADER',
+    is_flag=True,
+    flag_value='',
+    type=click.UNPROCESSED,
+    default='granian',
+    show_default='header sent',
+    callback=lambda ctx, param, value: _no_server_header(ctx, value),
+    help="Send no Server header (an application's own is still sent).",
+)
+@_option(
+    '--response-compression/--no-response-compression',
+    env='RESPONSE_COMPRESSION',
+    default=False,
+    show_default='disabled',
+    help='Compress text-like responses (HTML, CSS, JSON, JS, XML, SVG, wasm...) with brotli, zstd or gzip, '
+    "as the request's Accept-Encoding allows; streamed responses are compressed chunk by chunk.",
+)
+@_option(
+    '--response-compression-min-size',
+    env='RESPONSE_COMPRESSION_MIN_SIZE',
+    type=_int('response_compression_min_size'),
+    default=1024,
+    help='Smallest body compressed, in bytes (bodies of unknown size are always compressed).',
+)
+@_option(
+    '--response-compression-algorithms',
+    env='RESPONSE_COMPRESSION_ALGORITHMS',
+    type=click.Choice(['br', 'zstd', 'gzip'], case_sensitive=False),
+    multiple=True,
+    show_default='br zstd gzip',
+    help='Algorithms offered, in order of preference when the client weighs them alike (repeatable; the '
+    'environment variable takes a space-separated list).',
+)
+@_option(
     '--max-request-body-size',
     env='MAX_REQUEST_BODY_SIZE',
     type=_int('max_request_body_size'),
@@ -341,6 +434,38 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     help='Access log, one line per request.',
 )
 @_option(
+    '--access-log-fmt',
+    'log_access_format',
+    env='LOG_ACCESS_FMT',
+    default=DEFAULT_ACCESS_LOG_FORMAT,
+    help='Access log format: %(atom)s placeholders (see docs/logging.md).',
+)
+@_option(
+    '--access-log-json/--no-access-log-json',
+    'log_access_json',
+    env='LOG_ACCESS_JSON',
+    default=False,
+    show_default='disabled',
+    help='Write the access log as one JSON object per line, with every atom.',
+)
+@_option(
+    '--log-config',
+    'log_dictconfig',
+    env='LOG_CONFIG',
+    type=LogConfigFile(),
+    default=None,
+    show_default='none',
+    help='Logging configuration file for logging.config.dictConfig: JSON, or YAML (.yaml/.yml, needs PyYAML).',
+)
+@_option(
+    '--log-json/--no-log-json',
+    'log_json',
+    env='LOG_JSON',
+    default=False,
+    show_default='disabled',
+    help='Write server log records as one JSON object per line.',
+)
+@_option(
     '--factory/--no-factory',
     env='FACTORY',
     default=False,
@@ -362,6 +487,35 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     multiple=True,
     show_default='none',
     help='KEY=VALUE files loaded into the environment before APP is imported (repeatable; variables already set win).',
+)
+@_option(
+    '--static-path-route',
+    env='STATIC_PATH_ROUTE',
+    multiple=True,
+    show_default='/static with one mount',
+    help='URL path prefix a --static-path-mount is served on (repeatable, paired with mounts in order).',
+)
+@_option(
+    '--static-path-mount',
+    env='STATIC_PATH_MOUNT',
+    type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path),
+    multiple=True,
+    show_default='none (no static files)',
+    help='Directory served as static files, before the application, on its --static-path-route (repeatable).',
+)
+@_option(
+    '--static-path-dir-to-file',
+    env='STATIC_PATH_DIR_TO_FILE',
+    default=None,
+    show_default='none (directories are not found)',
+    help='File served for a directory under a static route (e.g. index.html).',
+)
+@_option(
+    '--static-path-expires',
+    env='STATIC_PATH_EXPIRES',
+    type=Duration('static_path_expires'),
+    default=86400,
+    help='Time (seconds, or 1d) static files may be cached (Cache-Control max-age and Expires); 0 sends neither.',
 )
 @_option(
     '--pid-file',
@@ -426,6 +580,28 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     default=False,
     show_default='disabled',
     help='Refuse clients without a certificate signed by --ssl-ca (mutual TLS).',
+)
+@_option(
+    '--proxy-headers/--no-proxy-headers',
+    env='PROXY_HEADERS',
+    default=False,
+    show_default='disabled',
+    help='Take the client address, scheme, host and path prefix from Forwarded or X-Forwarded-* headers '
+    'sent by a peer in --forwarded-allow-ips (see docs/proxy-headers.md).',
+)
+@_option(
+    '--forwarded-allow-ips',
+    env='FORWARDED_ALLOW_IPS',
+    default='127.0.0.1,::1',
+    help="Comma-separated IP addresses and networks (10.0.0.0/8) whose proxy headers are trusted; '*' trusts "
+    'every peer. Unix socket peers are always trusted.',
+)
+@_option(
+    '--url-path-prefix',
+    env='URL_PATH_PREFIX',
+    default=None,
+    show_default='none',
+    help='URL path prefix the app is mounted on: ASGI root_path, WSGI SCRIPT_NAME (removed from PATH_INFO).',
 )
 @_option(
     '--graceful-timeout',
@@ -503,6 +679,34 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     help="Most extra requests randomly added to each worker's --max-requests.",
 )
 @_option(
+    '--metrics/--no-metrics',
+    'metrics_enabled',
+    env='METRICS_ENABLED',
+    default=False,
+    show_default='disabled',
+    help='Serve Prometheus metrics from the main process (see --metrics-address, --metrics-port).',
+)
+@_option(
+    '--metrics-scrape-interval',
+    env='METRICS_SCRAPE_INTERVAL',
+    type=Duration('metrics_scrape_interval'),
+    default=15,
+    help='Accepted for compatibility (1 to 60 seconds); every scrape reads live counters.',
+)
+@_option(
+    '--metrics-address',
+    env='METRICS_ADDRESS',
+    default='127.0.0.1',
+    help='Host address the metrics exporter binds to.',
+)
+@_option(
+    '--metrics-port',
+    env='METRICS_PORT',
+    type=_int('metrics_port'),
+    default=9090,
+    help='Port the metrics exporter binds to (GET /metrics).',
+)
+@_option(
     '--reload/--no-reload',
     env='RELOAD',
     default=False,
@@ -528,6 +732,8 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
 def cli(app: str, **options: Any) -> None:
     """Serve APP, an application target such as package.module:app."""
     ctx = click.get_current_context()
+    # Not given: the default order of preference.
+    options['response_compression_algorithms'] = options['response_compression_algorithms'] or None
     try:
         server = Granian(app, **options)
     except ConfigError as exc:

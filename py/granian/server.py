@@ -45,6 +45,7 @@ Fatal errors before serving are one `Error: ...` line on stderr.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import math
 import multiprocessing
 import os
@@ -65,10 +66,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple, TypeVar
 
-from . import _ops, _worker
+from . import _metrics, _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols
-from .log import configure_logging, logger
+from .log import DEFAULT_ACCESS_LOG_FORMAT, LogConfigError, configure_logging, logger
 
 __all__ = [
     'BOUNDS',
@@ -153,6 +154,8 @@ BOUNDS: dict[str, Bound] = {
     # 0 sends no pings.
     'ws_ping_interval': Bound(0),
     'ws_ping_timeout': Bound(0, min_open=True),
+    # 0 sends no cache headers.
+    'static_path_expires': Bound(0),
     'graceful_timeout': Bound(0),
     'workers_kill_timeout': Bound(0, min_open=True),
     'respawn_interval': Bound(0),
@@ -162,6 +165,9 @@ BOUNDS: dict[str, Bound] = {
     'rss_sample_interval': Bound(0, min_open=True),
     'max_requests': Bound(1),
     'max_requests_jitter': Bound(0),
+    'response_compression_min_size': Bound(0, 2**63 - 1),
+    'metrics_scrape_interval': Bound(1, 60),
+    'metrics_port': Bound(0, 65535),
 }
 
 
@@ -229,6 +235,9 @@ class Options:
     ssl_protocol_min: SSLProtocols
     ssl_ca: Path | None
     ssl_client_verify: bool
+    proxy_headers: bool
+    forwarded_allow_ips: str
+    url_path_prefix: str | None
     uds: Path | None
     uds_permissions: int | None
     fd: int | None
@@ -239,9 +248,22 @@ class Options:
     ws_max_message_size: int
     ws_ping_interval: float
     ws_ping_timeout: float
+    ws_deflate: bool
+    server_header: str | None
+    response_compression: bool
+    response_compression_min_size: int
+    response_compression_algorithms: tuple[str, ...]
+    static_path_route: tuple[str, ...]
+    static_path_mount: tuple[Path, ...]
+    static_path_dir_to_file: str | None
+    static_path_expires: float
     log_enabled: bool
     log_level: LogLevels
     log_access: bool
+    log_access_format: str
+    log_access_json: bool
+    log_dictconfig: dict[str, Any] | None
+    log_json: bool
     factory: bool
     working_dir: Path | None
     graceful_timeout: float
@@ -257,6 +279,10 @@ class Options:
     reload: bool
     reload_paths: tuple[Path, ...]
     reload_ignore_dirs: tuple[str, ...]
+    metrics_enabled: bool
+    metrics_scrape_interval: float
+    metrics_address: str
+    metrics_port: int
 
     @property
     def stop_timeout(self) -> float:
@@ -307,6 +333,39 @@ def _check_choice(name: str, enum: type[E], value: object) -> E:
     raise ConfigError(name, f'{name} must be one of {choices} (got {value!r})')
 
 
+# The response compression algorithms, in the default order of preference.
+COMPRESSION_ALGORITHMS = ('br', 'zstd', 'gzip')
+
+
+def _check_server_header(value: object) -> str | None:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError('server_header', f'server_header must be a string, None or False (got {value!r})')
+    text = value.strip()
+    if any(not (' ' <= char <= '~') for char in text):
+        raise ConfigError('server_header', f'server_header must be printable ASCII (got {value!r})')
+    return text or None
+
+
+def _check_algorithms(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    name = 'response_compression_algorithms'
+    if value is None:
+        return COMPRESSION_ALGORITHMS
+    items = value.replace(',', ' ').split() if isinstance(value, str) else list(value)
+    algorithms: list[str] = []
+    for item in items:
+        algorithm = item.strip().lower() if isinstance(item, str) else item
+        if algorithm not in COMPRESSION_ALGORITHMS:
+            raise ConfigError(name, f'{name}: {item!r} is not one of {", ".join(COMPRESSION_ALGORITHMS)}')
+        if algorithm in algorithms:
+            raise ConfigError(name, f'{name}: {item!r} given twice')
+        algorithms.append(algorithm)
+    if not algorithms:
+        raise ConfigError(name, f'{name} must name at least one of {", ".join(COMPRESSION_ALGORITHMS)}')
+    return tuple(algorithms)
+
+
 def _check_strings(name: str, value: Iterable[str] | str | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -315,6 +374,12 @@ def _check_strings(name: str, value: Iterable[str] | str | None) -> tuple[str, .
         if not isinstance(item, str) or not item:
             raise ConfigError(name, f'{name} must hold non-empty strings (got {item!r})')
     return items
+
+
+def _check_address(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(name, f'{name} must be a non-empty string (got {value!r})')
+    return value.strip()
 
 
 def _check_file(name: str, value: str | os.PathLike[str] | None) -> Path | None:
@@ -326,6 +391,49 @@ def _check_file(name: str, value: str | os.PathLike[str] | None) -> Path | None:
     if not path.is_file():
         raise ConfigError(name, f"{name}: '{value}' is not a file")
     return path
+
+
+def _check_forwarded_allow_ips(value: object) -> str:
+    """The trusted list as one comma-separated string: IP addresses, networks written
+    `address/length` without host bits, and `*`."""
+    if isinstance(value, str):
+        items = value.split(',')
+    elif isinstance(value, Iterable):
+        items = [item for entry in value for item in str(entry).split(',')]
+    else:
+        raise ConfigError('forwarded_allow_ips', f'forwarded_allow_ips must be a string or a list (got {value!r})')
+    entries = []
+    for entry in (item.strip() for item in items):
+        if not entry:
+            continue
+        if entry != '*':
+            address, _, length = entry.partition('/')
+            try:
+                if '%' in address or (length and not length.isdigit()):
+                    raise ValueError('use address/length')
+                if length:
+                    ipaddress.ip_network(entry, strict=True)
+                else:
+                    ipaddress.ip_address(entry)
+            except ValueError as exc:
+                raise ConfigError(
+                    'forwarded_allow_ips',
+                    f"forwarded_allow_ips: {entry!r} is not an IP address, a network (such as 10.0.0.0/8) or '*' "
+                    f'({exc})',
+                ) from None
+        entries.append(entry)
+    return ','.join(entries)
+
+
+def _check_url_path_prefix(value: object) -> str | None:
+    """`None` for no prefix (`None`, '' or '/'); else the prefix without trailing slashes."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not value.startswith('/') or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(
+            'url_path_prefix', f"url_path_prefix must start with '/' and hold no control characters (got {value!r})"
+        )
+    return value.rstrip('/') or None
 
 
 def _check_paths(
@@ -341,6 +449,60 @@ def _check_paths(
             raise ConfigError(name, f"{name}: '{item}' does not exist")
         paths.append(path)
     return tuple(paths)
+
+
+def _check_static_paths(
+    routes: Sequence[str] | str | None, mounts: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None
+) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+    """Routes and the directories they serve, paired in order; one mount alone goes on `/static`."""
+    paths = _check_paths('static_path_mount', mounts)
+    for path in paths:
+        if not path.is_dir():
+            raise ConfigError('static_path_mount', f"static_path_mount: '{path}' is not a directory")
+    names = _check_strings('static_path_route', routes)
+    if len(paths) == 1 and not names:
+        names = ('/static',)
+    if len(names) != len(paths):
+        raise ConfigError(
+            'static_path_route',
+            f'static_path_route and static_path_mount pair up in order: got {len(names)} routes for '
+            f'{len(paths)} mounts',
+        )
+    for name in names:
+        if not name.startswith('/'):
+            raise ConfigError('static_path_route', f"static_path_route must start with '/' (got {name!r})")
+    return names, paths
+
+
+def _check_access_log_format(value: object) -> str:
+    if value is None:
+        return DEFAULT_ACCESS_LOG_FORMAT
+    if not isinstance(value, str):
+        raise ConfigError('log_access_format', f'log_access_format must be a string (got {value!r})')
+    try:
+        from ._native import AccessLogQueue
+    except ImportError:
+        # The workers report the missing native module; they also compile the format again.
+        return value
+    try:
+        AccessLogQueue.check(value)
+    except ValueError as exc:
+        raise ConfigError('log_access_format', f'log_access_format: {exc}') from None
+    return value
+
+
+def _check_dictconfig(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError('log_dictconfig', f'log_dictconfig must be a dictConfig dictionary (got {value!r})')
+    return value
+
+
+def _is_plain_relative(name: object) -> bool:
+    if not isinstance(name, str) or not name or '\\' in name or '\0' in name:
+        return False
+    return not name.startswith('/') and all(part not in ('', '.', '..') for part in name.split('/'))
 
 
 class Granian:
@@ -386,6 +548,9 @@ class Granian:
         ssl_protocol_min: SSLProtocols | str = SSLProtocols.tls12,
         ssl_ca: str | os.PathLike[str] | None = None,
         ssl_client_verify: bool = False,
+        proxy_headers: bool = False,
+        forwarded_allow_ips: str | Sequence[str] = '127.0.0.1,::1',
+        url_path_prefix: str | None = None,
         uds: str | os.PathLike[str] | None = None,
         uds_permissions: int | None = None,
         fd: int | None = None,
@@ -396,9 +561,22 @@ class Granian:
         ws_max_message_size: int = 16 * 1024 * 1024,
         ws_ping_interval: float = 20.0,
         ws_ping_timeout: float = 20.0,
+        ws_deflate: bool = True,
+        server_header: str | bool | None = 'granian',
+        response_compression: bool = False,
+        response_compression_min_size: int = 1024,
+        response_compression_algorithms: Sequence[str] | str | None = None,
+        static_path_route: Sequence[str] | None = None,
+        static_path_mount: Sequence[str | os.PathLike[str]] | None = None,
+        static_path_dir_to_file: str | None = None,
+        static_path_expires: float = 86400,
         log_enabled: bool = True,
         log_level: LogLevels | str = LogLevels.info,
         log_access: bool = False,
+        log_access_format: str | None = None,
+        log_access_json: bool = False,
+        log_dictconfig: dict[str, Any] | None = None,
+        log_json: bool = False,
         factory: bool = False,
         working_dir: str | os.PathLike[str] | None = None,
         graceful_timeout: float = 30.0,
@@ -414,6 +592,10 @@ class Granian:
         reload: bool = False,
         reload_paths: Sequence[str | os.PathLike[str]] | None = None,
         reload_ignore_dirs: Sequence[str] | None = None,
+        metrics_enabled: bool = False,
+        metrics_scrape_interval: float = 15,
+        metrics_address: str = '127.0.0.1',
+        metrics_port: int = 9090,
     ) -> None:
         """Validate every option; raises `ConfigError` (a `ValueError`) naming the first invalid one.
 
@@ -430,6 +612,39 @@ class Granian:
         TLS needs `ssl_cert` and `ssl_key` together; `ssl_ca` and `ssl_client_verify` add client
         certificates. `uds` (with `uds_permissions`, e.g. `0o660`) or `fd` replace `address` and
         `port`; without either, a socket passed by systemd (`LISTEN_FDS`) is used when present.
+
+        `ws_deflate` accepts permessage-deflate (RFC 7692) when a websocket client offers it;
+        `ws_max_message_size` then bounds messages after decompression. See docs/websockets.md.
+
+        `proxy_headers` takes the client address, scheme, host and path prefix from the
+        `Forwarded` (or `X-Forwarded-*`) headers of peers in `forwarded_allow_ips` (a
+        comma-separated string or a list of IP addresses, networks such as `10.0.0.0/8`, and `*`;
+        Unix socket peers are always trusted). `url_path_prefix` is the path the application is
+        mounted on: ASGI `root_path`, WSGI `SCRIPT_NAME` (removed from `PATH_INFO`); RSGI ignores
+        it. See docs/proxy-headers.md.
+
+        `static_path_mount` directories are served as static files before the application, each on
+        the `static_path_route` at the same position (one mount alone defaults to `/static`);
+        `static_path_dir_to_file` is the file served for a directory, `static_path_expires` the
+        seconds clients may cache them (0: no cache headers). See docs/static-files.md.
+
+        `log_access` writes one line per request on the `granian.access` logger, formatted by
+        `log_access_format` (Granian's `%(atom)s` atoms; default `DEFAULT_ACCESS_LOG_FORMAT`) or,
+        with `log_access_json`, as one JSON object. `log_dictconfig` is a `logging.config.dictConfig`
+        dictionary applied in the master before the workers start; `log_json` writes the server's
+        own records as JSON lines. See docs/logging.md.
+
+        `server_header` is the `Server` header added to responses that set none (`None`, `False` or
+        an empty string: none; an application's own `Server` header is always kept).
+        `response_compression` compresses responses the client accepts compressed (brotli, zstd,
+        gzip) when their type is text-like and their size unknown or at least
+        `response_compression_min_size` bytes; `response_compression_algorithms` restricts and
+        orders the algorithms offered (default `COMPRESSION_ALGORITHMS`). See docs/responses.md.
+
+        `metrics_enabled` serves Prometheus metrics from the master on `metrics_address` and
+        `metrics_port` (`GET /metrics`); `metrics_scrape_interval` (1 to 60 seconds) is accepted
+        for compatibility and changes nothing, as every scrape reads live counters. See
+        docs/metrics.md.
         """
         if not isinstance(target, str) or not target.strip():
             raise ConfigError('target', f'target must be a non-empty string such as "module:app" (got {target!r})')
@@ -481,6 +696,13 @@ class Granian:
         if process_name is not None and (not isinstance(process_name, str) or not process_name.strip()):
             raise ConfigError('process_name', f'process_name must be a non-empty string (got {process_name!r})')
 
+        static_routes, static_mounts = _check_static_paths(static_path_route, static_path_mount)
+        if static_path_dir_to_file is not None and not _is_plain_relative(static_path_dir_to_file):
+            raise ConfigError(
+                'static_path_dir_to_file',
+                f'static_path_dir_to_file must be a relative file name without ".." (got {static_path_dir_to_file!r})',
+            )
+
         self.options = Options(
             target=target.strip(),
             address=address.strip(),
@@ -525,6 +747,9 @@ class Granian:
             ssl_protocol_min=_check_choice('ssl_protocol_min', SSLProtocols, ssl_protocol_min),
             ssl_ca=tls_ca,
             ssl_client_verify=client_verify,
+            proxy_headers=_check_bool('proxy_headers', proxy_headers),
+            forwarded_allow_ips=_check_forwarded_allow_ips(forwarded_allow_ips),
+            url_path_prefix=_check_url_path_prefix(url_path_prefix),
             uds=uds_path,
             uds_permissions=None if uds_permissions is None else _check_int('uds_permissions', uds_permissions),
             fd=n_fd,
@@ -535,9 +760,22 @@ class Granian:
             ws_max_message_size=_check_int('ws_max_message_size', ws_max_message_size),
             ws_ping_interval=_check_seconds('ws_ping_interval', ws_ping_interval),
             ws_ping_timeout=_check_seconds('ws_ping_timeout', ws_ping_timeout),
+            ws_deflate=_check_bool('ws_deflate', ws_deflate),
+            server_header=_check_server_header(server_header),
+            response_compression=_check_bool('response_compression', response_compression),
+            response_compression_min_size=_check_int('response_compression_min_size', response_compression_min_size),
+            response_compression_algorithms=_check_algorithms(response_compression_algorithms),
+            static_path_route=static_routes,
+            static_path_mount=static_mounts,
+            static_path_dir_to_file=static_path_dir_to_file,
+            static_path_expires=_check_seconds('static_path_expires', static_path_expires),
             log_enabled=_check_bool('log_enabled', log_enabled),
             log_level=_check_choice('log_level', LogLevels, log_level),
             log_access=_check_bool('log_access', log_access),
+            log_access_format=_check_access_log_format(log_access_format),
+            log_access_json=_check_bool('log_access_json', log_access_json),
+            log_dictconfig=_check_dictconfig(log_dictconfig),
+            log_json=_check_bool('log_json', log_json),
             factory=_check_bool('factory', factory),
             working_dir=wd,
             graceful_timeout=_check_seconds('graceful_timeout', graceful_timeout),
@@ -557,6 +795,10 @@ class Granian:
             reload=_check_bool('reload', reload),
             reload_paths=_check_paths('reload_paths', reload_paths),
             reload_ignore_dirs=_check_strings('reload_ignore_dirs', reload_ignore_dirs),
+            metrics_enabled=_check_bool('metrics_enabled', metrics_enabled),
+            metrics_scrape_interval=_check_seconds('metrics_scrape_interval', metrics_scrape_interval),
+            metrics_address=_check_address('metrics_address', metrics_address),
+            metrics_port=_check_int('metrics_port', metrics_port),
         )
 
     def __repr__(self) -> str:
@@ -574,7 +816,16 @@ class Granian:
 
     def _serve(self) -> int:
         opts = self.options
-        configure_logging(opts.log_level, enabled=opts.log_enabled)
+        try:
+            configure_logging(
+                opts.log_level,
+                enabled=opts.log_enabled,
+                config=opts.log_dictconfig,
+                json=opts.log_json,
+                access_json=opts.log_access_json,
+            )
+        except LogConfigError as exc:
+            return _fatal(str(exc), EXIT_CONFIG)
 
         if opts.reload and importlib.util.find_spec('watchfiles') is None:
             return _fatal('--reload needs the watchfiles package (pip install granian[reload])', EXIT_CONFIG)
@@ -619,8 +870,19 @@ class Granian:
                     except OSError as exc:
                         return _fatal(f"cannot write pid file '{opts.pid_file}': {exc.strerror or exc}")
                 logger.info(f'Listening at: {bound.where}')
+                if supervisor.metrics is not None:
+                    try:
+                        where = supervisor.metrics.start(opts.metrics_address, opts.metrics_port)
+                    except OSError as exc:
+                        return _fatal(
+                            f'cannot serve metrics on {_format_host(opts.metrics_address)}:{opts.metrics_port}: '
+                            f'{exc.strerror or exc}'
+                        )
+                    logger.info(f'Metrics at: {where}')
                 return supervisor.run(bound.sock)
             finally:
+                if supervisor.metrics is not None:
+                    supervisor.metrics.stop()
                 bound.close()
                 if opts.pid_file is not None:
                     _ops.remove_pid_file(opts.pid_file)
@@ -788,6 +1050,8 @@ class _Supervisor:
         self._replace_not_before = 0.0
         self._sample_rss = options.workers_max_rss is not None and Path('/proc/self/status').exists()
         self._next_rss_sample = 0.0
+        # Mapped before any fork, so that every worker shares it (see `_metrics`).
+        self.metrics = _metrics.Metrics(options.workers) if options.metrics_enabled else None
 
     @contextmanager
     def signals(self) -> Iterator[None]:
@@ -910,10 +1174,19 @@ class _Supervisor:
         os.set_blocking(status_read, False)
         # The child keeps only the write end of its own status pipe.
         inherited = (self._wake_read, self._wake_write, status_read, *self._status_fds())
+        metrics = None
+        if self.metrics is not None:
+            inherited = (*inherited, *self.metrics.fds())
+            metrics_slot = self.metrics.assign(worker_id)
+            metrics = None if metrics_slot is None else (self.metrics.region, metrics_slot)
         process = self._context.Process(
             target=_worker.run,
             args=(worker_id, opts, sock, inherited),
-            kwargs={'status_fd': status_write, 'max_requests': max_requests},
+            kwargs={
+                'status_fd': status_write,
+                'max_requests': max_requests,
+                'metrics': metrics,
+            },
             name=f'granian-worker-{worker_id}',
         )
         # Until the child has replaced the inherited handlers (which would act on the master's
@@ -929,6 +1202,8 @@ class _Supervisor:
             # Closed here, the write end is held by the worker alone: its exit shows as EOF.
             os.close(status_write)
         wrk = _Worker(worker_id, process, status_read, role, max_requests)
+        if self.metrics is not None and metrics is not None:
+            self.metrics.bind(wrk, metrics[1])
         self.workers.append(wrk)
         logger.info(f'Spawning worker-{worker_id} with PID: {process.pid}')
         return wrk
@@ -940,6 +1215,8 @@ class _Supervisor:
         """Reap a worker that exited and release what the master held for it."""
         wrk.process.join()
         wrk.process.close()
+        if self.metrics is not None:
+            self.metrics.release(wrk)
         if wrk.status_fd is not None:
             os.close(wrk.status_fd)
             wrk.status_fd = None
@@ -1050,6 +1327,8 @@ class _Supervisor:
             if when <= now:
                 del self._respawn_at[worker_id]
                 logger.info(f'Respawning worker-{worker_id}')
+                if self.metrics is not None:
+                    self.metrics.respawned('err')
                 self._spawn(worker_id, sock, _Role.ACTIVE)
 
     def _check_lifetimes(self, now: float) -> None:
@@ -1096,6 +1375,10 @@ class _Supervisor:
         if due:
             old = due[0]
             logger.info(f'Replacing worker-{old.id} (PID: {old.pid}): {old.replace_reason}')
+            if self.metrics is not None and old.replace_reason == 'lifetime reached':
+                self.metrics.respawned('lifetime')
+            elif self.metrics is not None and (old.replace_reason or '').startswith('memory over'):
+                self.metrics.respawned('rss')
             self._spawn(old.id, sock, _Role.SUCCESSOR)
 
     def _stop_all(self, force_after: int | None = None) -> None:

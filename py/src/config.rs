@@ -2,8 +2,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use granian_compress::{CompressionSettings, Encoding, ResponseSettings};
 use granian_http1::Http1Limits;
 use granian_http2::{Http2Limits, HttpMode, Protocols};
+use granian_staticfiles::StaticSettings;
 use granian_tls::{ALPN_H2, ALPN_HTTP11, TlsSettings, TlsVersion};
 use granian_websocket::WebsocketLimits;
 use pyo3::exceptions::PyValueError;
@@ -67,11 +69,41 @@ pub(crate) struct ServerConfig {
     ws_ping_interval: f64,
     #[pyo3(get)]
     ws_ping_timeout: f64,
+    #[pyo3(get)]
+    ws_deflate: bool,
     // -- static files: fields
+    static_files: Option<Arc<StaticSettings>>,
     // -- proxy headers and url path prefix: fields
+    #[pyo3(get)]
+    proxy_headers: bool,
+    #[pyo3(get)]
+    forwarded_allow_ips: String,
+    #[pyo3(get)]
+    url_path_prefix: Option<String>,
+    /// What the proxy layer does, parsed from the three above.
+    pub(crate) proxy: granian_proxy::ProxySettings,
     // -- metrics: fields
+    /// Where this worker process counts its traffic, when metrics are on.
+    metrics: Option<granian_metrics::Recorder>,
     // -- access log: fields
+    #[pyo3(get)]
+    access_log: bool,
+    #[pyo3(get)]
+    access_log_format: String,
+    #[pyo3(get)]
+    access_log_json: bool,
+    /// The queue the access log layer writes into, when the access log is on.
+    #[pyo3(get)]
+    access_log_queue: Option<crate::access_log::AccessLogQueue>,
     // -- response headers and compression: fields
+    #[pyo3(get)]
+    server_header: Option<String>,
+    #[pyo3(get)]
+    response_compression: bool,
+    #[pyo3(get)]
+    response_compression_min_size: u64,
+    #[pyo3(get)]
+    response_compression_algorithms: Vec<String>,
 }
 
 /// A duration option in seconds: finite and not negative.
@@ -114,16 +146,34 @@ impl ServerConfig {
         ws_max_message_size = 16_777_216,
         ws_ping_interval = 20.0,
         ws_ping_timeout = 20.0,
+        ws_deflate = true,
         // -- static files: defaults
+        static_path_route = Vec::new(),
+        static_path_mount = Vec::new(),
+        static_path_dir_to_file = None,
+        static_path_expires = 86400.0,
         // -- proxy headers and url path prefix: defaults
+        proxy_headers = false,
+        forwarded_allow_ips = "127.0.0.1,::1",
+        url_path_prefix = None,
         // -- metrics: defaults
+        metrics = None,
+        metrics_slot = 0,
         // -- access log: defaults
+        access_log = false,
+        access_log_format = granian_accesslog::DEFAULT_FORMAT,
+        access_log_json = false,
         // -- response headers and compression: defaults
+        server_header = Some(String::from("granian")),
+        response_compression = false,
+        response_compression_min_size = 1024,
+        response_compression_algorithms = None,
     ))]
     #[expect(
         clippy::too_many_arguments,
+        clippy::too_many_lines,
         clippy::fn_params_excessive_bools,
-        reason = "keyword-only settings, one per CLI flag"
+        reason = "keyword-only settings, one per CLI flag, each checked here"
     )]
     fn new(
         http: &str,
@@ -155,11 +205,28 @@ impl ServerConfig {
         ws_max_message_size: usize,
         ws_ping_interval: f64,
         ws_ping_timeout: f64,
+        ws_deflate: bool,
         // -- static files: parameters
+        static_path_route: Vec<String>,
+        static_path_mount: Vec<PathBuf>,
+        static_path_dir_to_file: Option<String>,
+        static_path_expires: f64,
         // -- proxy headers and url path prefix: parameters
+        proxy_headers: bool,
+        forwarded_allow_ips: &str,
+        url_path_prefix: Option<&str>,
         // -- metrics: parameters
+        metrics: Option<PyRef<'_, crate::metrics::MetricsRegion>>,
+        metrics_slot: usize,
         // -- access log: parameters
+        access_log: bool,
+        access_log_format: &str,
+        access_log_json: bool,
         // -- response headers and compression: parameters
+        server_header: Option<String>,
+        response_compression: bool,
+        response_compression_min_size: u64,
+        response_compression_algorithms: Option<Vec<String>>,
     ) -> PyResult<Self> {
         parse_mode(http)?;
         if runtime_threads == 0 {
@@ -210,10 +277,38 @@ impl ServerConfig {
         seconds("ws_ping_interval", ws_ping_interval)?;
         seconds("ws_ping_timeout", ws_ping_timeout)?;
         // -- static files: checks
+        let static_files = build_static_files(
+            static_path_route,
+            static_path_mount,
+            static_path_dir_to_file,
+            static_path_expires,
+        )?;
         // -- proxy headers and url path prefix: checks
+        // The list is checked even with proxy headers off: a typo fails at startup.
+        let trusted = forwarded_allow_ips
+            .parse::<granian_proxy::TrustedProxies>()
+            .map_err(|err| PyValueError::new_err(format!("forwarded_allow_ips: {err}")))?;
+        let proxy = granian_proxy::ProxySettings::new(proxy_headers.then_some(trusted), url_path_prefix)
+            .map_err(|err| PyValueError::new_err(err.to_string()))?;
         // -- metrics: checks
+        let metrics = metrics.map(|region| region.recorder(metrics_slot)).transpose()?;
         // -- access log: checks
+        // Compiled even when off, so a bad format fails at startup whatever the other flags.
+        let access_log_queue = crate::access_log::AccessLogQueue::new(access_log_format, access_log_json)?;
+        let access_log_queue = access_log.then_some(access_log_queue);
         // -- response headers and compression: checks
+        let server_header = server_header
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty());
+        ResponseSettings::server_header(server_header.as_deref())
+            .map_err(|err| PyValueError::new_err(format!("server_header: {err}")))?;
+        let response_compression_algorithms = response_compression_algorithms.unwrap_or_else(|| {
+            Encoding::ALL
+                .iter()
+                .map(|encoding| encoding.as_str().to_owned())
+                .collect()
+        });
+        compression_encodings(&response_compression_algorithms)?;
         Ok(Self {
             http: http.to_owned(),
             runtime_threads,
@@ -235,6 +330,7 @@ impl ServerConfig {
             ws_max_message_size,
             ws_ping_interval,
             ws_ping_timeout,
+            ws_deflate,
             http1_keep_alive_timeout,
             max_request_body_size,
             max_header_size,
@@ -245,10 +341,24 @@ impl ServerConfig {
             ssl_ca,
             ssl_client_verify,
             // -- static files: values
+            static_files,
             // -- proxy headers and url path prefix: values
+            proxy_headers,
+            forwarded_allow_ips: forwarded_allow_ips.to_owned(),
+            url_path_prefix: url_path_prefix.map(str::to_owned),
+            proxy,
             // -- metrics: values
+            metrics,
             // -- access log: values
+            access_log,
+            access_log_format: access_log_format.to_owned(),
+            access_log_json,
+            access_log_queue,
             // -- response headers and compression: values
+            server_header,
+            response_compression,
+            response_compression_min_size,
+            response_compression_algorithms,
         })
     }
 
@@ -300,6 +410,50 @@ fn check_tls(
     Ok(())
 }
 
+/// The static file settings, `None` without mounts; routes pair with mounts in order.
+fn build_static_files(
+    routes: Vec<String>,
+    mounts: Vec<PathBuf>,
+    index: Option<String>,
+    expires: f64,
+) -> PyResult<Option<Arc<StaticSettings>>> {
+    let expires = seconds("static_path_expires", expires)?;
+    if mounts.is_empty() {
+        return Ok(None);
+    }
+    if routes.len() != mounts.len() {
+        return Err(PyValueError::new_err(format!(
+            "static_path_route and static_path_mount pair up in order: got {} routes for {} mounts",
+            routes.len(),
+            mounts.len()
+        )));
+    }
+    StaticSettings::new(routes.into_iter().zip(mounts), index, Some(expires))
+        .map(|settings| Some(Arc::new(settings)))
+        .map_err(|err| PyValueError::new_err(err.to_string()))
+}
+
+/// The compression algorithms, in order of preference: at least one, each known once.
+fn compression_encodings(names: &[String]) -> PyResult<Vec<Encoding>> {
+    let mut encodings = Vec::with_capacity(names.len());
+    for name in names {
+        let encoding = Encoding::parse(name)
+            .map_err(|err| PyValueError::new_err(format!("response_compression_algorithms: {err}")))?;
+        if encodings.contains(&encoding) {
+            return Err(PyValueError::new_err(format!(
+                "response_compression_algorithms: {name:?} given twice"
+            )));
+        }
+        encodings.push(encoding);
+    }
+    if encodings.is_empty() {
+        return Err(PyValueError::new_err(
+            "response_compression_algorithms must name at least one of br, zstd, gzip",
+        ));
+    }
+    Ok(encodings)
+}
+
 fn parse_mode(http: &str) -> PyResult<HttpMode> {
     match http {
         "auto" => Ok(HttpMode::Auto),
@@ -346,6 +500,16 @@ impl ServerConfig {
         }
     }
 
+    /// The static files to serve in front of the interface, if any.
+    pub(crate) fn static_files(&self) -> Option<Arc<StaticSettings>> {
+        self.static_files.clone()
+    }
+
+    /// The recorder of this worker process's metrics, when metrics are on.
+    pub(crate) fn metrics(&self) -> Option<&granian_metrics::Recorder> {
+        self.metrics.as_ref()
+    }
+
     pub(crate) fn runtime_threads(&self) -> usize {
         self.runtime_threads
     }
@@ -383,6 +547,17 @@ impl ServerConfig {
         (!timeout.is_zero()).then_some(timeout)
     }
 
+    /// The response layer: `Server` header and compression (validated in `new`).
+    pub(crate) fn response_settings(&self) -> ResponseSettings {
+        ResponseSettings {
+            server: ResponseSettings::server_header(self.server_header.as_deref()).unwrap_or_default(),
+            compression: self.response_compression.then(|| CompressionSettings {
+                min_size: self.response_compression_min_size,
+                encodings: compression_encodings(&self.response_compression_algorithms).unwrap_or_default(),
+            }),
+        }
+    }
+
     /// The websocket limits, or `None` when websocket requests are served as plain HTTP.
     pub(crate) fn websockets(&self) -> Option<WebsocketLimits> {
         self.websockets.then(|| WebsocketLimits {
@@ -390,7 +565,15 @@ impl ServerConfig {
             // Validated in `new`; 0 sends no pings.
             ping_interval: Some(Duration::from_secs_f64(self.ws_ping_interval)).filter(|interval| !interval.is_zero()),
             ping_timeout: Duration::from_secs_f64(self.ws_ping_timeout),
+            deflate: self.ws_deflate,
             ..WebsocketLimits::default()
         })
+    }
+
+    /// Where the access log layer writes, when the access log is on.
+    pub(crate) fn access_log_sink(&self) -> Option<std::sync::Arc<granian_accesslog::AccessLogSink>> {
+        self.access_log_queue
+            .as_ref()
+            .map(|queue| std::sync::Arc::clone(queue.sink()))
     }
 }

@@ -18,16 +18,26 @@ use crate::config::ServerConfig;
 #[allow(clippy::let_and_return, clippy::redundant_locals, reason = "one binding per layer")]
 pub(crate) fn compose<H: Handler>(interface: H, config: &ServerConfig) -> impl Handler + use<H> {
     let _ = config;
-    let handler = interface;
+    // -- metrics: stage markers (how far a request went, to count static files apart)
+    let metered = config.metrics().is_some();
+    // The interface's request future is large: boxed once here, the layers below move a pointer.
+    let handler = granian_serve::Boxed::new(interface);
+    let handler = granian_metrics::Reached::new(handler, granian_metrics::Stage::Application, metered);
     // -- static files: layer
-    let handler = handler;
+    let handler = granian_staticfiles::StaticFiles::new(handler, config.static_files());
+    let handler = granian_metrics::Reached::new(handler, granian_metrics::Stage::StaticFiles, metered);
     // -- response headers and compression: layer
-    let handler = handler;
+    let settings = config.response_settings();
+    // The answers the protocol layers give themselves (400, 413...) carry the same header.
+    granian_serve::set_server_header(settings.server.clone());
+    let handler = granian_compress::ResponseLayer::new(handler, settings);
     // -- access log: layer
-    let handler = handler;
+    let handler = granian_accesslog::AccessLog::new(handler, config.access_log_sink());
     // -- proxy headers and url path prefix: layer
-    let handler = handler;
+    let handler = granian_proxy::ProxyHeaders::new(handler, config.proxy.clone());
     // -- metrics: layer
-    let handler = handler;
-    handler
+    let handler = granian_metrics::Metered::new(handler, config.metrics().cloned());
+    // And once more here: the protocol layers move what the layers above the interface keep
+    // per request (their own state, a few hundred bytes each) as a pointer.
+    granian_serve::Boxed::new(handler)
 }

@@ -2,8 +2,10 @@
 //! the interface crates (`asgi`, `rsgi`, `wsgi`) into servers the Python package drives. Nothing here speaks
 //! a protocol or an interface itself.
 
+mod access_log;
 mod config;
 mod layers;
+mod metrics;
 mod server;
 
 use pyo3::prelude::*;
@@ -12,6 +14,8 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<config::ServerConfig>()?;
+    m.add_class::<access_log::AccessLogQueue>()?;
+    m.add_class::<metrics::MetricsRegion>()?;
     m.add_class::<server::AsgiServer>()?;
     m.add_class::<server::RsgiServer>()?;
     m.add_class::<server::WsgiServer>()?;

@@ -120,12 +120,16 @@ impl<H: Handler> ServerCore<H> {
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
+        let metrics = self.config.get().metrics().cloned();
         runtime.spawn(async move {
             accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
                 let handler = handler.clone();
                 let protocols = Arc::clone(&protocols);
                 let tls = tls.clone();
+                // Counts the connection as open until its task ends.
+                let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
                 async move {
+                    let connection = connection;
                     let Some(tls) = tls else {
                         let conn = Arc::new(conn);
                         granian_http2::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
@@ -138,6 +142,9 @@ impl<H: Handler> ServerCore<H> {
                         () = watch.reached(Phase::Draining) => return,
                     };
                     let Ok(accepted) = accepted else {
+                        if let Some(connection) = &connection {
+                            connection.failed();
+                        }
                         return;
                     };
                     let conn = Arc::new(conn.with_tls(accepted.info));
@@ -196,7 +203,7 @@ pub(crate) struct AsgiServer {
 #[pymethods]
 impl AsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, r#loop, *, state = None, access_log = None))]
+    #[pyo3(signature = (fd, config, app, r#loop, *, state = None))]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -204,11 +211,9 @@ impl AsgiServer {
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
         state: Option<Py<PyDict>>,
-        access_log: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let options = AsgiOptions {
             state,
-            access_log,
             backpressure: config.get().backpressure(),
             websockets: config.get().websockets(),
         };
@@ -245,17 +250,15 @@ pub(crate) struct RsgiServer {
 #[pymethods]
 impl RsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, r#loop, *, access_log = None))]
+    #[pyo3(signature = (fd, config, app, r#loop))]
     fn new(
         py: Python<'_>,
         fd: i32,
         config: &Bound<'_, ServerConfig>,
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
-        access_log: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let options = RsgiOptions {
-            access_log,
             backpressure: config.get().backpressure(),
             websockets: config.get().websockets(),
         };
@@ -293,7 +296,7 @@ pub(crate) struct WsgiServer {
 #[pymethods]
 impl WsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, *, blocking_threads = 1, multiprocess = false, access_log = None))]
+    #[pyo3(signature = (fd, config, app, *, blocking_threads = 1, multiprocess = false))]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -301,7 +304,6 @@ impl WsgiServer {
         app: Py<PyAny>,
         blocking_threads: usize,
         multiprocess: bool,
-        access_log: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         if blocking_threads == 0 {
             return Err(PyValueError::new_err("blocking_threads must be at least 1"));
@@ -310,7 +312,6 @@ impl WsgiServer {
             blocking_threads,
             backpressure: config.get().backpressure(),
             multiprocess,
-            access_log,
         };
         let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
         Ok(Self { core })

@@ -65,10 +65,9 @@ where
         } else {
             max_body_size
         };
-        // Boxed at once: hyper moves each stream's future into a task of its own, and an
-        // interface's request future is large enough for those moves to show in profiles.
+        // The handler's future is boxed already (`granian_serve::Boxed`) when it is large.
         let admitted = admit(request, limit)
-            .map(|(request, overflow)| within_limit(Box::pin(handler.handle(request, &conn)), overflow, false));
+            .map(|(request, overflow)| within_limit(handler.handle(request, &conn), overflow, false));
         async move {
             let response = match admitted {
                 Ok(response) => response.await,

@@ -48,6 +48,17 @@ enum Kind {
         rx: mpsc::Receiver<Chunk>,
         aborting: bool,
     },
+    /// Any other body, e.g. one re-encoding another on its way out.
+    Boxed(Wrapped),
+}
+
+/// The body behind [`ResponseBody::wrap`].
+struct Wrapped(Pin<Box<dyn Body<Data = Bytes, Error = BodyAborted> + Send>>);
+
+impl std::fmt::Debug for Wrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wrapped")
+    }
 }
 
 impl ResponseBody {
@@ -86,6 +97,16 @@ impl ResponseBody {
         )
     }
 
+    /// A body produced by any other [`Body`] (a layer transforming a response's body, say).
+    /// Its size hint and end are its own.
+    #[must_use]
+    pub fn wrap(body: impl Body<Data = Bytes, Error = BodyAborted> + Send + 'static) -> Self {
+        Self {
+            kind: Kind::Boxed(Wrapped(Box::pin(body))),
+            on_drop: None,
+        }
+    }
+
     /// Call `callback` when this body is dropped: written out, or abandoned with its
     /// connection. Replaces any earlier callback, which then runs at once.
     #[must_use]
@@ -115,6 +136,7 @@ impl Body for ResponseBody {
                 }
                 other => other.map(|item| item.map(|chunk| chunk.map(Frame::data))),
             },
+            Kind::Boxed(Wrapped(body)) => body.as_mut().poll_frame(cx),
         }
     }
 
@@ -122,6 +144,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Empty | Kind::Full(None) => true,
             Kind::Full(Some(_)) | Kind::Stream { .. } => false,
+            Kind::Boxed(Wrapped(body)) => body.is_end_stream(),
         }
     }
 
@@ -130,6 +153,7 @@ impl Body for ResponseBody {
             Kind::Empty | Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Stream { .. } => SizeHint::default(),
+            Kind::Boxed(Wrapped(body)) => body.size_hint(),
         }
     }
 }
@@ -223,6 +247,14 @@ mod tests {
         });
         assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"x"));
         assert!(rx.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn wrapped_body_passes_through() {
+        let body = ResponseBody::wrap(ResponseBody::full(Bytes::from_static(b"inner")));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"inner"));
     }
 
     #[tokio::test]

@@ -98,7 +98,32 @@ pub trait Handler: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<Self>;
 }
 
-/// A short plain-text response for errors the server itself produces.
+/// A [`Handler`] whose request futures live on the heap: the layers and the protocol around it
+/// then move a pointer where they would move the whole interface future (some kilobytes), once
+/// per layer as each first polls it.
+#[derive(Debug, Clone)]
+pub struct Boxed<H>(H);
+
+impl<H> Boxed<H> {
+    /// Box the futures of `handler`.
+    #[must_use]
+    pub fn new(handler: H) -> Self {
+        Self(handler)
+    }
+}
+
+impl<H: Handler> Handler for Boxed<H> {
+    fn handle(
+        &self,
+        request: Request<IncomingBody>,
+        conn: &Arc<ConnInfo>,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<H> {
+        Box::pin(self.0.handle(request, conn))
+    }
+}
+
+/// A short plain-text response for errors the server itself produces, with the `Server` header
+/// set by [`set_server_header`](crate::set_server_header).
 #[must_use]
 pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
     let reason = status.canonical_reason().unwrap_or("Error");
@@ -109,7 +134,9 @@ pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    headers.insert(header::SERVER, HeaderValue::from_static("granian"));
+    if let Some(server) = crate::server_header() {
+        headers.insert(header::SERVER, server);
+    }
     response
 }
 

@@ -33,6 +33,17 @@ pub enum IncomingBody {
     /// Frames as they arrive, counted against a limit because their total is not known up
     /// front (a chunked HTTP/1.1 body, an HTTP/2 body without `content-length`).
     Limited(Limited),
+    /// Another body in front of one of the above (a layer counting or transforming it).
+    Boxed(BoxedBody),
+}
+
+/// The body behind [`IncomingBody::boxed`].
+pub struct BoxedBody(Pin<Box<dyn Body<Data = Bytes, Error = BodyError> + Send + Sync>>);
+
+impl std::fmt::Debug for BoxedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoxedBody")
+    }
 }
 
 /// A streamed body counted against a limit: past it, the connection's body is dropped (the
@@ -84,6 +95,12 @@ impl IncomingBody {
     pub fn full(bytes: Bytes) -> Self {
         Self::Full((!bytes.is_empty()).then_some(bytes))
     }
+
+    /// Put `body` in front of the request body, e.g. a layer counting its bytes.
+    #[must_use]
+    pub fn boxed(body: impl Body<Data = Bytes, Error = BodyError> + Send + Sync + 'static) -> Self {
+        Self::Boxed(BoxedBody(Box::pin(body)))
+    }
 }
 
 impl From<Incoming> for IncomingBody {
@@ -103,6 +120,7 @@ impl Body for IncomingBody {
                 .map(|frame| frame.map(|result| result.map_err(BodyError::from))),
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Limited(limited) => limited.poll_frame(cx),
+            Self::Boxed(BoxedBody(body)) => body.as_mut().poll_frame(cx),
         }
     }
 
@@ -111,6 +129,7 @@ impl Body for IncomingBody {
             Self::Incoming(body) => body.is_end_stream(),
             Self::Full(bytes) => bytes.is_none(),
             Self::Limited(limited) => limited.body.as_ref().is_some_and(Body::is_end_stream),
+            Self::Boxed(BoxedBody(body)) => body.is_end_stream(),
         }
     }
 
@@ -119,6 +138,7 @@ impl Body for IncomingBody {
             Self::Incoming(body) => body.size_hint(),
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Limited(limited) => limited.body.as_ref().map(Body::size_hint).unwrap_or_default(),
+            Self::Boxed(BoxedBody(body)) => body.size_hint(),
         }
     }
 }
@@ -134,6 +154,14 @@ mod tests {
         assert!(!body.is_end_stream());
         assert_eq!(body.size_hint().exact(), Some(5));
         assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"hello"));
+    }
+
+    #[tokio::test]
+    async fn boxed_body_passes_through() {
+        let body = IncomingBody::boxed(IncomingBody::full(Bytes::from_static(b"inner")));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"inner"));
     }
 
     #[test]
