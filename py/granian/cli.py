@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
 from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols, StrEnum
 from .log import DEFAULT_ACCESS_LOG_FORMAT
 from .server import BOUNDS, ConfigError, Granian
@@ -728,7 +727,7 @@ def _option(*decls: str, env: str, **attrs: Any) -> Callable[[F], F]:
     show_default='.git, __pycache__, .venv and watchfiles defaults',
     help='Directory names to ignore changes in (repeatable).',
 )
-@click.version_option(__version__, '--version', prog_name='granian', message='%(prog)s %(version)s')
+@click.version_option(None, '--version', package_name='granian', prog_name='granian', message='%(prog)s %(version)s')
 def cli(app: str, **options: Any) -> None:
     """Serve APP, an application target such as package.module:app."""
     ctx = click.get_current_context()

@@ -66,7 +66,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple, TypeVar
 
-from . import _metrics, _ops, _worker
+from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols
 from .log import DEFAULT_ACCESS_LOG_FORMAT, LogConfigError, configure_logging, logger
@@ -474,11 +474,14 @@ def _check_static_paths(
     return names, paths
 
 
-def _check_access_log_format(value: object) -> str:
+def _check_access_log_format(value: object, *, enabled: bool) -> str:
     if value is None:
         return DEFAULT_ACCESS_LOG_FORMAT
     if not isinstance(value, str):
         raise ConfigError('log_access_format', f'log_access_format must be a string (got {value!r})')
+    if not enabled:
+        # Compiled only when used: the master does not load the native module otherwise.
+        return value
     try:
         from ._native import AccessLogQueue
     except ImportError:
@@ -772,7 +775,9 @@ class Granian:
             log_enabled=_check_bool('log_enabled', log_enabled),
             log_level=_check_choice('log_level', LogLevels, log_level),
             log_access=_check_bool('log_access', log_access),
-            log_access_format=_check_access_log_format(log_access_format),
+            log_access_format=_check_access_log_format(
+                log_access_format, enabled=bool(log_access) and bool(log_enabled)
+            ),
             log_access_json=_check_bool('log_access_json', log_access_json),
             log_dictconfig=_check_dictconfig(log_dictconfig),
             log_json=_check_bool('log_json', log_json),
@@ -1051,7 +1056,13 @@ class _Supervisor:
         self._sample_rss = options.workers_max_rss is not None and Path('/proc/self/status').exists()
         self._next_rss_sample = 0.0
         # Mapped before any fork, so that every worker shares it (see `_metrics`).
-        self.metrics = _metrics.Metrics(options.workers) if options.metrics_enabled else None
+        self.metrics = None
+        if options.metrics_enabled:
+            # Imported only when asked for: the exporter's HTTP server is heavy for a master
+            # that needs none.
+            from . import _metrics
+
+            self.metrics = _metrics.Metrics(options.workers)
 
     @contextmanager
     def signals(self) -> Iterator[None]:

@@ -127,7 +127,7 @@ def test_log_json_with_access_json_writes_access_objects_as_they_are() -> None:
     ],
 )
 def test_bad_access_log_format_stops_the_server(fmt: str, message: str) -> None:
-    code, output = run_cli('--access-log-fmt', fmt, 'tests.apps.asgi_app:app')
+    code, output = run_cli('--access-log', '--access-log-fmt', fmt, 'tests.apps.asgi_app:app')
     assert code != 0
     assert message in output
     assert '--access-log-fmt' in output
