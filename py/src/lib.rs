@@ -10,6 +10,14 @@ mod server;
 
 use pyo3::prelude::*;
 
+/// Rust allocations (request and response heads, tasks, buffers) come from mimalloc: fewer
+/// cycles per request than glibc's malloc with a loop thread and runtime threads freeing each
+/// other's memory. `no_thp` keeps it from asking for huge pages, which would add megabytes of
+/// resident memory to an idle worker; `local_dynamic_tls` because the module is loaded with
+/// `dlopen`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
