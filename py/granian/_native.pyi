@@ -103,6 +103,8 @@ class AccessLogQueue:
     def drain(self, timeout: float) -> list[str] | None:
         """Every queued line, waiting up to `timeout` seconds (without the GIL) for the first one:
         `[]` after a timeout, `None` once closed and empty."""
+    def drain_to(self, fd: int, timeout: float) -> int | None:
+        """As `drain`, but writes the lines to `fd` (each ended by a newline) and returns how many."""
     def close(self) -> None:
         """Refuse further lines; `drain` still returns those queued."""
     @property

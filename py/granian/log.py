@@ -139,6 +139,31 @@ def configure_logging(
         access_logger.setLevel(_SILENT)
 
 
+def access_log_fd() -> int | None:
+    """The descriptor access lines may be written to as they are, bypassing `logging`: stderr,
+    while `granian.access` is as `configure_logging` left it (its one handler, on stderr, writing
+    the bare message, no filters). `None` once a configuration changed any of that."""
+    handler = _access_handler
+    if (
+        handler is None
+        or access_logger.handlers != [handler]
+        or access_logger.propagate
+        or access_logger.filters
+        or handler.filters
+        or handler.level > logging.INFO
+        or not access_logger.isEnabledFor(logging.INFO)
+    ):
+        return None
+    formatter = handler.formatter
+    if type(formatter) is not logging.Formatter or formatter._fmt != '%(message)s':
+        return None
+    try:
+        sys.stderr.flush()
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def _apply_dictconfig(config: dict[str, Any]) -> None:
     # Loggers the configuration does not name keep working: nothing is disabled unless asked.
     config = {'version': 1, 'disable_existing_loggers': False, **config}

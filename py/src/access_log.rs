@@ -1,5 +1,7 @@
 //! The Python end of the access log: the queue a worker's logging thread drains.
 
+use std::io::Write;
+use std::os::fd::FromRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +51,30 @@ impl AccessLogQueue {
         let timeout = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let queue = Arc::clone(self.sink.queue());
         py.detach(move || queue.drain(timeout))
+    }
+
+    /// As `drain`, but the lines go straight to the file descriptor `fd`, each ended by a
+    /// newline, in one write: returns how many there were, or `None` once the queue is closed
+    /// and empty.
+    fn drain_to(&self, py: Python<'_>, fd: i32, timeout: f64) -> PyResult<Option<usize>> {
+        let timeout = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
+        let queue = Arc::clone(self.sink.queue());
+        let written = py.detach(move || -> std::io::Result<Option<usize>> {
+            let Some(lines) = queue.drain(timeout) else {
+                return Ok(None);
+            };
+            let mut batch = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
+            for line in &lines {
+                batch.push_str(line);
+                batch.push('\n');
+            }
+            // SAFETY: `fd` is a descriptor the caller keeps open (the process's stderr); the
+            // `File` borrowing it is never dropped, so it is not closed here.
+            let mut out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+            out.write_all(batch.as_bytes())?;
+            Ok(Some(lines.len()))
+        })?;
+        Ok(written)
     }
 
     /// Refuse further lines; `drain` still returns those queued, then `None`.

@@ -156,3 +156,23 @@ def test_yaml_without_pyyaml_is_a_clear_error(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setitem(sys.modules, 'yaml', None)
     with pytest.raises(click.BadParameter, match='needs PyYAML'):
         LogConfigFile().convert(str(config), None, None)
+
+
+def test_access_lines_bypass_logging_only_while_its_setup_is_granians() -> None:
+    import logging
+
+    from granian import log
+
+    log.configure_logging()
+    try:
+        assert log.access_log_fd() == sys.stderr.fileno()
+        extra = logging.NullHandler()
+        log.access_logger.addHandler(extra)
+        assert log.access_log_fd() is None
+        log.access_logger.removeHandler(extra)
+        log.configure_logging(json=True)
+        assert log.access_log_fd() is None
+        log.configure_logging(enabled=False)
+        assert log.access_log_fd() is None
+    finally:
+        log.configure_logging()
