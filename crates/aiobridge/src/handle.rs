@@ -163,6 +163,21 @@ mod tests {
     use pyo3::types::PyDict;
     use std::sync::atomic::AtomicUsize;
 
+    /// A fresh asyncio loop in `locals` (`loop`, and `done`, a future of it), with a handle.
+    fn new_loop(py: Python<'_>) -> (Bound<'_, PyDict>, LoopHandle, Py<PyAny>) {
+        let locals = PyDict::new(py);
+        py.run(
+            c"import asyncio\nloop = asyncio.new_event_loop()\ndone = loop.create_future()",
+            None,
+            Some(&locals),
+        )
+        .unwrap();
+        let event_loop = locals.get_item("loop").unwrap().unwrap();
+        let handle = LoopHandle::new(py, &event_loop).unwrap();
+        let done = locals.get_item("done").unwrap().unwrap().unbind();
+        (locals, handle, done)
+    }
+
     #[test]
     fn jobs_from_runtime_tasks_wake_the_loop_once_the_tasks_ran() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -170,17 +185,8 @@ mod tests {
             .build()
             .unwrap();
         Python::attach(|py| {
-            let locals = PyDict::new(py);
-            py.run(
-                c"import asyncio\nloop = asyncio.new_event_loop()\ndone = loop.create_future()",
-                None,
-                Some(&locals),
-            )
-            .unwrap();
-            let event_loop = locals.get_item("loop").unwrap().unwrap();
-            let handle = LoopHandle::new(py, &event_loop).unwrap();
+            let (locals, handle, done) = new_loop(py);
             let ran = Arc::new(AtomicUsize::new(0));
-            let done: Py<PyAny> = locals.get_item("done").unwrap().unwrap().unbind();
             let scheduled = {
                 let handle = handle.clone();
                 let ran = Arc::clone(&ran);
@@ -210,17 +216,8 @@ mod tests {
     #[test]
     fn jobs_from_other_threads_run_on_the_loop() {
         Python::attach(|py| {
-            let locals = PyDict::new(py);
-            py.run(
-                c"import asyncio\nloop = asyncio.new_event_loop()\ndone = loop.create_future()",
-                None,
-                Some(&locals),
-            )
-            .unwrap();
-            let event_loop = locals.get_item("loop").unwrap().unwrap();
-            let handle = LoopHandle::new(py, &event_loop).unwrap();
+            let (locals, handle, done) = new_loop(py);
             let ran = Arc::new(AtomicUsize::new(0));
-            let done: Py<PyAny> = locals.get_item("done").unwrap().unwrap().unbind();
             py.detach(|| {
                 let threads: Vec<_> = (0..4)
                     .map(|_| {
