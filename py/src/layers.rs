@@ -4,15 +4,25 @@
 //! 2. metrics;
 //! 3. proxy headers and the URL path prefix;
 //! 4. the access log;
-//! 5. response headers (`Server`) and response compression;
+//! 5. response compression;
 //! 6. static files, answered without reaching the interface.
 //!
 //! Each layer is a [`Handler`] wrapping the next one; a layer that is switched off passes
-//! requests straight through.
+//! requests straight through, and a server with none switched on skips them all. The `Server`
+//! header is not a layer: the protocol crates put it on every response they send.
 
 use granian_serve::Handler;
 
 use crate::config::ServerConfig;
+
+/// Whether `config` asks for any layer; without one, a server skips [`compose`].
+pub(crate) fn any(config: &ServerConfig) -> bool {
+    config.metrics().is_some()
+        || config.static_files().is_some()
+        || config.response_settings().compression.is_some()
+        || config.access_log_sink().is_some()
+        || !config.proxy.is_off()
+}
 
 /// Wrap `interface` in the layers `config` asks for.
 #[allow(clippy::let_and_return, clippy::redundant_locals, reason = "one binding per layer")]
@@ -26,11 +36,8 @@ pub(crate) fn compose<H: Handler>(interface: H, config: &ServerConfig) -> impl H
     // -- static files: layer
     let handler = granian_staticfiles::StaticFiles::new(handler, config.static_files());
     let handler = granian_metrics::Reached::new(handler, granian_metrics::Stage::StaticFiles, metered);
-    // -- response headers and compression: layer
-    let settings = config.response_settings();
-    // The answers the protocol layers give themselves (400, 413...) carry the same header.
-    granian_serve::set_server_header(settings.server.clone());
-    let handler = granian_compress::ResponseLayer::new(handler, settings);
+    // -- response compression: layer (the `Server` header is the protocol layers', see server.rs)
+    let handler = granian_compress::ResponseLayer::new(handler, config.response_settings());
     // -- access log: layer
     let handler = granian_accesslog::AccessLog::new(handler, config.access_log_sink());
     // -- proxy headers and url path prefix: layer

@@ -104,6 +104,24 @@ impl<H: Handler> ServerCore<H> {
         if self.started {
             return Err(PyRuntimeError::new_err("the server is already started"));
         }
+        let config = self.config.get();
+        // One value per process, for the responses of every protocol layer (theirs included).
+        granian_serve::set_server_header(config.response_settings().server);
+        // With no layer asked for, requests go straight to the interface: the layers cost
+        // nothing then, not even a branch each.
+        if layers::any(config) {
+            let handler = layers::compose(self.handler.clone(), config);
+            self.accept(Counted::new(handler, self.requests.clone()))?;
+        } else {
+            let handler = granian_serve::Boxed::new(self.handler.clone());
+            self.accept(Counted::new(handler, self.requests.clone()))?;
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    /// Accept connections on the listening socket and serve each with `handler`.
+    fn accept<G: Handler>(&self, handler: G) -> PyResult<()> {
         let runtime = self
             .runtime
             .as_ref()
@@ -113,10 +131,6 @@ impl<H: Handler> ServerCore<H> {
             listener_from_fd(self.fd).map_err(|err| to_py(&err))?
         };
         let shutdown = Arc::clone(&self.shutdown);
-        let handler = Counted::new(
-            layers::compose(self.handler.clone(), self.config.get()),
-            self.requests.clone(),
-        );
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
@@ -154,7 +168,6 @@ impl<H: Handler> ServerCore<H> {
             })
             .await;
         });
-        self.started = true;
         Ok(())
     }
 }

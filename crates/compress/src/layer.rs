@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::Either;
 use granian_serve::{BodyAborted, ConnInfo, Handler, IncomingBody, ResponseBody};
-use http::header::{ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, SERVER, VARY};
+use http::header::{ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, VARY};
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -22,7 +22,8 @@ const ONE_SHOT_LIMIT: u64 = 1024 * 1024;
 /// What [`ResponseLayer`] does to responses.
 #[derive(Debug, Clone, Default)]
 pub struct ResponseSettings {
-    /// The `Server` header put on responses that do not set one; `None` adds none.
+    /// The `Server` header for responses that do not set one; `None` adds none. The protocol
+    /// layers add it (see `granian_serve::set_server_header`), so that it costs no layer.
     pub server: Option<HeaderValue>,
     /// Response compression; `None` leaves bodies as they are.
     pub compression: Option<CompressionSettings>,
@@ -61,8 +62,8 @@ impl Default for CompressionSettings {
     }
 }
 
-/// A [`Handler`] that finishes the responses of the one it wraps: adds the `Server` header when
-/// the application set none, and compresses bodies the client accepts compressed (see
+/// A [`Handler`] that compresses the response bodies of the one it wraps that the client accepts
+/// compressed (see
 /// [`compressible`] and [`negotiate`]). A compressed response gets `Content-Encoding`, `Vary:
 /// Accept-Encoding`, a weak `ETag` (the bytes differ from the identity's), and either the
 /// compressed `Content-Length` (a body of known size, compressed at once) or none (a streamed
@@ -78,7 +79,7 @@ impl<H> ResponseLayer<H> {
     /// Finish the responses of `handler` as `settings` say.
     #[must_use]
     pub fn new(handler: H, settings: ResponseSettings) -> Self {
-        let active = settings.server.is_some() || settings.compression.is_some();
+        let active = settings.compression.is_some();
         Self {
             handler,
             settings: active.then(|| Arc::new(settings)),
@@ -105,10 +106,7 @@ impl<H: Handler> Handler for ResponseLayer<H> {
             .map(|compression| negotiate(request.headers().get_all(ACCEPT_ENCODING), &compression.encodings));
         let response = self.handler.handle(request, conn);
         Either::Right(async move {
-            let mut response = response.await;
-            if let Some(server) = &settings.server {
-                response.headers_mut().entry(SERVER).or_insert_with(|| server.clone());
-            }
+            let response = response.await;
             match (accepted, &settings.compression) {
                 (Some(accepted), Some(compression)) => {
                     compress_response(response, accepted, compression.min_size).await
@@ -233,6 +231,7 @@ mod tests {
     use std::io::Read;
 
     use granian_serve::Scheme;
+    use http::header::SERVER;
 
     use super::*;
 
@@ -293,13 +292,12 @@ mod tests {
     const BIG: &[u8] = &[b'a'; 4096];
 
     #[tokio::test]
-    async fn server_header_added_unless_set() {
+    async fn server_header_is_left_to_the_protocol_layers() {
         let layer = ResponseLayer::new(text(b"x", &[]), compressing());
         let (parts, _) = send(&layer, Method::GET, None).await;
-        assert_eq!(parts.headers[SERVER], "granian");
+        assert!(!parts.headers.contains_key(SERVER));
         let layer = ResponseLayer::new(text(b"x", &[("server", "mine")]), compressing());
         let (parts, _) = send(&layer, Method::GET, None).await;
-        assert_eq!(parts.headers.get_all(SERVER).iter().count(), 1);
         assert_eq!(parts.headers[SERVER], "mine");
         let layer = ResponseLayer::new(text(b"x", &[]), ResponseSettings::default());
         assert!(layer.settings.is_none());

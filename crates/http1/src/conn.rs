@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use granian_serve::{
-    ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, admit, error_response,
-    payload_too_large, within_limit,
+    ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit,
+    error_response, payload_too_large, within_limit,
 };
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -98,6 +98,7 @@ where
                 Outcome::Switch(response) => response.await,
                 Outcome::Ready(response) => response,
             };
+            add_server_header(response.headers_mut());
             if closing.load(Ordering::Relaxed) && response.status() != StatusCode::SWITCHING_PROTOCOLS {
                 response
                     .headers_mut()

@@ -3,7 +3,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granian_serve::{
-    ConnInfo, Handler, InFlight, Phase, ShutdownWatch, TrackedBody, admit, payload_too_large, within_limit,
+    ConnInfo, Handler, InFlight, Phase, ShutdownWatch, TrackedBody, add_server_header, admit, payload_too_large,
+    within_limit,
 };
 use http::{Method, Request};
 use hyper::body::Incoming;
@@ -69,10 +70,11 @@ where
         let admitted = admit(request, limit)
             .map(|(request, overflow)| within_limit(handler.handle(request, &conn), overflow, false));
         async move {
-            let response = match admitted {
+            let mut response = match admitted {
                 Ok(response) => response.await,
                 Err(_) => payload_too_large(false),
             };
+            add_server_header(response.headers_mut());
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });

@@ -28,5 +28,5 @@ pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
 pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
 pub use origin::{ClientAddr, RequestOrigin};
-pub use server_header::{server_header, set_server_header};
+pub use server_header::{add_server_header, server_header, set_server_header};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};

@@ -1,6 +1,6 @@
 use std::sync::RwLock;
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue, header};
 
 /// The `Server` header of the responses the server makes itself; `None` sends none.
 static SERVER_HEADER: RwLock<Option<HeaderValue>> = RwLock::new(Some(HeaderValue::from_static("granian")));
@@ -24,6 +24,17 @@ pub fn server_header() -> Option<HeaderValue> {
         .clone()
 }
 
+/// Put the [`set_server_header`] value on `headers` unless they carry a `Server` already (an
+/// application's own is kept). The protocol layers call it on every response they send.
+pub fn add_server_header(headers: &mut HeaderMap) {
+    if headers.contains_key(header::SERVER) {
+        return;
+    }
+    if let Some(value) = server_header() {
+        headers.insert(header::SERVER, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,10 +54,19 @@ mod tests {
                 .headers()
                 .contains_key("server")
         );
+        let mut headers = HeaderMap::new();
+        add_server_header(&mut headers);
+        assert!(!headers.contains_key("server"));
         set_server_header(Some(HeaderValue::from_static("granian")));
         assert_eq!(
             crate::error_response(StatusCode::BAD_REQUEST).headers()["server"],
             "granian"
         );
+        add_server_header(&mut headers);
+        assert_eq!(headers["server"], "granian");
+        headers.insert("server", HeaderValue::from_static("mine"));
+        add_server_header(&mut headers);
+        assert_eq!(headers.get_all("server").iter().count(), 1);
+        assert_eq!(headers["server"], "mine");
     }
 }
