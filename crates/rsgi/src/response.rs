@@ -3,7 +3,7 @@ use granian_aiobridge::bytes_from_py;
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
 
 use crate::error::Error;
 
@@ -31,6 +31,15 @@ pub fn response_head(status: i64, headers: Option<&Bound<'_, PyAny>>) -> PyResul
 }
 
 fn header_pair<'py>(item: &Bound<'py, PyAny>) -> Option<(Bound<'py, PyString>, Bound<'py, PyString>)> {
+    // Tuples, what applications pass nearly always, are read without the sequence protocol.
+    if let Ok(pair) = item.cast::<PyTuple>() {
+        if pair.len() != 2 {
+            return None;
+        }
+        let name = pair.get_item(0).ok()?.cast_into::<PyString>().ok()?;
+        let value = pair.get_item(1).ok()?.cast_into::<PyString>().ok()?;
+        return Some((name, value));
+    }
     // A two-letter str is a sequence of two str too.
     if item.is_instance_of::<PyString>() || item.len().ok()? != 2 {
         return None;
@@ -84,7 +93,14 @@ mod tests {
                 let err = response_head(status, None).unwrap_err();
                 assert!(err.is_instance_of::<PyValueError>(py), "{status}");
             }
-            for code in [c"[('a',)]", c"[(b'a', b'b')]", c"['ab']", c"[('a', 1)]", c"5"] {
+            for code in [
+                c"[('a',)]",
+                c"[('a', 'b', 'c')]",
+                c"[(b'a', b'b')]",
+                c"['ab']",
+                c"[('a', 1)]",
+                c"5",
+            ] {
                 let err = response_head(200, Some(&headers(py, code))).unwrap_err();
                 assert!(err.is_instance_of::<PyTypeError>(py), "{code:?}");
             }
@@ -92,6 +108,13 @@ mod tests {
                 let err = response_head(200, Some(&headers(py, code))).unwrap_err();
                 assert!(err.is_instance_of::<PyValueError>(py), "{code:?}");
             }
+            // Pairs that are not tuples go through the sequence protocol.
+            let lists = headers(py, c"[['x-a', '1'], ('x-b', '2')]");
+            let head = response_head(200, Some(&lists)).unwrap();
+            assert_eq!(
+                (&head.headers()["x-a"], &head.headers()["x-b"]),
+                (&"1".parse().unwrap(), &"2".parse().unwrap())
+            );
             let empty = PyList::empty(py);
             assert!(response_head(200, Some(empty.as_any())).is_ok());
         });
