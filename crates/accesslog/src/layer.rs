@@ -1,15 +1,11 @@
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
-use bytes::Bytes;
 use futures_util::future::Either;
-use granian_serve::{BodyAborted, ConnInfo, Handler, IncomingBody, RequestOrigin, ResponseBody};
+use granian_serve::{ConnInfo, Handler, IncomingBody, RequestOrigin, ResponseBody, Tallied};
 use http::header::HeaderMap;
 use http::{HeaderValue, Request, Response, Version};
-use http_body::{Body, Frame, SizeHint};
 
 use crate::clock::local_time;
 use crate::{Format, LineQueue, Record};
@@ -69,7 +65,9 @@ impl<H: Handler> Handler for AccessLog<H> {
             let response = response.await;
             let (parts, body) = response.into_parts();
             let pending = pending.responded(&sink, &parts.headers, parts.status.as_u16());
-            let body = ResponseBody::wrap(Logged { body, pending });
+            // The line is written when `pending` goes, with the body.
+            let mut pending = pending;
+            let body = ResponseBody::wrap(Tallied::new(body, move |bytes| pending.sent(bytes)));
             Response::from_parts(parts, body)
         })
     }
@@ -123,6 +121,11 @@ impl Pending {
         }
     }
 
+    /// Count `bytes` more of the response body as handed to the connection.
+    fn sent(&mut self, bytes: u64) {
+        self.record.bytes_sent += bytes;
+    }
+
     fn responded(mut self, sink: &AccessLogSink, headers: &HeaderMap, status: u16) -> Self {
         self.record.status = status;
         self.record.response_headers = capture(sink.format.response_headers(), headers);
@@ -155,39 +158,10 @@ fn latin1(value: &HeaderValue) -> String {
     }
 }
 
-/// A response body that counts what the connection takes of it and writes the line when it is
-/// dropped.
-struct Logged {
-    body: ResponseBody,
-    pending: Pending,
-}
-
-impl Body for Logged {
-    type Data = Bytes;
-    type Error = BodyAborted;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyAborted>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.pending.record.bytes_sent += data.len() as u64;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use granian_serve::Scheme;
     use http_body_util::BodyExt;
     use std::time::Duration;

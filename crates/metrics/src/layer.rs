@@ -1,14 +1,11 @@
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures_util::future::Either;
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody};
+use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Tallied};
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 
 use crate::{Recorder, reached};
 
@@ -70,7 +67,7 @@ fn count_request(recorder: &Recorder, request: Request<IncomingBody>) -> Request
         return request;
     }
     let recorder = recorder.clone();
-    request.map(|body| IncomingBody::boxed(Counting { body, recorder }))
+    request.map(|body| IncomingBody::boxed(Tallied::new(body, move |bytes| recorder.received(bytes))))
 }
 
 /// As [`count_request`], for the response body on its way out.
@@ -79,61 +76,18 @@ fn count_response(recorder: Recorder, response: Response<ResponseBody>) -> Respo
         recorder.sent(length);
         return response;
     }
-    response.map(|body| ResponseBody::wrap(Counting { body, recorder }))
-}
-
-/// A body that counts its data bytes in a recorder as they are polled.
-struct Counting<B> {
-    body: B,
-    recorder: Recorder,
-}
-
-trait Direction {
-    fn count(recorder: &Recorder, bytes: u64);
-}
-
-impl Direction for IncomingBody {
-    fn count(recorder: &Recorder, bytes: u64) {
-        recorder.received(bytes);
-    }
-}
-
-impl Direction for ResponseBody {
-    fn count(recorder: &Recorder, bytes: u64) {
-        recorder.sent(bytes);
-    }
-}
-
-impl<B, E> Body for Counting<B>
-where
-    B: Body<Data = Bytes, Error = E> + Direction + Unpin,
-{
-    type Data = Bytes;
-    type Error = E;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, E>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            B::count(&self.recorder, data.len() as u64);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
+    response.map(|body| ResponseBody::wrap(Tallied::new(body, move |bytes| recorder.sent(bytes))))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
     use granian_serve::{BodyError, Scheme};
     use http::StatusCode;
+    use http_body::Frame;
     use http_body_util::BodyExt;
 
     use super::*;

@@ -18,6 +18,7 @@ mod listener;
 mod origin;
 mod server_header;
 mod shutdown;
+mod tally;
 
 pub use body::{BodyAborted, ResponseBody, StreamSender};
 pub use conn::{Boxed, ConnInfo, Handler, Scheme, TlsInfo, error_response};
@@ -30,3 +31,4 @@ pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
 pub use origin::{ClientAddr, RequestOrigin};
 pub use server_header::{add_server_header, server_header, set_server_header};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
+pub use tally::Tallied;
