@@ -71,9 +71,9 @@ pub(crate) struct ServerConfig {
     ws_ping_timeout: f64,
     #[pyo3(get)]
     ws_deflate: bool,
-    // -- static files: fields
+    // Static files.
     static_files: Option<Arc<StaticSettings>>,
-    // -- proxy headers and url path prefix: fields
+    // Proxy headers and the URL path prefix.
     #[pyo3(get)]
     proxy_headers: bool,
     #[pyo3(get)]
@@ -82,10 +82,10 @@ pub(crate) struct ServerConfig {
     url_path_prefix: Option<String>,
     /// What the proxy layer does, parsed from the three above.
     pub(crate) proxy: granian_proxy::ProxySettings,
-    // -- metrics: fields
+    // Metrics.
     /// Where this worker process counts its traffic, when metrics are on.
     metrics: Option<granian_metrics::Recorder>,
-    // -- access log: fields
+    // Access log.
     #[pyo3(get)]
     access_log: bool,
     #[pyo3(get)]
@@ -95,7 +95,7 @@ pub(crate) struct ServerConfig {
     /// The queue the access log layer writes into, when the access log is on.
     #[pyo3(get)]
     access_log_queue: Option<crate::access_log::AccessLogQueue>,
-    // -- response headers and compression: fields
+    // Server header and response compression.
     #[pyo3(get)]
     server_header: Option<String>,
     #[pyo3(get)]
@@ -147,23 +147,23 @@ impl ServerConfig {
         ws_ping_interval = 20.0,
         ws_ping_timeout = 20.0,
         ws_deflate = true,
-        // -- static files: defaults
+        // Static files.
         static_path_route = Vec::new(),
         static_path_mount = Vec::new(),
         static_path_dir_to_file = None,
         static_path_expires = 86400.0,
-        // -- proxy headers and url path prefix: defaults
+        // Proxy headers and the URL path prefix.
         proxy_headers = false,
         forwarded_allow_ips = "127.0.0.1,::1",
         url_path_prefix = None,
-        // -- metrics: defaults
+        // Metrics.
         metrics = None,
         metrics_slot = 0,
-        // -- access log: defaults
+        // Access log.
         access_log = false,
         access_log_format = granian_accesslog::DEFAULT_FORMAT,
         access_log_json = false,
-        // -- response headers and compression: defaults
+        // Server header and response compression.
         server_header = Some(String::from("granian")),
         response_compression = false,
         response_compression_min_size = 1024,
@@ -206,23 +206,23 @@ impl ServerConfig {
         ws_ping_interval: f64,
         ws_ping_timeout: f64,
         ws_deflate: bool,
-        // -- static files: parameters
+        // Static files.
         static_path_route: Vec<String>,
         static_path_mount: Vec<PathBuf>,
         static_path_dir_to_file: Option<String>,
         static_path_expires: f64,
-        // -- proxy headers and url path prefix: parameters
+        // Proxy headers and the URL path prefix.
         proxy_headers: bool,
         forwarded_allow_ips: &str,
         url_path_prefix: Option<&str>,
-        // -- metrics: parameters
+        // Metrics.
         metrics: Option<PyRef<'_, crate::metrics::MetricsRegion>>,
         metrics_slot: usize,
-        // -- access log: parameters
+        // Access log.
         access_log: bool,
         access_log_format: &str,
         access_log_json: bool,
-        // -- response headers and compression: parameters
+        // Server header and response compression.
         server_header: Option<String>,
         response_compression: bool,
         response_compression_min_size: u64,
@@ -276,27 +276,27 @@ impl ServerConfig {
         }
         seconds("ws_ping_interval", ws_ping_interval)?;
         seconds("ws_ping_timeout", ws_ping_timeout)?;
-        // -- static files: checks
+        // Static files.
         let static_files = build_static_files(
             static_path_route,
             static_path_mount,
             static_path_dir_to_file,
             static_path_expires,
         )?;
-        // -- proxy headers and url path prefix: checks
+        // Proxy headers and the URL path prefix.
         // The list is checked even with proxy headers off: a typo fails at startup.
         let trusted = forwarded_allow_ips
             .parse::<granian_proxy::TrustedProxies>()
             .map_err(|err| PyValueError::new_err(format!("forwarded_allow_ips: {err}")))?;
         let proxy = granian_proxy::ProxySettings::new(proxy_headers.then_some(trusted), url_path_prefix)
             .map_err(|err| PyValueError::new_err(err.to_string()))?;
-        // -- metrics: checks
+        // Metrics.
         let metrics = metrics.map(|region| region.recorder(metrics_slot)).transpose()?;
-        // -- access log: checks
+        // Access log.
         // Compiled even when off, so a bad format fails at startup whatever the other flags.
         let access_log_queue = crate::access_log::AccessLogQueue::new(access_log_format, access_log_json)?;
         let access_log_queue = access_log.then_some(access_log_queue);
-        // -- response headers and compression: checks
+        // Server header and response compression.
         let server_header = server_header
             .map(|text| text.trim().to_owned())
             .filter(|text| !text.is_empty());
@@ -340,21 +340,21 @@ impl ServerConfig {
             ssl_protocol_min: ssl_protocol_min.to_owned(),
             ssl_ca,
             ssl_client_verify,
-            // -- static files: values
+            // Static files.
             static_files,
-            // -- proxy headers and url path prefix: values
+            // Proxy headers and the URL path prefix.
             proxy_headers,
             forwarded_allow_ips: forwarded_allow_ips.to_owned(),
             url_path_prefix: url_path_prefix.map(str::to_owned),
             proxy,
-            // -- metrics: values
+            // Metrics.
             metrics,
-            // -- access log: values
+            // Access log.
             access_log,
             access_log_format: access_log_format.to_owned(),
             access_log_json,
             access_log_queue,
-            // -- response headers and compression: values
+            // Server header and response compression.
             server_header,
             response_compression,
             response_compression_min_size,

@@ -25,24 +25,22 @@ pub(crate) fn any(config: &ServerConfig) -> bool {
 }
 
 /// Wrap `interface` in the layers `config` asks for.
-#[allow(clippy::let_and_return, clippy::redundant_locals, reason = "one binding per layer")]
 pub(crate) fn compose<H: Handler>(interface: H, config: &ServerConfig) -> impl Handler + use<H> {
-    let _ = config;
-    // -- metrics: stage markers (how far a request went, to count static files apart)
+    // Metrics: stage markers (how far a request went, to count static files apart).
     let metered = config.metrics().is_some();
     // The interface's request future is large: boxed once here, the layers below move a pointer.
     let handler = granian_serve::Boxed::new(interface);
     let handler = granian_metrics::Reached::new(handler, granian_metrics::Stage::Application, metered);
-    // -- static files: layer
+    // Static files.
     let handler = granian_staticfiles::StaticFiles::new(handler, config.static_files());
     let handler = granian_metrics::Reached::new(handler, granian_metrics::Stage::StaticFiles, metered);
-    // -- response compression: layer (the `Server` header is the protocol layers', see server.rs)
+    // Response compression (the `Server` header is the protocol layers', see server.rs).
     let handler = granian_compress::ResponseLayer::new(handler, config.response_settings());
-    // -- access log: layer
+    // Access log.
     let handler = granian_accesslog::AccessLog::new(handler, config.access_log_sink());
-    // -- proxy headers and url path prefix: layer
+    // Proxy headers and the URL path prefix.
     let handler = granian_proxy::ProxyHeaders::new(handler, config.proxy.clone());
-    // -- metrics: layer
+    // Metrics.
     let handler = granian_metrics::Metered::new(handler, config.metrics().cloned());
     // And once more here: the protocol layers move what the layers above the interface keep
     // per request (their own state, a few hundred bytes each) as a pointer.

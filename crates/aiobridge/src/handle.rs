@@ -179,7 +179,7 @@ mod tests {
     }
 
     #[test]
-    fn jobs_from_runtime_tasks_wake_the_loop_once_the_tasks_ran() {
+    fn jobs_from_runtime_tasks_reach_the_loop() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .build()
