@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: serve build build-release fmt lint test test-rust test-python fuzz-build
+.PHONY: serve build build-release docs fmt lint test test-rust test-python fuzz-build
 
 $(VENV)/.deps: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ build-release: $(VENV)/.deps
 
 serve: build-release
 	$(BIN)/granian --interface asgi --host 127.0.0.1 --port 8000 examples.hello_asgi:app
+
+# docs/options.md and the README option tables, generated from py/granian/_options.py.
+docs: build
+	$(PY) -c 'from granian._options import write_docs; write_docs(".")'
 
 fmt:
 	cargo fmt --all

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 from granian import Granian, __version__
 from granian._imports import TargetError, load_target, split_target
+from granian._options import BOUNDS, ConfigError, Options, default_blocking_threads
 from granian.cli import cli, parse_duration
 from granian.constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols
-from granian.server import BOUNDS, ConfigError, Options, default_blocking_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -462,8 +462,10 @@ def test_help_shows_env_vars_and_defaults() -> None:
     assert result.exit_code == 0
     for param in cli.params:
         if isinstance(param, click.Option) and param.name not in ('version', 'help'):
-            assert str(param.envvar) in result.output, param.name
-            assert param.show_envvar and param.show_default, param.name
+            for env in param.envvar:
+                assert env in result.output, param.name
+            record = param.get_help_record(click.Context(cli))
+            assert record is not None and '; default: ' in record[1], param.name
     assert 'GRANIAN_PORT' in result.output
     assert 'default: 8000' in result.output
     assert 'default: rsgi' in result.output
@@ -847,11 +849,11 @@ def test_env_vars_round_trip_to_granian(kwargs: dict[str, Any]) -> None:
         param = next(param for param in cli.params if param.name == name)
         if isinstance(value, tuple):
             splitter = os.pathsep if name in ('reload_paths', 'env_files') else ' '
-            env[str(param.envvar)] = splitter.join(str(item) for item in value)
+            env[param.envvar[0]] = splitter.join(str(item) for item in value)
         elif isinstance(value, bool):
-            env[str(param.envvar)] = 'true' if value else 'false'
+            env[param.envvar[0]] = 'true' if value else 'false'
         else:
-            env[str(param.envvar)] = str(value)
+            env[param.envvar[0]] = str(value)
     options = served(['app:main'], env)
     assert options == Granian('app:main', **kwargs).options
 

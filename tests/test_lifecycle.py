@@ -18,7 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
-from granian.server import CRASH_LOOP_FAILURES, SHUTDOWN_MARGIN
+from granian._options import SHUTDOWN_MARGIN
+from granian._supervisor import CRASH_LOOP_FAILURES
 
 from tests._http import IncompleteResponse, RawConnection, app_record, get, request_bytes
 from tests.conftest import SPAWNING_WORKER, Server, run_server

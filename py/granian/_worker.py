@@ -51,7 +51,7 @@ from .constants import Interfaces
 from .log import logger
 
 if TYPE_CHECKING:
-    from .server import Options
+    from ._options import Options
 
 __all__ = [
     'EXIT_EXCEPTION',

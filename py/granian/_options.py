@@ -1,0 +1,1328 @@
+"""Every option of a granian server, declared once.
+
+Each option is one field of `Options`, made by `option(...)`: its name (the `Granian` keyword),
+its default, its section, its kind (type, bounds, how a value is checked), its flag and
+environment variables, and one help line. Everything else follows from that row:
+
+* `granian.cli` builds the click options from it (flags, types, defaults, env vars, help);
+* `Granian(...)` checks its keywords with `validate`; its explicit signature, kept for IDEs, is
+  checked against the table by a test;
+* `docs/options.md` is generated from it (`python -m granian._options > docs/options.md`), and a
+  test checks the file is current;
+* the native server config reads the fields it needs by name (`py/src/config.rs`).
+
+Validation happens here, once. A validated `Options` holds resolved values: `backpressure` and
+`blocking_threads` are never `None`, paths are absolute, a lone static mount has its route.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols, StrEnum
+from .log import DEFAULT_ACCESS_LOG_FORMAT
+
+__all__ = [
+    'BOUNDS',
+    'COMPRESSION_ALGORITHMS',
+    'OPTIONS',
+    'SHUTDOWN_MARGIN',
+    'Bound',
+    'ConfigError',
+    'Option',
+    'Options',
+    'Section',
+    'default_blocking_threads',
+    'markdown',
+    'validate',
+]
+
+# Added to `graceful_timeout` when waiting for stopping workers: after draining requests they
+# still run the lifespan shutdown and close their loop.
+SHUTDOWN_MARGIN = 5.0
+
+# The response compression algorithms, in the default order of preference.
+COMPRESSION_ALGORITHMS = ('br', 'zstd', 'gzip')
+
+
+class ConfigError(ValueError):
+    """An invalid option; `option` is the keyword of `Granian` it concerns."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class Section(StrEnum):
+    """Where an option is listed in `granian --help` and docs/options.md, in this order."""
+
+    SERVER = 'Server'
+    WORKERS = 'Workers'
+    HTTP1 = 'HTTP/1'
+    HTTP2 = 'HTTP/2'
+    TLS = 'TLS'
+    WEBSOCKETS = 'Websockets'
+    LIMITS = 'Limits'
+    RESPONSES = 'Responses'
+    STATIC = 'Static files'
+    PROXY = 'Proxy'
+    LOGGING = 'Logging'
+    METRICS = 'Metrics'
+    RELOAD = 'Reload'
+
+
+# -- kinds: how a value is checked ------------------------------------------------------------------
+
+
+class Bound(NamedTuple):
+    """Inclusive limits of a numeric option (`min_open`: the minimum itself is excluded)."""
+
+    min: float | None
+    max: float | None = None
+    min_open: bool = False
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f'between {_num(self.min)} and {_num(self.max)}'
+        if self.min is not None:
+            return f'{">" if self.min_open else ">="} {_num(self.min)}'
+        return f'<= {_num(self.max)}'
+
+    def admits(self, value: float) -> bool:
+        if self.min is not None and (value <= self.min if self.min_open else value < self.min):
+            return False
+        return self.max is None or value <= self.max
+
+
+def _num(value: float | None) -> str:
+    return str(int(value)) if value is not None and float(value).is_integer() else str(value)
+
+
+class Kind:
+    """How the values of an option are checked; `metavar` names them in `--help`."""
+
+    metavar = 'TEXT'
+    # Several values: the flag repeated, the environment variable split on spaces (on `:` for paths).
+    multiple = False
+
+    def check(self, name: str, value: Any) -> Any:
+        return value
+
+    def values(self) -> str:
+        """The accepted values, for docs/options.md."""
+        return 'text'
+
+
+@dataclass(frozen=True)
+class Flag(Kind):
+    """True or False: `--name/--no-name` on the command line."""
+
+    metavar = ''
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(name, f'{name} must be True or False (got {value!r})')
+        return value
+
+    def values(self) -> str:
+        return 'flag'
+
+
+@dataclass(frozen=True)
+class Int(Kind):
+    """An integer within `bound`; `unit` says what it counts (`ms`, `bytes`, `MiB`...)."""
+
+    bound: Bound
+    unit: str = ''
+
+    @property
+    def metavar(self) -> str:  # type: ignore[override]
+        return {'ms': 'MS', 'bytes': 'BYTES', 'MiB': 'MIB', 's': 'SECONDS'}.get(self.unit, 'INTEGER')
+
+    def check(self, name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(name, f'{name} must be an integer (got {value!r})')
+        if not self.bound.admits(value):
+            raise ConfigError(name, f'{name} must be {self.bound.describe()} (got {value})')
+        return value
+
+    def values(self) -> str:
+        text = self.bound.describe()
+        return f'{text} {self.unit}'.strip()
+
+
+@dataclass(frozen=True)
+class Octal(Int):
+    """File permission bits, written in octal on the command line (`660`, `0o660`)."""
+
+    @property
+    def metavar(self) -> str:  # type: ignore[override]
+        return 'OCTAL'
+
+    def values(self) -> str:
+        return f'octal, {_octal(self.bound.min)} to {_octal(self.bound.max)}'
+
+
+def _octal(value: float | None) -> str:
+    return '?' if value is None else f'{int(value):o}'
+
+
+@dataclass(frozen=True)
+class Seconds(Kind):
+    """A duration in seconds (a float; the CLI also takes units: `1h30m`, `90s`, `1d`)."""
+
+    bound: Bound
+    metavar = 'DURATION'
+
+    def check(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(name, f'{name} must be a number of seconds (got {value!r})')
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise ConfigError(name, f'{name} must be a finite number of seconds (got {value!r})')
+        if not self.bound.admits(seconds):
+            raise ConfigError(name, f'{name} must be {self.bound.describe()} seconds (got {value})')
+        return seconds
+
+    def values(self) -> str:
+        return f'seconds {self.bound.describe()}'
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One member of a string enum, given as the member or its value (any case)."""
+
+    enum: type[StrEnum]
+
+    @property
+    def metavar(self) -> str:  # type: ignore[override]
+        return '[' + '|'.join(str(member.value) for member in self.enum) + ']'
+
+    def check(self, name: str, value: Any) -> StrEnum:
+        if isinstance(value, self.enum):
+            return value
+        if isinstance(value, str):
+            for member in self.enum:
+                if member.value == value.lower():
+                    return member
+        raise ConfigError(name, f'{name} must be one of {self.values()} (got {value!r})')
+
+    def values(self) -> str:
+        return ', '.join(str(member.value) for member in self.enum)
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    """A non-empty string, stripped of surrounding spaces."""
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(name, f'{name} must be a non-empty string (got {value!r})')
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class AnyText(Kind):
+    """Any string (a password, a format)."""
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(name, f'{name} must be a string (got {value!r})')
+        return value
+
+
+@dataclass(frozen=True)
+class File(Kind):
+    """An existing file, made absolute."""
+
+    metavar = 'FILE'
+
+    def check(self, name: str, value: Any) -> Path:
+        if not isinstance(value, str | os.PathLike):
+            raise ConfigError(name, f'{name} must be a path (got {value!r})')
+        path = Path(value).resolve()
+        if not path.is_file():
+            raise ConfigError(name, f"{name}: '{value}' is not a file")
+        return path
+
+    def values(self) -> str:
+        return 'an existing file'
+
+
+@dataclass(frozen=True)
+class Directory(Kind):
+    """An existing directory, made absolute."""
+
+    metavar = 'DIRECTORY'
+
+    def check(self, name: str, value: Any) -> Path:
+        if not isinstance(value, str | os.PathLike):
+            raise ConfigError(name, f'{name} must be a path (got {value!r})')
+        path = Path(value).resolve()
+        if not path.is_dir():
+            raise ConfigError(name, f"{name}: '{value}' is not a directory")
+        return path
+
+    def values(self) -> str:
+        return 'an existing directory'
+
+
+@dataclass(frozen=True)
+class NewFile(Kind):
+    """A file the server creates, made absolute; `parent`: its directory must exist."""
+
+    parent: bool = False
+    metavar = 'PATH'
+
+    def check(self, name: str, value: Any) -> Path:
+        if not isinstance(value, str | os.PathLike):
+            raise ConfigError(name, f'{name} must be a path (got {value!r})')
+        path = Path(value).absolute()
+        if self.parent and not path.parent.is_dir():
+            raise ConfigError(name, f"{name}: '{path.parent}' is not a directory")
+        return path
+
+    def values(self) -> str:
+        return 'a path'
+
+
+@dataclass(frozen=True)
+class Paths(Kind):
+    """Existing paths (directories with `directories`), made absolute; the flag repeats."""
+
+    directories: bool = False
+    multiple = True
+
+    @property
+    def metavar(self) -> str:  # type: ignore[override]
+        return 'DIRECTORY' if self.directories else 'PATH'
+
+    def check(self, name: str, value: Any) -> tuple[Path, ...]:
+        if value is None:
+            return ()
+        items = (value,) if isinstance(value, str | os.PathLike) else tuple(value)
+        paths = []
+        for item in items:
+            if not isinstance(item, str | os.PathLike):
+                raise ConfigError(name, f'{name} must hold paths (got {item!r})')
+            path = Path(item).resolve()
+            if not path.exists():
+                raise ConfigError(name, f"{name}: '{item}' does not exist")
+            if self.directories and not path.is_dir():
+                raise ConfigError(name, f"{name}: '{path}' is not a directory")
+            paths.append(path)
+        return tuple(paths)
+
+    def values(self) -> str:
+        return 'existing directories' if self.directories else 'existing paths'
+
+
+@dataclass(frozen=True)
+class Strings(Kind):
+    """Non-empty strings; the flag repeats."""
+
+    multiple = True
+
+    def check(self, name: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = (value,) if isinstance(value, str) else tuple(value)
+        for item in items:
+            if not isinstance(item, str) or not item:
+                raise ConfigError(name, f'{name} must hold non-empty strings (got {item!r})')
+        return items
+
+    def values(self) -> str:
+        return 'strings'
+
+
+@dataclass(frozen=True)
+class Choices(Kind):
+    """Distinct values among `choices`, in order of preference; the flag repeats."""
+
+    choices: tuple[str, ...]
+    multiple = True
+
+    @property
+    def metavar(self) -> str:  # type: ignore[override]
+        return '[' + '|'.join(self.choices) + ']'
+
+    def check(self, name: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return self.choices
+        items = value.replace(',', ' ').split() if isinstance(value, str) else list(value)
+        chosen: list[str] = []
+        for item in items:
+            choice = item.strip().lower() if isinstance(item, str) else item
+            if choice not in self.choices:
+                raise ConfigError(name, f'{name}: {item!r} is not one of {", ".join(self.choices)}')
+            if choice in chosen:
+                raise ConfigError(name, f'{name}: {item!r} given twice')
+            chosen.append(choice)
+        if not chosen:
+            raise ConfigError(name, f'{name} must name at least one of {", ".join(self.choices)}')
+        return tuple(chosen)
+
+    def values(self) -> str:
+        return ', '.join(self.choices)
+
+
+@dataclass(frozen=True)
+class Custom(Kind):
+    """A value with a check of its own; `metavar` and `described` say what it takes."""
+
+    checker: Callable[[str, Any], Any]
+    described: str = 'text'
+    metavar: str = 'TEXT'  # type: ignore[misc]
+
+    def check(self, name: str, value: Any) -> Any:
+        return self.checker(name, value)
+
+    def values(self) -> str:
+        return self.described
+
+
+def _server_header(name: str, value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(name, f'{name} must be a string, None or False (got {value!r})')
+    text = value.strip()
+    if any(not (' ' <= char <= '~') for char in text):
+        raise ConfigError(name, f'{name} must be printable ASCII (got {value!r})')
+    return text or None
+
+
+def _forwarded_allow_ips(name: str, value: Any) -> str:
+    """The trusted list as one comma-separated string: IP addresses, networks written
+    `address/length` without host bits, and `*`."""
+    if isinstance(value, str):
+        items = value.split(',')
+    elif isinstance(value, Iterable):
+        items = [item for entry in value for item in str(entry).split(',')]
+    else:
+        raise ConfigError(name, f'{name} must be a string or a list (got {value!r})')
+    entries = []
+    for entry in (item.strip() for item in items):
+        if not entry:
+            continue
+        if entry != '*':
+            address, _, length = entry.partition('/')
+            try:
+                if '%' in address or (length and not length.isdigit()):
+                    raise ValueError('use address/length')
+                if length:
+                    ipaddress.ip_network(entry, strict=True)
+                else:
+                    ipaddress.ip_address(entry)
+            except ValueError as exc:
+                raise ConfigError(
+                    name,
+                    f"{name}: {entry!r} is not an IP address, a network (such as 10.0.0.0/8) or '*' ({exc})",
+                ) from None
+        entries.append(entry)
+    return ','.join(entries)
+
+
+def _url_path_prefix(name: str, value: Any) -> str | None:
+    """`None` for no prefix (`None`, '' or '/'); else the prefix without trailing slashes."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not value.startswith('/') or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(name, f"{name} must start with '/' and hold no control characters (got {value!r})")
+    return value.rstrip('/') or None
+
+
+def _relative_file_name(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    plain = isinstance(value, str) and value and '\\' not in value and '\0' not in value
+    if not plain or value.startswith('/') or any(part in ('', '.', '..') for part in value.split('/')):
+        raise ConfigError(name, f'{name} must be a relative file name without ".." (got {value!r})')
+    return value
+
+
+def _access_log_format(name: str, value: Any) -> str:
+    # Compiled in `_check_access_log`, once it is known whether the access log is on.
+    if value is None:
+        return DEFAULT_ACCESS_LOG_FORMAT
+    if not isinstance(value, str):
+        raise ConfigError(name, f'{name} must be a string (got {value!r})')
+    return value
+
+
+def _dictconfig(name: str, value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(name, f'{name} must be a dictConfig dictionary (got {value!r})')
+    return value
+
+
+# -- the table -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the table says of one option besides its name and default."""
+
+    section: Section
+    help: str
+    kind: Kind
+    # The command-line flag ('': `--` and the keyword with dashes). A `Flag` also gets `--no-...`.
+    flag: str
+    # Environment variables read by the flag, first match wins.
+    env: tuple[str, ...]
+    # How the default reads in `--help` and the docs, where the value alone would not say.
+    default_text: str | None
+    # A second flag that sets the option to None (`--no-server-header`), and its help line.
+    off_flag: str | None
+    off_help: str
+    # Whether the native server config reads it (see py/src/config.rs).
+    native: bool
+    # The line the README and docs/options.md show, when it says more than `help`.
+    docs: str
+
+
+def option(
+    default: Any,
+    section: Section,
+    help: str,
+    kind: Kind | None = None,
+    *,
+    flag: str | None = None,
+    env: str | tuple[str, ...] | None = None,
+    default_text: str | None = None,
+    off_flag: str | None = None,
+    off_help: str = '',
+    native: bool = False,
+    docs: str = '',
+) -> Any:
+    """One row of the table: a field of `Options` with its `Spec` in the metadata.
+
+    `kind` defaults to `Flag` for a boolean default. `flag` defaults to `--` and the keyword with
+    dashes; `env` to `GRANIAN_` and the flag in capitals (names given without the prefix).
+    """
+    if kind is None:
+        if not isinstance(default, bool):
+            raise TypeError(f'an option defaulting to {default!r} needs a kind')
+        kind = Flag()
+    envs = (env,) if isinstance(env, str) else (env or ())
+    spec = Spec(
+        section=section,
+        help=help,
+        kind=kind,
+        flag=flag or '',
+        env=tuple(f'GRANIAN_{item}' for item in envs),
+        default_text=default_text,
+        off_flag=off_flag,
+        off_help=off_help,
+        native=native,
+        docs=docs or help,
+    )
+    return field(default=default, metadata={'spec': spec})
+
+
+S = Section
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """Every option of a `Granian` server, validated, with defaults resolved (see the module doc)."""
+
+    target: str
+
+    # Server
+    address: str = option(
+        '127.0.0.1',
+        S.SERVER,
+        'Host address to bind to (IPv6 addresses work).',
+        Text(),
+        flag='--host',
+        docs='Host address to bind to; IPv6 addresses work (`--host ::` for all, `--host ::1`).',
+    )
+    port: int = option(8000, S.SERVER, 'Port to bind to (0 picks a free one).', Int(Bound(0, 65535)))
+    uds: Path | None = option(
+        None,
+        S.SERVER,
+        'Serve on a Unix domain socket at this path instead of HOST:PORT (removed on exit).',
+        NewFile(),
+        default_text='TCP on HOST:PORT',
+        docs='Serve on a Unix socket at this path instead of HOST:PORT; a stale socket file there is replaced (any other file is an error), and the file is removed on exit.',
+    )
+    uds_permissions: int | None = option(
+        None,
+        S.SERVER,
+        'Permission bits of the Unix socket file, in octal (660).',
+        Octal(Bound(0, 0o777)),
+        default_text='as the umask leaves them',
+    )
+    fd: int | None = option(
+        None,
+        S.SERVER,
+        'Serve on an inherited listening socket (TCP or Unix) with this file descriptor, instead of HOST:PORT; '
+        'without --uds and --fd, a socket passed by systemd (LISTEN_FDS) is used.',
+        Int(Bound(0)),
+        default_text='none',
+    )
+    interface: Interfaces = option(
+        Interfaces.RSGI,
+        S.SERVER,
+        'Application interface: asginl is ASGI without the lifespan protocol.',
+        Choice(Interfaces),
+        docs='`asgi`, `asginl` (ASGI without lifespan), `rsgi`, `wsgi`.',
+    )
+    http: HTTPModes = option(
+        HTTPModes.auto,
+        S.SERVER,
+        'HTTP versions served: auto serves HTTP/1.1 and HTTP/2 (prior knowledge, Upgrade: h2c, ALPN) on one port.',
+        Choice(HTTPModes),
+        native=True,
+        docs='`auto` (HTTP/1.1, h2c prior knowledge and `Upgrade: h2c` on one port; ALPN over TLS), `1`, `2` (see HTTP/2).',
+    )
+    factory: bool = option(False, S.SERVER, 'Call APP with no arguments to build the application.')
+    working_dir: Path | None = option(
+        None,
+        S.SERVER,
+        'Directory to change to before loading APP (it also goes first on sys.path).',
+        Directory(),
+        default_text='current directory',
+    )
+    env_files: tuple[Path, ...] = option(
+        (),
+        S.SERVER,
+        'KEY=VALUE files loaded into the environment before APP is imported (repeatable; variables already set win).',
+        Paths(),
+        default_text='none',
+        docs='`KEY=VALUE` files (dotenv format: `#` comments, `export`, quotes) loaded by the main process before anything is imported; a later file wins over an earlier one, and the environment wins over both.',
+    )
+    pid_file: Path | None = option(
+        None,
+        S.SERVER,
+        'File to write the main process PID to (removed on exit).',
+        NewFile(parent=True),
+        default_text='none',
+    )
+    process_name: str | None = option(
+        None,
+        S.SERVER,
+        'Name of the main process (workers get " [worker-N]" appended); needs granian[pname] for the full title, '
+        'otherwise the kernel name (15 bytes) is set.',
+        Text(),
+        default_text='none',
+        docs="Title of the main process; workers get ` [worker-N]` appended. With `granian[pname]` (setproctitle) it is the title `ps` shows, otherwise the kernel's name of the process (15 bytes, as `top` and `ps -o comm` show it).",
+    )
+
+    # Workers
+    workers: int = option(
+        1, S.WORKERS, 'Worker processes serving the application, each forked by the main process.', Int(Bound(1))
+    )
+    runtime_threads: int = option(1, S.WORKERS, 'Rust I/O threads per worker.', Int(Bound(1)), native=True)
+    blocking_threads: int | None = option(
+        None,
+        S.WORKERS,
+        'Python threads per worker running a WSGI application (1 with other interfaces).',
+        Int(Bound(1)),
+        default_text='WSGI: 4 per CPU core, at most 32 and at most --backpressure; others: 1',
+    )
+    loop: Loops = option(
+        Loops.auto,
+        S.WORKERS,
+        'Event loop: auto picks uvloop when installed.',
+        Choice(Loops),
+        docs='`auto` (uvloop when installed), `asyncio`, `uvloop`.',
+    )
+    backlog: int = option(
+        1024,
+        S.WORKERS,
+        'Length of the listen queue of connections not yet accepted.',
+        Int(Bound(1)),
+        docs='Listen queue length (for sockets the server binds itself).',
+    )
+    backpressure: int | None = option(
+        None,
+        S.WORKERS,
+        'Requests each worker runs at once; more wait for a free slot.',
+        Int(Bound(1)),
+        default_text='backlog / workers',
+        native=True,
+    )
+    graceful_timeout: float = option(
+        30.0, S.WORKERS, 'Time in-flight requests get to finish when a worker stops.', Seconds(Bound(0))
+    )
+    workers_kill_timeout: float | None = option(
+        None,
+        S.WORKERS,
+        'Time to wait for a stopping worker before killing it.',
+        Seconds(Bound(0, min_open=True)),
+        default_text='graceful timeout + 5s',
+    )
+    respawn_failed_workers: bool = option(
+        False,
+        S.WORKERS,
+        'Replace a worker that exits unexpectedly instead of stopping the server; the server still exits 1 when '
+        'workers keep failing (more than 5 failures within 60s).',
+        docs='Replace a worker that dies instead of stopping the server; the server still exits 1 when workers keep failing (more than 5 failures within 60s). See Processes and signals.',
+    )
+    respawn_interval: float = option(
+        3.5, S.WORKERS, 'Time to wait before respawning a failed worker.', Seconds(Bound(0))
+    )
+    workers_lifetime: float | None = option(
+        None,
+        S.WORKERS,
+        'Time after which a worker is gracefully replaced by a new one.',
+        Seconds(Bound(0, min_open=True)),
+        default_text='unlimited',
+    )
+    workers_lifetime_jitter: float = option(
+        0.0,
+        S.WORKERS,
+        "Most extra time randomly added to each worker's lifetime, so workers are not all replaced at once.",
+        Seconds(Bound(0)),
+    )
+    workers_max_rss: int | None = option(
+        None,
+        S.WORKERS,
+        'Resident memory above which a worker is gracefully replaced (Linux).',
+        Int(Bound(1), 'MiB'),
+        default_text='unlimited',
+        docs='Resident memory above which a worker is gracefully replaced, checked every `--rss-sample-interval` (Linux).',
+    )
+    rss_sample_interval: float = option(
+        30.0,
+        S.WORKERS,
+        "Time between two checks of the workers' memory against --workers-max-rss.",
+        Seconds(Bound(0, min_open=True)),
+    )
+    max_requests: int | None = option(
+        None,
+        S.WORKERS,
+        'Requests after which a worker is gracefully replaced by a new one.',
+        Int(Bound(1)),
+        default_text='unlimited',
+    )
+    max_requests_jitter: int = option(
+        0, S.WORKERS, "Most extra requests randomly added to each worker's --max-requests.", Int(Bound(0))
+    )
+
+    # HTTP/1
+    http1_buffer_size: int = option(
+        417792,
+        S.HTTP1,
+        'Largest request head and read buffer of an HTTP/1 connection.',
+        Int(Bound(8192), 'bytes'),
+        native=True,
+        docs='HTTP/1.1 read buffer, and so the largest head without `--max-header-size` (`431` beyond).',
+    )
+    http1_header_read_timeout: int = option(
+        30000,
+        S.HTTP1,
+        'Time a client gets to send a request head (and to finish a TLS handshake).',
+        Int(Bound(1, 60_000), 'ms'),
+        native=True,
+        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake.",
+    )
+    http1_keep_alive: bool = option(True, S.HTTP1, 'Keep HTTP/1 connections open for further requests.', native=True)
+    http1_keep_alive_timeout: int = option(
+        30000,
+        S.HTTP1,
+        'Time an idle kept-alive HTTP/1 connection waits for its next request; 0 waits forever.',
+        Int(Bound(0, 3_600_000), 'ms'),
+        native=True,
+        docs="Time an idle kept-alive HTTP/1.1 connection waits for the first byte of its next request before it is closed; `0` waits for ever. Behind a load balancer, set it above the balancer's idle timeout (60 s on AWS ALB) so the balancer closes first.",
+    )
+    http1_pipeline_flush: bool = option(
+        False,
+        S.HTTP1,
+        'Gather the responses of pipelined requests into fewer writes. Streamed responses then lose backpressure: '
+        'a slow client makes the server buffer the whole body.',
+        native=True,
+    )
+
+    # HTTP/2
+    http2_adaptive_window: bool = option(
+        False, S.HTTP2, 'Size HTTP/2 flow-control windows from the measured bandwidth-delay product.', native=True
+    )
+    http2_initial_connection_window_size: int = option(
+        1024 * 1024,
+        S.HTTP2,
+        'HTTP/2 connection-level flow-control window.',
+        Int(Bound(1, 2**31 - 1), 'bytes'),
+        native=True,
+    )
+    http2_initial_stream_window_size: int = option(
+        1024 * 1024,
+        S.HTTP2,
+        'HTTP/2 stream-level flow-control window (SETTINGS_INITIAL_WINDOW_SIZE).',
+        Int(Bound(1, 2**31 - 1), 'bytes'),
+        native=True,
+    )
+    http2_keep_alive_interval: int | None = option(
+        None,
+        S.HTTP2,
+        'Interval between HTTP/2 PING frames on a quiet connection.',
+        Int(Bound(1), 'ms'),
+        default_text='no pings',
+        native=True,
+    )
+    http2_keep_alive_timeout: int = option(
+        20,
+        S.HTTP2,
+        'Time a keep-alive PING gets to be answered before the connection closes.',
+        Int(Bound(1), 's'),
+        native=True,
+    )
+    http2_max_concurrent_streams: int = option(
+        200,
+        S.HTTP2,
+        'Streams a client may have open at once on one HTTP/2 connection.',
+        Int(Bound(1, 2**32 - 1)),
+        native=True,
+        docs='Streams a client may have open at once on one HTTP/2 connection; more are refused.',
+    )
+    http2_max_frame_size: int = option(
+        16384,
+        S.HTTP2,
+        'Largest HTTP/2 frame payload accepted (RFC 9113 allows 16384 to 16777215).',
+        Int(Bound(16384, 2**24 - 1), 'bytes'),
+        native=True,
+    )
+    http2_max_headers_size: int = option(
+        16 * 1024,
+        S.HTTP2,
+        'Largest decoded HTTP/2 header list accepted (431 beyond).',
+        Int(Bound(1, 2**32 - 1), 'bytes'),
+        native=True,
+        docs='HTTP/2 decoded header list without `--max-header-size` (`431` beyond, then the stream is reset).',
+    )
+    http2_max_send_buffer_size: int = option(
+        400 * 1024,
+        S.HTTP2,
+        'Most response bytes buffered per HTTP/2 stream before the application waits.',
+        Int(Bound(1, 2**32 - 1), 'bytes'),
+        native=True,
+    )
+
+    # TLS
+    ssl_cert: Path | None = option(
+        None,
+        S.TLS,
+        'PEM certificate chain (server certificate first): serve HTTPS.',
+        File(),
+        flag='--ssl-certificate',
+        default_text='no TLS',
+        native=True,
+    )
+    ssl_key: Path | None = option(
+        None,
+        S.TLS,
+        'PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1; encrypted PKCS#8 with --ssl-keyfile-password).',
+        File(),
+        flag='--ssl-keyfile',
+        default_text='none',
+        native=True,
+    )
+    ssl_key_password: str | None = option(
+        None,
+        S.TLS,
+        'Password of an encrypted PKCS#8 private key.',
+        AnyText(),
+        flag='--ssl-keyfile-password',
+        default_text='none',
+        native=True,
+        docs='Password of an encrypted PKCS#8 key (`ENCRYPTED PRIVATE KEY`: PBES2 with PBKDF2 or scrypt and AES-CBC, decrypted by the RustCrypto `pkcs8` crate); legacy OpenSSL-encrypted keys are refused with the command that converts them.',
+    )
+    ssl_protocol_min: SSLProtocols = option(
+        SSLProtocols.tls12, S.TLS, 'Oldest TLS version accepted.', Choice(SSLProtocols), native=True
+    )
+    ssl_ca: Path | None = option(
+        None,
+        S.TLS,
+        'PEM CA certificates client certificates are verified against; clients are asked for one.',
+        File(),
+        default_text='no client certificates',
+        native=True,
+        docs='PEM CA certificates: clients are asked for a certificate, which is verified against them when given.',
+    )
+    ssl_client_verify: bool = option(
+        False, S.TLS, 'Refuse clients without a certificate signed by --ssl-ca (mutual TLS).', native=True
+    )
+
+    # Websockets
+    websockets: bool = option(
+        True,
+        S.WEBSOCKETS,
+        'Serve websockets (ASGI, RSGI); off, upgrade requests are served as plain HTTP.',
+        flag='--ws',
+        env=('WEBSOCKETS', 'WS'),
+        native=True,
+    )
+    ws_max_message_size: int = option(
+        16 * 1024 * 1024,
+        S.WEBSOCKETS,
+        'Largest websocket message accepted; a larger one closes with 1009.',
+        Int(Bound(1, 2**32 - 1), 'bytes'),
+        native=True,
+    )
+    ws_ping_interval: float = option(
+        20.0,
+        S.WEBSOCKETS,
+        'Time a websocket may be quiet before the server pings it; 0 sends no pings.',
+        Seconds(Bound(0)),
+        native=True,
+    )
+    ws_ping_timeout: float = option(
+        20.0,
+        S.WEBSOCKETS,
+        'Time a pinged websocket peer gets to send anything before it is dropped.',
+        Seconds(Bound(0, min_open=True)),
+        native=True,
+    )
+    ws_deflate: bool = option(
+        True,
+        S.WEBSOCKETS,
+        'Accept permessage-deflate (RFC 7692) compression when a websocket client offers it.',
+        native=True,
+        docs='Accept permessage-deflate (RFC 7692) when a websocket client offers it ([docs/websockets.md](docs/websockets.md)).',
+    )
+
+    # Limits
+    max_request_body_size: int | None = option(
+        None,
+        S.LIMITS,
+        'Largest request body: 413 beyond it (up front by Content-Length, else as it arrives).',
+        Int(Bound(1, 2**63 - 1), 'bytes'),
+        default_text='unlimited',
+        native=True,
+        docs='Request body bytes; beyond, `413` before the application reads anything when `Content-Length` says so, and otherwise (chunked HTTP/1.1, HTTP/2 without `content-length`) `413` as soon as the count passes it, unless the application already started its response; HTTP/1.1 then closes the connection, HTTP/2 resets only the stream. Every interface gets it.',
+    )
+    max_header_size: int | None = option(
+        None,
+        S.LIMITS,
+        'Largest request head (HTTP/1) or header list (HTTP/2): 431 beyond it. Overrides the per-protocol limits.',
+        Int(Bound(1024, 2**32 - 1), 'bytes'),
+        default_text='--http1-buffer-size, --http2-max-headers-size',
+        native=True,
+        docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset). Overrides `--http1-buffer-size` and `--http2-max-headers-size` as head limits.',
+    )
+
+    # Responses
+    server_header: str | None = option(
+        'granian',
+        S.RESPONSES,
+        "Server header added to responses that set none (an application's own is always kept).",
+        Custom(_server_header, 'printable ASCII'),
+        off_flag='--no-server-header',
+        off_help="Send no Server header (an application's own is still sent).",
+        native=True,
+        docs='`Server` header added to responses without one; none with `--no-server-header` (see [responses](docs/responses.md)).',
+    )
+    response_compression: bool = option(
+        False,
+        S.RESPONSES,
+        'Compress text-like responses (HTML, CSS, JSON, JS, XML, SVG, wasm...) with brotli, zstd or gzip, as the '
+        "request's Accept-Encoding allows; streamed responses are compressed chunk by chunk.",
+        native=True,
+        docs='Compress text-like responses with brotli, zstd or gzip per `Accept-Encoding` (see [responses](docs/responses.md)).',
+    )
+    response_compression_min_size: int = option(
+        1024,
+        S.RESPONSES,
+        'Smallest body compressed (bodies of unknown size are always compressed).',
+        Int(Bound(0, 2**63 - 1), 'bytes'),
+        native=True,
+    )
+    response_compression_algorithms: tuple[str, ...] = option(
+        COMPRESSION_ALGORITHMS,
+        S.RESPONSES,
+        'Algorithms offered, in order of preference when the client weighs them alike (repeatable).',
+        Choices(COMPRESSION_ALGORITHMS),
+        native=True,
+    )
+
+    # Static files
+    static_path_route: tuple[str, ...] = option(
+        (),
+        S.STATIC,
+        'URL path prefix a --static-path-mount is served on (repeatable, paired with mounts in order).',
+        Strings(),
+        default_text='/static with one mount',
+        native=True,
+    )
+    static_path_mount: tuple[Path, ...] = option(
+        (),
+        S.STATIC,
+        'Directory served as static files, before the application, on its --static-path-route (repeatable).',
+        Paths(directories=True),
+        default_text='none',
+        native=True,
+        docs='Directory served as static files before the app (repeatable; see [static files](docs/static-files.md)).',
+    )
+    static_path_dir_to_file: str | None = option(
+        None,
+        S.STATIC,
+        'File served for a directory under a static route (e.g. index.html).',
+        Custom(_relative_file_name, 'a relative file name'),
+        default_text='none: directories are not found',
+        native=True,
+        docs='File served for a directory (e.g. `index.html`); without it directories are 404.',
+    )
+    static_path_expires: float = option(
+        86400.0,
+        S.STATIC,
+        'Time static files may be cached (Cache-Control max-age and Expires); 0 sends neither.',
+        Seconds(Bound(0)),
+        native=True,
+        docs='Seconds (or `1d`) for `Cache-Control: max-age` and `Expires`; `0`: neither.',
+    )
+
+    # Proxy
+    proxy_headers: bool = option(
+        False,
+        S.PROXY,
+        'Take the client address, scheme, host and path prefix from Forwarded or X-Forwarded-* headers sent by a '
+        'peer in --forwarded-allow-ips (see docs/proxy-headers.md).',
+        native=True,
+        docs='Take client, scheme, host and path prefix from `Forwarded`/`X-Forwarded-*` of trusted peers (see [proxy headers](docs/proxy-headers.md)).',
+    )
+    forwarded_allow_ips: str = option(
+        '127.0.0.1,::1',
+        S.PROXY,
+        "Comma-separated IP addresses and networks (10.0.0.0/8) whose proxy headers are trusted; '*' trusts every "
+        'peer. Unix socket peers are always trusted.',
+        Custom(_forwarded_allow_ips, 'IP addresses, networks, *'),
+        native=True,
+    )
+    url_path_prefix: str | None = option(
+        None,
+        S.PROXY,
+        'URL path prefix the app is mounted on: ASGI root_path, WSGI SCRIPT_NAME (removed from PATH_INFO).',
+        Custom(_url_path_prefix, "a path starting with '/'"),
+        default_text='none',
+        native=True,
+        docs='Path the app is mounted on: ASGI `root_path`, WSGI `SCRIPT_NAME` (see [proxy headers](docs/proxy-headers.md)).',
+    )
+
+    # Logging
+    log_enabled: bool = option(
+        True,
+        S.LOGGING,
+        "Write the server's own log lines (off: none at all, whatever --log-level).",
+        flag='--log',
+        env='LOG_ENABLED',
+        native=True,
+    )
+    log_level: LogLevels = option(LogLevels.info, S.LOGGING, 'Lowest level of the lines logged.', Choice(LogLevels))
+    log_access: bool = option(
+        False,
+        S.LOGGING,
+        'Log one line per request on granian.access.',
+        flag='--access-log',
+        env='LOG_ACCESS_ENABLED',
+        native=True,
+        docs='One line per request on `granian.access` (see [docs/logging.md](docs/logging.md)).',
+    )
+    log_access_format: str = option(
+        DEFAULT_ACCESS_LOG_FORMAT,
+        S.LOGGING,
+        'Access log line format: %(atom)s placeholders (see docs/logging.md).',
+        Custom(_access_log_format, 'a format'),
+        flag='--access-log-fmt',
+        env='LOG_ACCESS_FMT',
+        native=True,
+        docs="Access line format: `%(addr)s`, `%(status)d`, `%(bytes_sent)d`, `%(header{Name})s`... (Granian's atoms; see [docs/logging.md](docs/logging.md)).",
+    )
+    log_access_json: bool = option(
+        False,
+        S.LOGGING,
+        'Write the access log as one JSON object per line, with every atom.',
+        flag='--access-log-json',
+        env='LOG_ACCESS_JSON',
+        native=True,
+    )
+    log_dictconfig: dict[str, Any] | None = option(
+        None,
+        S.LOGGING,
+        'Logging configuration file for logging.config.dictConfig: JSON, or YAML (.yaml/.yml, needs PyYAML).',
+        Custom(_dictconfig, 'a JSON or YAML file', metavar='FILE'),
+        flag='--log-config',
+        default_text='none',
+        docs='`logging.config.dictConfig` file, JSON or YAML (see [docs/logging.md](docs/logging.md)).',
+    )
+    log_json: bool = option(False, S.LOGGING, 'Write server log records as one JSON object per line.')
+
+    # Metrics
+    metrics_enabled: bool = option(
+        False,
+        S.METRICS,
+        'Serve Prometheus metrics from the main process (GET /metrics).',
+        flag='--metrics',
+        env='METRICS_ENABLED',
+        docs='Serve Prometheus metrics from the main process (see [metrics](docs/metrics.md)).',
+    )
+    metrics_scrape_interval: float = option(
+        15.0,
+        S.METRICS,
+        'Accepted for compatibility (1 to 60 seconds); every scrape reads live counters.',
+        Seconds(Bound(1, 60)),
+    )
+    metrics_address: str = option('127.0.0.1', S.METRICS, 'Host address the metrics exporter binds to.', Text())
+    metrics_port: int = option(9090, S.METRICS, 'Port the metrics exporter binds to.', Int(Bound(0, 65535)))
+
+    # Reload
+    reload: bool = option(
+        False,
+        S.RELOAD,
+        'Restart the workers when Python files change (needs granian[reload]).',
+        docs='Restart workers when Python files change (needs `watchfiles`: `granian[reload]`).',
+    )
+    reload_paths: tuple[Path, ...] = option(
+        (), S.RELOAD, 'Paths to watch for changes (repeatable).', Paths(), default_text='working directory'
+    )
+    reload_ignore_dirs: tuple[str, ...] = option(
+        (),
+        S.RELOAD,
+        'Directory names to ignore changes in (repeatable).',
+        Strings(),
+        default_text='.git, __pycache__, .venv and watchfiles defaults',
+    )
+
+    @property
+    def stop_timeout(self) -> float:
+        """How long the master waits for a stopping worker before killing it."""
+        if self.workers_kill_timeout is not None:
+            return self.workers_kill_timeout
+        return self.graceful_timeout + SHUTDOWN_MARGIN
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the table, as read back from `Options`."""
+
+    name: str
+    default: Any
+    spec: Spec
+
+    @property
+    def flag(self) -> str:
+        return self.spec.flag or '--' + self.name.replace('_', '-')
+
+    @property
+    def env(self) -> tuple[str, ...]:
+        return self.spec.env or ('GRANIAN_' + self.flag.lstrip('-').upper().replace('-', '_'),)
+
+    @property
+    def default_text(self) -> str:
+        """The default as `--help` prints it."""
+        if self.spec.default_text is not None:
+            return self.spec.default_text
+        return self._value_text()
+
+    @property
+    def default_markdown(self) -> str:
+        """The default as the docs print it: a value as code, a description as text."""
+        if self.spec.default_text is not None or isinstance(self.default, bool):
+            return self.default_text
+        return f'`{self._value_text()}`'
+
+    def _value_text(self) -> str:
+        value = self.default
+        if isinstance(value, bool):
+            return 'enabled' if value else 'disabled'
+        if isinstance(value, Enum):
+            return str(value.value)
+        if isinstance(value, tuple):
+            return ' '.join(str(item) for item in value)
+        if isinstance(value, float):
+            return _num(value)
+        return str(value)
+
+
+def _rows() -> tuple[Option, ...]:
+    rows = []
+    for item in dataclasses.fields(Options):
+        spec = item.metadata.get('spec')
+        if spec is not None:
+            rows.append(Option(item.name, item.default, spec))
+    return tuple(rows)
+
+
+OPTIONS: tuple[Option, ...] = _rows()
+OPTIONS_BY_NAME: Mapping[str, Option] = {row.name: row for row in OPTIONS}
+
+# The bounds of the numeric options, read from the table.
+BOUNDS: Mapping[str, Bound] = {
+    row.name: row.spec.kind.bound for row in OPTIONS if isinstance(row.spec.kind, Int | Seconds)
+}
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+
+def default_blocking_threads() -> int:
+    """WSGI threads per worker when `blocking_threads` is not given: 4 per CPU core this process
+    may run on, at most 32 (and never more than `backpressure`).
+
+    WSGI applications spend most of a request waiting (database, network) with the GIL released,
+    so a few threads per core keep the cores busy; beyond a few dozen, threads only add GIL
+    contention and memory.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(32, 4 * max(1, cores))
+
+
+def validate(target: Any, values: Mapping[str, Any]) -> Options:
+    """Check every option in `values` (defaults for the others) and resolve what depends on
+    several; raises `ConfigError` naming the first invalid one."""
+    if not isinstance(target, str) or not target.strip():
+        raise ConfigError('target', f'target must be a non-empty string such as "module:app" (got {target!r})')
+    unknown = sorted(set(values) - set(OPTIONS_BY_NAME))
+    if unknown:
+        raise TypeError(f'unexpected option {unknown[0]!r}')
+    checked: dict[str, Any] = {}
+    for row in OPTIONS:
+        value = values.get(row.name, row.default)
+        # An option whose default is None takes None: off, unlimited or resolved below.
+        checked[row.name] = None if value is None and row.default is None else row.spec.kind.check(row.name, value)
+    _resolve(checked)
+    return Options(target=target.strip(), **checked)
+
+
+def _resolve(values: dict[str, Any]) -> None:
+    """The rules that tie options together, and the defaults that depend on others."""
+    interface = values['interface']
+    if values['backpressure'] is None:
+        values['backpressure'] = max(1, values['backlog'] // values['workers'])
+    blocking = values['blocking_threads']
+    if blocking is None:
+        values['blocking_threads'] = (
+            min(values['backpressure'], default_blocking_threads()) if interface is Interfaces.WSGI else 1
+        )
+    elif blocking > 1 and interface is not Interfaces.WSGI:
+        raise ConfigError(
+            'blocking_threads', f'blocking_threads must be 1 with the {interface} interface (got {blocking})'
+        )
+
+    if (values['ssl_cert'] is None) != (values['ssl_key'] is None):
+        given = 'ssl_cert' if values['ssl_cert'] is not None else 'ssl_key'
+        raise ConfigError(given, 'ssl_cert and ssl_key go together: give both or neither')
+    if values['ssl_key_password'] is not None and values['ssl_key'] is None:
+        raise ConfigError('ssl_key_password', 'ssl_key_password must be a string, given with ssl_key')
+    if values['ssl_ca'] is not None and values['ssl_cert'] is None:
+        raise ConfigError('ssl_ca', 'ssl_ca needs ssl_cert and ssl_key')
+    if values['ssl_client_verify'] and values['ssl_ca'] is None:
+        raise ConfigError(
+            'ssl_client_verify', 'ssl_client_verify needs ssl_ca (the CA client certificates are checked against)'
+        )
+
+    if values['uds'] is not None and values['fd'] is not None:
+        raise ConfigError('fd', 'fd and uds exclude each other: serve on one socket')
+    if values['uds_permissions'] is not None and values['uds'] is None:
+        raise ConfigError('uds_permissions', 'uds_permissions needs uds')
+
+    routes, mounts = values['static_path_route'], values['static_path_mount']
+    if len(mounts) == 1 and not routes:
+        routes = values['static_path_route'] = ('/static',)
+    if len(routes) != len(mounts):
+        raise ConfigError(
+            'static_path_route',
+            f'static_path_route and static_path_mount pair up in order: got {len(routes)} routes for '
+            f'{len(mounts)} mounts',
+        )
+    for route in routes:
+        if not route.startswith('/'):
+            raise ConfigError('static_path_route', f"static_path_route must start with '/' (got {route!r})")
+
+    if values['log_access'] and values['log_enabled']:
+        _check_access_log(values['log_access_format'])
+
+
+def _check_access_log(fmt: str) -> None:
+    # Compiled only when used: the master does not load the native module otherwise.
+    try:
+        from ._native import AccessLogQueue
+    except ImportError:
+        # The workers report the missing native module; they also compile the format again.
+        return
+    try:
+        AccessLogQueue.check(fmt)
+    except ValueError as exc:
+        raise ConfigError('log_access_format', f'log_access_format: {exc}') from None
+
+
+# -- docs ----------------------------------------------------------------------------------------
+
+_README_BLOCK = re.compile(r'(<!-- options: ([a-z0-9_ ]+) -->\n)(.*?)(<!-- /options -->)', re.DOTALL)
+
+
+def _flags(row: Option) -> str:
+    flag = f'`{row.flag}/--no-{row.flag[2:]}`' if isinstance(row.spec.kind, Flag) else f'`{row.flag}`'
+    return flag + (f', `{row.spec.off_flag}`' if row.spec.off_flag else '')
+
+
+def _cell(text: str) -> str:
+    return text.replace('|', '\\|')
+
+
+def markdown() -> str:
+    """docs/options.md: one table per section, generated from the table."""
+    lines = [
+        '# Options',
+        '',
+        '<!-- Generated from py/granian/_options.py by `make docs`; a test checks it is current. -->',
+        '',
+        'Every option is a `granian` flag, a `GRANIAN_*` environment variable (the flag wins) and a',
+        'keyword of `Granian(...)` with the same default. Durations take seconds or units (`1h30m`,',
+        '`90s`, `1d`); repeatable flags take their environment variable as a space-separated list',
+        '(paths: separated by `:`). `granian --help` lists the same options by section.',
+    ]
+    for section in Section:
+        rows = [row for row in OPTIONS if row.spec.section is section]
+        if not rows:
+            continue
+        lines += ['', f'## {section.value}', '', '| flag | keyword | env | default | values | meaning |']
+        lines.append('|---|---|---|---|---|---|')
+        for row in rows:
+            env = ', '.join(f'`{name}`' for name in row.env)
+            meaning = row.spec.docs.replace('](docs/', '](')
+            cells = [_flags(row), f'`{row.name}`', env, row.default_markdown, row.spec.kind.values(), meaning]
+            lines.append('| ' + ' | '.join(_cell(cell) for cell in cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def readme(text: str) -> str:
+    """`text` (the README) with each `<!-- options: NAME ... -->` block filled with its rows."""
+
+    def table(match: re.Match[str]) -> str:
+        rows = ['| flag | default | meaning |', '|---|---|---|']
+        for name in match.group(2).split():
+            row = OPTIONS_BY_NAME[name]
+            rows.append(f'| {_flags(row)} | {_cell(row.default_markdown)} | {_cell(row.spec.docs)} |')
+        return match.group(1) + '\n'.join(rows) + '\n' + match.group(4)
+
+    return _README_BLOCK.sub(table, text)
+
+
+def write_docs(root: str | os.PathLike[str], *, check: bool = False) -> list[Path]:
+    """Write docs/options.md and the README tables of the checkout at `root` (`make docs`); with
+    `check`, only list the files that are out of date."""
+    stale = []
+    base = Path(root)
+    for path, render in ((base / 'docs' / 'options.md', lambda _: markdown()), (base / 'README.md', readme)):
+        current = path.read_text(encoding='utf-8') if path.exists() else ''
+        wanted = render(current)
+        if current != wanted:
+            stale.append(path)
+            if not check:
+                path.write_text(wanted, encoding='utf-8')
+    return stale
