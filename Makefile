@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: serve build build-release docs fmt lint test test-rust test-python fuzz-build
+.PHONY: serve build build-release docs fmt lint test test-rust test-python test-wheel fuzz-build
 
 $(VENV)/.deps: pyproject.toml
 	python3 -m venv $(VENV)
@@ -50,4 +50,14 @@ fuzz-build:
 test-python: build
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -p no:cacheprovider
 
-test: lint test-rust fuzz-build test-python
+# The wheel users install on machines without Rust: built, installed into a fresh virtualenv
+# (no Rust, nothing else installed), and serving one request.
+WHEEL_DIR := target/wheel-check
+test-wheel: $(VENV)/.deps
+	rm -rf $(WHEEL_DIR)
+	$(BIN)/maturin build --release -q -o $(WHEEL_DIR)/dist
+	python3 -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install -q --disable-pip-version-check $(WHEEL_DIR)/dist/granian-*.whl
+	env -u VIRTUAL_ENV PATH=/usr/bin:/bin $(WHEEL_DIR)/venv/bin/python tests/wheel_smoke.py
+
+test: lint test-rust fuzz-build test-python test-wheel
