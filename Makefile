@@ -46,6 +46,7 @@ fuzz-build:
 	cargo build --locked --manifest-path crates/http1/fuzz/Cargo.toml --target-dir target/fuzz
 	cargo build --locked --manifest-path crates/http2/fuzz/Cargo.toml --target-dir target/fuzz
 	cargo build --locked --manifest-path crates/proxy/fuzz/Cargo.toml --target-dir target/fuzz
+	cargo build --locked --manifest-path crates/proxyprotocol/fuzz/Cargo.toml --target-dir target/fuzz
 
 test-python: build
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -p no:cacheprovider
