@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tests._http import RawConnection, parse_responses, request_bytes
+from tests._kernel import data_segments_in
 from tests.conftest import run_server
-from tests.options._kernel import data_segments_in
 
 PIPELINED = 8
 

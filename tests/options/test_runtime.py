@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests._http import get
+from tests._kernel import Listener, listeners
 from tests.conftest import run_server
-from tests.options._kernel import listen_backlog
 
 APPS = {'asgi': 'tests.options._apps:asgi', 'rsgi': 'tests.options._apps:rsgi'}
 # The name the runtime gives its threads (crates/serve/src/listener.rs, `runtime`).
@@ -26,7 +26,7 @@ def thread_names(pid: int) -> list[str]:
 @pytest.mark.parametrize('backlog', [7, 300])
 def test_backlog_is_the_listen_queue_limit(backlog: int) -> None:
     with run_server('--backlog', str(backlog)) as server:
-        assert listen_backlog(server.port) == backlog
+        assert listeners(server.port) == [Listener('127.0.0.1', backlog)]
 
 
 @pytest.mark.parametrize('threads', [1, 3])
