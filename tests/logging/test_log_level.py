@@ -1,4 +1,5 @@
-"""`--log-level` filters the server's records and `--no-log` silences them all.
+"""`--log-level` filters the server's records and `--no-log` silences them all (the one line that
+says why the server cannot start is still written).
 
 Below INFO the `Listening at` line the other tests wait for is not written, so these servers
 bind a port chosen up front and are ready once a request on it is answered. Each test stops its
@@ -9,6 +10,7 @@ complete log, never by waiting for a line not to come.
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests._http import Response, get
-from tests.conftest import READY_TIMEOUT, Server, free_port, run_server
+from tests.conftest import READY_TIMEOUT, Server, free_port, run_cli, run_server
 
 APP_ERROR = r'^\[ERROR\] Application exception$'
 
@@ -83,6 +85,16 @@ def test_no_log_writes_nothing_while_serving() -> None:
         assert get(port, '/raise').status == 500
         assert get(port, '/').body == b'Hello, world!'
     assert server.lines() == []
+
+
+def test_no_log_still_says_why_the_server_cannot_start() -> None:
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, output = run_cli('--interface', 'asgi', '--no-log', '--port', str(port), 'tests.apps.asgi_app:app')
+    assert code == 1
+    assert output.splitlines() == [f'Error: cannot listen on 127.0.0.1:{port}: Address already in use']
 
 
 def test_log_writes_the_lifecycle() -> None:

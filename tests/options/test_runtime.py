@@ -29,9 +29,12 @@ def test_backlog_is_the_listen_queue_limit(backlog: int) -> None:
         assert listeners(server.port) == [Listener('127.0.0.1', backlog)]
 
 
+@pytest.mark.parametrize('interface', ['asgi', 'wsgi'])
 @pytest.mark.parametrize('threads', [1, 3])
-def test_runtime_threads_per_worker(threads: int) -> None:
-    with run_server('--runtime-threads', str(threads), workers=2) as server:
+def test_runtime_threads_per_worker(threads: int, interface: str) -> None:
+    # WSGI applications run on blocking threads of their own (granian-wsgi-N), besides the runtime.
+    app = f'tests.apps.{interface}_app:app'
+    with run_server('--runtime-threads', str(threads), app=app, interface=interface, workers=2) as server:
         for _ in range(4):
             assert get(server.port).status == 200
         for pid in server.worker_pids():
