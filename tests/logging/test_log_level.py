@@ -1,10 +1,10 @@
 """`--log-level` filters the server's records and `--no-log` silences them all (the one line that
 says why the server cannot start is still written).
 
-Below INFO the `Listening at` line the other tests wait for is not written, so these servers
-bind a port chosen up front and are ready once a request on it is answered. Each test stops its
-server and reads the whole output once the process has exited: absence is asserted on the
-complete log, never by waiting for a line not to come.
+With `--no-log` or a level above INFO, the `Listening at` line other tests wait for is not
+written, so these servers bind a port chosen up front and are ready once a request on it is
+answered. Each test stops its server and reads the whole output once the process has exited:
+absence is asserted on the complete log, never by waiting for a line not to come.
 """
 
 from __future__ import annotations
