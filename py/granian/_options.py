@@ -748,7 +748,10 @@ class Options:
 
     # HTTP/2
     http2_adaptive_window: bool = option(
-        False, S.HTTP2, 'Size HTTP/2 flow-control windows from the measured bandwidth-delay product.', native=True
+        False,
+        S.HTTP2,
+        'Size HTTP/2 flow-control windows from the measured bandwidth-delay product; it then replaces the two initial window sizes below.',
+        native=True,
     )
     http2_initial_connection_window_size: int = option(
         1024 * 1024,
@@ -797,10 +800,10 @@ class Options:
     http2_max_headers_size: int = option(
         16 * 1024,
         S.HTTP2,
-        'Largest decoded HTTP/2 header list accepted (431 beyond).',
+        'Size a decoded HTTP/2 header list must stay under (RFC 9113 counts 32 bytes per field); 431 otherwise.',
         Int(Bound(1, 2**32 - 1), 'bytes'),
         native=True,
-        docs='HTTP/2 decoded header list without `--max-header-size` (`431` beyond, then the stream is reset).',
+        docs='Size a decoded HTTP/2 header list must stay under without `--max-header-size` (`431` at or beyond it, then the stream is reset); RFC 9113 counts 32 bytes per field on top of names and values.',
     )
     http2_max_send_buffer_size: int = option(
         400 * 1024,
