@@ -13,7 +13,6 @@ import json
 import time
 import uuid
 
-import pytest
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame, RstStreamFrame, SettingsFrame
 
 from tests.conftest import run_server
