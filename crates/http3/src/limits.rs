@@ -60,9 +60,10 @@ impl Http3Limits {
         };
         transport
             .max_concurrent_bidi_streams(VarInt::from_u32(self.max_concurrent_streams))
-            // RFC 9114 §6.2: a client opens a control stream and, for QPACK, up to two more.
-            // Push is not used and nothing else is spoken, so three is all a client needs.
-            .max_concurrent_uni_streams(VarInt::from_u32(3))
+            // RFC 9114 §6.2: a client opens a control stream and, for QPACK, up to two more; the
+            // rest of the credit covers reserved (grease) streams a client may open to exercise
+            // the server, which h3 stops at once. Push is not used.
+            .max_concurrent_uni_streams(VarInt::from_u32(16))
             .max_idle_timeout(idle)
             .keep_alive_interval(self.keep_alive_interval)
             .stream_receive_window(VarInt::from_u32(self.initial_stream_window_size))

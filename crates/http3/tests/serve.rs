@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use common::{STREAM_CHUNK, STREAM_CHUNKS, connect, fetch, limits, pattern, patterned, request, start, within};
 use granian_http3::Http3Limits;
 use granian_serve::Phase;
@@ -400,6 +400,167 @@ async fn server_header_follows_the_limits() {
             .await
             .unwrap();
         assert_eq!(response.headers()["server"], "app");
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn request_bodies_wait_for_the_application() {
+    within(async {
+        // The stream window is 256 KiB: that much may wait for an application not reading.
+        let server = start(limits());
+        let client = connect(&server, true).await;
+        let mut send = client.send.clone();
+        let stream = send.send_request(request(Method::POST, "/ignore")).await.unwrap();
+        let (mut upload, mut download) = stream.split();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let uploading = {
+            let accepted = std::sync::Arc::clone(&accepted);
+            tokio::spawn(async move {
+                for _ in 0..64 {
+                    if upload.send_data(patterned(64 * 1024)).await.is_err() {
+                        return;
+                    }
+                    accepted.fetch_add(64 * 1024, std::sync::atomic::Ordering::Relaxed);
+                }
+                let _ = upload.finish().await;
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let queued = accepted.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            queued < 1024 * 1024,
+            "{queued} bytes accepted while the application read none"
+        );
+        assert!(!uploading.is_finished());
+        // The answer comes without the body being read, and the client is told to stop.
+        let response = download.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        tokio::time::timeout(Duration::from_secs(5), uploading)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(accepted.load(std::sync::atomic::Ordering::Relaxed) < 4 * 1024 * 1024);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn response_bodies_wait_for_the_client() {
+    within(async {
+        let server = start(limits());
+        let mut client = connect(&server, true).await;
+        let mut stream = client
+            .send
+            .send_request(request(Method::GET, "/firehose"))
+            .await
+            .unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        // The client reads nothing: the producer stalls once flow control is used up.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stalled = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let later = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(stalled, later);
+        assert!(
+            later < 8 * 1024 * 1024,
+            "{later} bytes produced for a client reading none"
+        );
+        // Reading lets it go on; leaving stops it.
+        let mut read = 0;
+        while read < 4 * 1024 * 1024 {
+            read += stream.recv_data().await.unwrap().unwrap().remaining();
+        }
+        drop(stream);
+        let (response, _) = fetch(&mut client.send, request(Method::GET, "/"), None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn response_trailers() {
+    within(async {
+        let server = start(limits());
+        let mut client = connect(&server, true).await;
+        let mut stream = client
+            .send
+            .send_request(request(Method::GET, "/trailers"))
+            .await
+            .unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = Vec::new();
+        while let Some(mut chunk) = stream.recv_data().await.unwrap() {
+            while chunk.has_remaining() {
+                let part = chunk.chunk().to_vec();
+                chunk.advance(part.len());
+                body.extend(part);
+            }
+        }
+        assert_eq!(body, b"with trailers");
+        let trailers = stream.recv_trailers().await.unwrap().unwrap();
+        assert_eq!(trailers["x-checksum"], "42");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_certificates_reach_the_handler() {
+    within(Box::pin(async {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "h3 test ca");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(vec!["client".to_owned()]).unwrap();
+        client_params.distinguished_name.push(DnType::CommonName, "h3 client");
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            std::sync::Arc::clone(&provider),
+        )
+        .build()
+        .unwrap();
+        let server_cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let server_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_cert.signing_key.serialize_der()));
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![server_cert.cert.der().clone()], server_key)
+            .unwrap();
+        tls.alpn_protocols = vec![granian_http3::ALPN_H3.to_vec()];
+        let server = common::start_with(std::sync::Arc::new(tls), server_cert.cert.der().clone(), limits());
+
+        let client_tls = common::client_tls(&server.cert)
+            .with_client_auth_cert(
+                vec![client_cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
+            )
+            .unwrap();
+        let (endpoint, connection) = common::quic_connect_with(server.addr, client_tls).await.unwrap();
+        let mut client = common::h3_client(endpoint, connection, true).await;
+        let (_, body) = fetch(&mut client.send, request(Method::GET, "/headers"), None)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("client=CN=h3 client chain=1 first=-----BEGIN CERTIFICATE-----\n"),
+            "{text}"
+        );
     }))
     .await;
 }

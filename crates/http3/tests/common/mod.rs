@@ -5,12 +5,15 @@
 use std::fmt::Write;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use granian_http3::{ALPN_H3, Http3Limits, Http3Server};
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Shutdown};
+use granian_serve::{BodyAborted, ConnInfo, Handler, IncomingBody, ResponseBody, Shutdown};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use rustls::RootCertStore;
@@ -49,17 +52,21 @@ pub fn limits() -> Http3Limits {
     }
 }
 
-/// What the handler saw that a response cannot tell: body errors.
+/// What the handler saw that a response cannot tell: body errors, and how much of an endless
+/// response body was produced.
 #[derive(Clone, Default)]
-pub struct Events(Arc<Mutex<Vec<String>>>);
+pub struct Events {
+    log: Arc<Mutex<Vec<String>>>,
+    pub produced: Arc<AtomicUsize>,
+}
 
 impl Events {
     pub fn push(&self, event: String) {
-        self.0.lock().unwrap().push(event);
+        self.log.lock().unwrap().push(event);
     }
 
     pub fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        self.log.lock().unwrap().clone()
     }
 
     /// Wait until an event starting with `prefix` was recorded.
@@ -73,7 +80,8 @@ impl Events {
     }
 }
 
-/// `/echo` returns the body, `/upload` counts it, `/stream` streams a patterned body, `/headers` lists the request
+/// `/echo` returns the body, `/upload` counts it, `/ignore` leaves it unread, `/firehose`
+/// streams without end, `/trailers` ends with trailers, `/stream` streams a patterned body, `/headers` lists the request
 /// headers and what the connection reports, `/slow` answers after a while, anything else
 /// `hello`.
 #[derive(Clone)]
@@ -88,52 +96,30 @@ impl Handler for TestHandler {
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let events = self.events.clone();
-        let tls = conn.tls.as_ref().and_then(|tls| tls.version);
-        let description = format!(
-            "peer={} local={} scheme={} tls={:?} version={:?} uri={}\n",
-            conn.peer.map(|peer| peer.ip().to_string()).unwrap_or_default(),
-            conn.local.map(|local| local.to_string()).unwrap_or_default(),
-            conn.scheme.as_str(),
-            tls,
-            request.version(),
-            request.uri(),
-        );
+        let description = describe(&request, conn);
+        let produced = Arc::clone(&self.events.produced);
         async move {
             match request.uri().path() {
-                "/echo" => match request.into_body().collect().await {
-                    Ok(body) => {
-                        let body = body.to_bytes();
-                        events.push(format!("body ok {}", body.len()));
-                        Response::new(ResponseBody::full(body))
-                    }
-                    Err(err) => {
-                        events.push(format!("body error: {err}"));
-                        let mut response = Response::new(ResponseBody::full(Bytes::from_static(b"body error")));
-                        *response.status_mut() = StatusCode::BAD_REQUEST;
-                        response
-                    }
-                },
-                "/upload" => {
-                    // Reports its first frame, so a test knows the body is being read.
-                    let mut body = request.into_body();
-                    let mut total = 0;
-                    loop {
-                        match body.frame().await {
-                            None => break,
-                            Some(Ok(frame)) => {
-                                if total == 0 {
-                                    events.push("body started".to_owned());
-                                }
-                                total += frame.data_ref().map_or(0, Bytes::len);
-                            }
-                            Some(Err(err)) => {
-                                events.push(format!("body error: {err}"));
-                                break;
-                            }
-                        }
-                    }
-                    Response::new(ResponseBody::full(total.to_string().into()))
+                "/echo" => echo(request, &events).await,
+                "/upload" => upload(request, &events).await,
+                "/ignore" => {
+                    // Answers without reading the body.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    drop(request);
+                    Response::new(ResponseBody::full(Bytes::from_static(b"ignored")))
                 }
+                "/firehose" => {
+                    // An endless body: how much of it gets produced shows the backpressure.
+                    let (sender, body) = ResponseBody::channel(4);
+                    tokio::spawn(async move {
+                        let chunk = Bytes::from(vec![b'x'; STREAM_CHUNK]);
+                        while sender.send(chunk.clone()).await {
+                            produced.fetch_add(chunk.len(), Ordering::Relaxed);
+                        }
+                    });
+                    Response::new(body)
+                }
+                "/trailers" => Response::new(ResponseBody::wrap(WithTrailers(0))),
                 "/stream" => {
                     let (sender, body) = ResponseBody::channel(4);
                     tokio::spawn(async move {
@@ -168,6 +154,96 @@ impl Handler for TestHandler {
     }
 }
 
+/// The request line and what the connection reports, one line each.
+fn describe(request: &Request<IncomingBody>, conn: &ConnInfo) -> String {
+    let tls = conn.tls.as_ref().and_then(|tls| tls.version);
+    let mut description = format!(
+        "peer={} local={} scheme={} tls={:?} version={:?} uri={}\n",
+        conn.peer.map(|peer| peer.ip().to_string()).unwrap_or_default(),
+        conn.local.map(|local| local.to_string()).unwrap_or_default(),
+        conn.scheme.as_str(),
+        tls,
+        request.version(),
+        request.uri(),
+    );
+    if let Some(tls) = &conn.tls
+        && let Some(name) = &tls.client_cert_name
+    {
+        let first = tls
+            .client_cert_chain
+            .first()
+            .map_or("", |pem| pem.lines().next().unwrap_or(""));
+        let _ = writeln!(
+            description,
+            "client={name} chain={} first={first}",
+            tls.client_cert_chain.len()
+        );
+    }
+    description
+}
+
+async fn echo(request: Request<IncomingBody>, events: &Events) -> Response<ResponseBody> {
+    match request.into_body().collect().await {
+        Ok(body) => {
+            let body = body.to_bytes();
+            events.push(format!("body ok {}", body.len()));
+            Response::new(ResponseBody::full(body))
+        }
+        Err(err) => {
+            events.push(format!("body error: {err}"));
+            let mut response = Response::new(ResponseBody::full(Bytes::from_static(b"body error")));
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response
+        }
+    }
+}
+
+/// Counts the body; reports its first frame, so a test knows the body is being read.
+async fn upload(request: Request<IncomingBody>, events: &Events) -> Response<ResponseBody> {
+    let mut body = request.into_body();
+    let mut total = 0;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                if total == 0 {
+                    events.push("body started".to_owned());
+                }
+                total += frame.data_ref().map_or(0, Bytes::len);
+            }
+            Some(Err(err)) => {
+                events.push(format!("body error: {err}"));
+                break;
+            }
+        }
+    }
+    Response::new(ResponseBody::full(total.to_string().into()))
+}
+
+/// `with trailers`, then the trailer `x-checksum: 42`.
+struct WithTrailers(u8);
+
+impl http_body::Body for WithTrailers {
+    type Data = Bytes;
+    type Error = BodyAborted;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BodyAborted>>> {
+        self.0 += 1;
+        Poll::Ready(match self.0 {
+            1 => Some(Ok(http_body::Frame::data(Bytes::from_static(b"with trailers")))),
+            2 => {
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("x-checksum", HeaderValue::from_static("42"));
+                Some(Ok(http_body::Frame::trailers(trailers)))
+            }
+            _ => None,
+        })
+    }
+}
+
 /// A server running on its own task.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -193,6 +269,10 @@ pub fn tls_config() -> (Arc<rustls::ServerConfig>, CertificateDer<'static>) {
 
 pub fn start(limits: Http3Limits) -> TestServer {
     let (tls, cert) = tls_config();
+    start_with(tls, cert, limits)
+}
+
+pub fn start_with(tls: Arc<rustls::ServerConfig>, cert: CertificateDer<'static>, limits: Http3Limits) -> TestServer {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let server = Http3Server::new(socket, tls, limits).unwrap();
     let addr = server.local_addr();
@@ -224,17 +304,30 @@ pub struct Client {
     pub driver: Option<ClientDriver>,
 }
 
+/// A client TLS configuration trusting `cert`.
+pub fn client_tls(
+    cert: &CertificateDer<'static>,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+}
+
 pub async fn quic_connect(
     addr: SocketAddr,
     cert: &CertificateDer<'static>,
 ) -> Result<(quinn::Endpoint, quinn::Connection), quinn::ConnectionError> {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert.clone()).unwrap();
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    quic_connect_with(addr, client_tls(cert).with_no_client_auth()).await
+}
+
+/// Connect with `tls`, which gets ALPN `h3`.
+pub async fn quic_connect_with(
+    addr: SocketAddr,
+    mut tls: rustls::ClientConfig,
+) -> Result<(quinn::Endpoint, quinn::Connection), quinn::ConnectionError> {
     tls.alpn_protocols = vec![ALPN_H3.to_vec()];
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -246,6 +339,11 @@ pub async fn quic_connect(
 /// Connect; with `drive`, the client's driver runs on its own task.
 pub async fn connect(server: &TestServer, drive: bool) -> Client {
     let (endpoint, connection) = quic_connect(server.addr, &server.cert).await.unwrap();
+    h3_client(endpoint, connection, drive).await
+}
+
+/// Speak h3 on a connected QUIC connection.
+pub async fn h3_client(endpoint: quinn::Endpoint, connection: quinn::Connection, drive: bool) -> Client {
     let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(connection.clone()))
         .await
         .unwrap();
