@@ -39,6 +39,11 @@
 //! - the group changes: a worker that exits or starts changes the hash modulus, moving many
 //!   connections of other workers too. Worker restarts cost HTTP/3 clients a reconnect.
 //!
+//! Address validation ([`Http3Limits::validate_address`]) is unaffected: the client answers a
+//! Retry from the same address, so the token comes back to the worker that issued it. Each
+//! worker has its own stateless-reset key, so a datagram of another worker's connection gets no
+//! reset the client would accept: a misrouted client times out rather than being told at once.
+//!
 //! Steering by connection ID instead of addresses avoids both: the server encodes its worker in
 //! the connection IDs it issues, and an eBPF program (`SO_ATTACH_REUSEPORT_EBPF`) picks the socket
 //! from the ID in each packet. That needs a custom `quinn` connection ID generator and a BPF
