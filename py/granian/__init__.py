@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ._loops import loops
 from .server import Granian
 
-__all__ = ['Granian', '__version__']
+__all__ = ['Granian', '__version__', 'loops']
 
 
 def __getattr__(name: str) -> str:

@@ -54,6 +54,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -66,7 +67,7 @@ from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
 from .log import LogConfigError, configure_logging, logger
 
-__all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'serve']
+__all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'Hooks', 'serve']
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -81,8 +82,32 @@ CRASH_LOOP_WINDOW = 60.0
 RELOAD_IGNORED_DIRS = ('.git', '__pycache__', '.venv')
 
 
-def serve(opts: Options) -> int:
-    """Run the master until SIGINT or SIGTERM; the exit code (see the module doc)."""
+@dataclass
+class Hooks:
+    """Functions without arguments the master calls (`Granian.on_startup` and the others):
+    `startup` once the socket is bound, before the workers start; `reload` before the workers
+    are restarted on SIGHUP or a change; `shutdown` after the workers stopped."""
+
+    startup: list[Callable[[], Any]] = field(default_factory=list)
+    reload: list[Callable[[], Any]] = field(default_factory=list)
+    shutdown: list[Callable[[], Any]] = field(default_factory=list)
+
+
+def _call_hooks(hooks: Sequence[Callable[[], Any]], when: str) -> None:
+    """Call each hook; one that raises is logged and the others still run."""
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            logger.exception(f'The {when} hook {getattr(hook, "__qualname__", hook)!s} failed')
+
+
+def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hooks | None = None) -> int:
+    """Run the master until SIGINT or SIGTERM; the exit code (see the module doc).
+
+    `loader`, when given, builds the application in each worker instead of importing the target.
+    """
+    hooks = hooks or Hooks()
     try:
         configure_logging(
             opts.log_level,
@@ -124,7 +149,7 @@ def serve(opts: Options) -> int:
         _ops.set_process_title(opts.process_name)
 
     logger.info(f'Starting granian (main PID: {os.getpid()})')
-    supervisor = _Supervisor(opts)
+    supervisor = _Supervisor(opts, loader, hooks)
     with supervisor.signals():
         try:
             bound = _bind(opts)
@@ -146,7 +171,13 @@ def serve(opts: Options) -> int:
                         f'{exc.strerror or exc}'
                     )
                 logger.info(f'Metrics at: {where}')
-            return supervisor.run(bound.sock)
+            # A startup hook that raises stops the server: the exception propagates, as in Granian.
+            for hook in hooks.startup:
+                hook()
+            try:
+                return supervisor.run(bound.sock)
+            finally:
+                _call_hooks(hooks.shutdown, 'shutdown')
         finally:
             if supervisor.metrics is not None:
                 supervisor.metrics.stop()
@@ -297,8 +328,10 @@ class _Supervisor:
     towards the crash loop of the workers too).
     """
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, loader: Callable[[], Any] | None = None, hooks: Hooks | None = None) -> None:
         self.options = options
+        self.loader = loader
+        self.hooks = hooks or Hooks()
         self.workers: list[_Worker] = []
         self._context = multiprocessing.get_context('fork')
         # Signal handlers and the reload watcher wake the loop by writing to this pipe, which
@@ -390,6 +423,7 @@ class _Supervisor:
             if self._restart_signal:
                 self._restart_signal = False
                 logger.info('Received SIGHUP, restarting workers')
+                _call_hooks(self.hooks.reload, 'reload')
                 for wrk in self.workers:
                     if wrk.role is _Role.ACTIVE and wrk.replace_reason is None:
                         wrk.replace_reason = 'SIGHUP'
@@ -399,6 +433,7 @@ class _Supervisor:
                 logger.info('Changes detected, reloading workers')
                 for path in changes:
                     logger.debug(f'Changed: {path}')
+                _call_hooks(self.hooks.reload, 'reload')
                 self._stop_all()
                 if self._stop_signals:
                     logger.info('Shutting down granian')
@@ -459,6 +494,7 @@ class _Supervisor:
                 'status_fd': status_write,
                 'max_requests': max_requests,
                 'metrics': metrics,
+                'loader': self.loader,
             },
             name=f'granian-worker-{worker_id}',
         )

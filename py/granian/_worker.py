@@ -38,7 +38,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Iterable
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -144,12 +145,14 @@ def run(
     status_fd: int | None = None,
     max_requests: int | None = None,
     metrics: tuple[Any, int] | None = None,
+    loader: Callable[[], Any] | None = None,
 ) -> None:
     """Entry point of a forked worker process; exits with one of the codes in this module's docstring.
 
     `master_fds` are the master's descriptors to close; `status_fd` the write end of this worker's
     status pipe; `max_requests` the request count after which it asks to be replaced; `metrics`
-    the master's metrics region and the slot this process counts in.
+    the master's metrics region and the slot this process counts in; `loader` builds the
+    application instead of importing the target (`Granian.serve(target_loader=...)`).
     """
     global _status_fd, _max_requests, _metrics
     _install_signals()
@@ -161,13 +164,28 @@ def run(
             os.close(fd)
         except OSError:
             pass
-    code = _run(worker_id, options, sock)
+    code = _run(worker_id, options, sock, loader)
     sys.stdout.flush()
     sys.stderr.flush()
     sys.exit(code)
 
 
-def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
+def _load(options: Options, loader: Callable[[], Any] | None) -> Any:
+    """The application: built by `loader` when given, else imported from the target."""
+    if loader is None:
+        return load_target(options.target, factory=options.factory)
+    try:
+        app = loader()
+    except Exception as exc:
+        raise TargetError(
+            f'the target loader raised {type(exc).__name__}: {exc}', ''.join(traceback.format_exception(exc))
+        ) from None
+    if not callable(app):
+        raise TargetError(f'the target loader returned {type(app).__name__}, which is not callable')
+    return app
+
+
+def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable[[], Any] | None = None) -> int:
     try:
         loop = new_event_loop(options.loop)
     except LoopUnavailableError as exc:
@@ -176,7 +194,7 @@ def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
     asyncio.set_event_loop(loop)
     try:
         try:
-            app = load_target(options.target, factory=options.factory)
+            app = _load(options, loader)
         except TargetError as exc:
             if exc.details:
                 sys.stderr.write(exc.details)
