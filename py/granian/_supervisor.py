@@ -30,8 +30,8 @@ What the master logs on `granian` (stderr, `[LEVEL] message`):
   `Respawning worker-N` after `respawn_interval` (and `Workers failed N times within 60s:
   giving up on this crash loop` before exiting 1 when they keep failing);
 * `Replacing worker-N (PID: P): REASON` when a worker is replaced (`SIGHUP`, `lifetime
-  reached`, `memory over M MiB` after a `worker-N (PID: P) uses R MiB, over the M MiB limit`
-  warning, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
+  reached`, `memory over M MiB` after `rss_samples` consecutive `worker-N (PID: P) uses R MiB,
+  over the M MiB limit` warnings, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
   new worker serves (see `_Supervisor`);
 * `Received SIGHUP, restarting workers`: a rolling restart, every worker replaced in turn;
 * `Changes detected, reloading workers` (with `reload`): the workers are stopped and spawned
@@ -260,6 +260,7 @@ class _Worker:
         'process',
         'replace_reason',
         'role',
+        'rss_over',
         'serving',
         'status_fd',
         'stop_deadline',
@@ -280,6 +281,8 @@ class _Worker:
         # Why it is due for replacement; None while it is not.
         self.replace_reason: str | None = None
         self.stop_deadline: float | None = None
+        # Consecutive memory checks that found it over `workers_max_rss`.
+        self.rss_over = 0
 
     @property
     def pid(self) -> int:
@@ -310,7 +313,8 @@ class _Supervisor:
     listening. One replacement runs at a time; the others wait their turn. Replacement is asked
     for by SIGHUP (every worker), `workers_lifetime` (plus a random share of
     `workers_lifetime_jitter`, counted from when the worker serves), `workers_max_rss` (the
-    master reads each worker's VmRSS from /proc/PID/status every `rss_sample_interval`) and
+    master reads each worker's VmRSS from /proc/PID/status every `rss_sample_interval`; a worker
+    is replaced once `rss_samples` consecutive readings were over the limit) and
     `max_requests`: a worker counts its requests natively (`server.requests`), checks the count
     a few times a second and writes `_worker.MSG_REPLACE` on its status pipe once it reaches its
     limit (`max_requests` plus a random share of `max_requests_jitter`, drawn by the master); it
@@ -659,8 +663,16 @@ class _Supervisor:
             if wrk.role is not _Role.ACTIVE or not wrk.serving or wrk.replace_reason is not None:
                 continue
             rss = _rss_mib(wrk.pid)
-            if rss is not None and rss > limit:
-                logger.warning(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB, over the {limit} MiB limit')
+            if rss is None or rss <= limit:
+                if rss is not None:
+                    logger.debug(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB (limit {limit} MiB)')
+                wrk.rss_over = 0
+                continue
+            wrk.rss_over += 1
+            samples = self.options.rss_samples
+            count = f' ({wrk.rss_over} of {samples} readings)' if samples > 1 else ''
+            logger.warning(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB, over the {limit} MiB limit{count}')
+            if wrk.rss_over >= samples:
                 wrk.replace_reason = f'memory over {limit} MiB'
 
     def _kill_overdue(self, now: float) -> None:
