@@ -13,7 +13,7 @@ import os
 import re
 import socket
 import stat
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,12 +232,14 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def load_env_files(paths: Iterable[Path]) -> dict[str, str]:
-    """Read the files in order (a later file wins over an earlier one) and set each variable
-    not already in the environment, which keeps precedence. Returns what was set."""
+def load_env_files(paths: Iterable[Path], keep: Collection[str] | None = None) -> dict[str, str]:
+    """Read the files in order (a later file wins over an earlier one) and set each variable,
+    except those named in `keep` (by default, those already in the environment), which keep
+    precedence. Returns what was set."""
+    protected = os.environ.keys() if keep is None else keep
     merged: dict[str, str] = {}
     for path in paths:
         merged.update(parse_env_file(path))
-    loaded = {key: value for key, value in merged.items() if key not in os.environ}
+    loaded = {key: value for key, value in merged.items() if key not in protected}
     os.environ.update(loaded)
     return loaded

@@ -34,8 +34,10 @@ What the master logs on `granian` (stderr, `[LEVEL] message`):
   over the M MiB limit` warnings, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
   new worker serves (see `_Supervisor`);
 * `Received SIGHUP, restarting workers`: a rolling restart, every worker replaced in turn;
-* `Changes detected, reloading workers` (with `reload`): the workers are stopped and spawned
-  again.
+* `Changes detected, reloading workers` (with `reload`), then one `Modified: PATH` (`Added:`,
+  `Deleted:`) line per file: the workers are stopped and spawned again. A worker that exits on
+  its own with `reload_ignore_worker_failure` logs `worker-N will start again on the next
+  change` and the master keeps running.
 
 Fatal errors before serving are one `Error: ...` line on stderr.
 """
@@ -140,16 +142,18 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
     if not sys.path or sys.path[0] != cwd:
         sys.path.insert(0, cwd)
 
-    # Before any worker exists, so that every application import sees the variables.
+    # Before any worker exists, so that every application import sees the variables. The
+    # variables set before this point win over the files, now and when they are read again.
+    environment = frozenset(os.environ)
     try:
-        _ops.load_env_files(opts.env_files)
+        _ops.load_env_files(opts.env_files, keep=environment)
     except (OSError, _ops.EnvFileError) as exc:
         return _fatal(f'env_files: {exc}', EXIT_CONFIG)
     if opts.process_name is not None:
         _ops.set_process_title(opts.process_name)
 
     logger.info(f'Starting granian (main PID: {os.getpid()})')
-    supervisor = _Supervisor(opts, loader, hooks)
+    supervisor = _Supervisor(opts, loader, hooks, environment)
     with supervisor.signals():
         try:
             bound = _bind(opts)
@@ -332,10 +336,18 @@ class _Supervisor:
     towards the crash loop of the workers too).
     """
 
-    def __init__(self, options: Options, loader: Callable[[], Any] | None = None, hooks: Hooks | None = None) -> None:
+    def __init__(
+        self,
+        options: Options,
+        loader: Callable[[], Any] | None = None,
+        hooks: Hooks | None = None,
+        environment: frozenset[str] = frozenset(),
+    ) -> None:
         self.options = options
         self.loader = loader
         self.hooks = hooks or Hooks()
+        # The variables the environment files never override (see `_before_restart`).
+        self._environment = environment
         self.workers: list[_Worker] = []
         self._context = multiprocessing.get_context('fork')
         # Signal handlers and the reload watcher wake the loop by writing to this pipe, which
@@ -345,7 +357,7 @@ class _Supervisor:
         os.set_blocking(self._wake_write, False)
         self._stop_signals = 0
         self._restart_signal = False
-        self._changes: list[str] = []
+        self._changes: list[tuple[str, str]] = []
         self._changes_lock = threading.Lock()
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -427,7 +439,7 @@ class _Supervisor:
             if self._restart_signal:
                 self._restart_signal = False
                 logger.info('Received SIGHUP, restarting workers')
-                _call_hooks(self.hooks.reload, 'reload')
+                self._before_restart()
                 for wrk in self.workers:
                     if wrk.role is _Role.ACTIVE and wrk.replace_reason is None:
                         wrk.replace_reason = 'SIGHUP'
@@ -435,9 +447,9 @@ class _Supervisor:
                 changes, self._changes = self._changes, []
             if changes:
                 logger.info('Changes detected, reloading workers')
-                for path in changes:
-                    logger.debug(f'Changed: {path}')
-                _call_hooks(self.hooks.reload, 'reload')
+                for change, path in changes:
+                    logger.info(f'{change.capitalize()}: {path}')
+                self._before_restart()
                 self._stop_all()
                 if self._stop_signals:
                     logger.info('Shutting down granian')
@@ -450,6 +462,16 @@ class _Supervisor:
             self._check_rss(now)
             self._kill_overdue(now)
             self._start_replacement(sock, now)
+
+    def _before_restart(self) -> None:
+        """Read the environment files again (their new values reach the new workers) and call
+        the reload hooks, before workers are restarted by SIGHUP or a change."""
+        if self.options.env_files:
+            try:
+                _ops.load_env_files(self.options.env_files, keep=self._environment)
+            except (OSError, _ops.EnvFileError) as exc:
+                logger.error(f'env_files: {exc}; the variables read before are kept')
+        _call_hooks(self.hooks.reload, 'reload')
 
     def _waitables(self) -> list[int]:
         objects = [self._wake_read]
@@ -601,6 +623,9 @@ class _Supervisor:
                     self._replace_not_before = now + self.options.respawn_interval
                 continue
             logger.error(f'Unexpected exit from worker-{wrk.id} (exit code {code})')
+            if self.options.reload and self.options.reload_ignore_worker_failure:
+                logger.warning(f'worker-{wrk.id} will start again on the next change')
+                continue
             if not self.options.respawn_failed_workers:
                 return EXIT_FAILURE
             if not served and code in _worker.STARTUP_FAILURES:
@@ -738,10 +763,7 @@ class _Supervisor:
             self._forget(wrk)
 
     def _start_watcher(self) -> None:
-        paths = self.options.reload_paths or (Path.cwd(),)
-        self._watcher = threading.Thread(
-            target=self._watch, args=(paths, self.options.reload_ignore_dirs), name='granian-reload', daemon=True
-        )
+        self._watcher = threading.Thread(target=self._watch, name='granian-reload', daemon=True)
         self._watcher.start()
 
     def _stop_watcher(self) -> None:
@@ -749,27 +771,44 @@ class _Supervisor:
         if self._watcher is not None:
             self._watcher.join(timeout=2)
 
-    def _watch(self, paths: Sequence[Path], ignore_dirs: Sequence[str]) -> None:
+    def _watch(self) -> None:
         import watchfiles
 
-        python_files = _python_files_filter(watchfiles, ignore_dirs)
+        opts = self.options
+        paths = opts.reload_paths or (Path.cwd(),)
         try:
             for changes in watchfiles.watch(
-                *paths, watch_filter=python_files, stop_event=self._watch_stop, raise_interrupt=False
+                *paths,
+                watch_filter=reload_filter(opts),
+                step=opts.reload_tick,
+                stop_event=self._watch_stop,
+                raise_interrupt=False,
             ):
                 with self._changes_lock:
-                    self._changes.extend(sorted(path for _, path in changes))
+                    self._changes.extend(sorted((change.raw_str(), path) for change, path in changes))
                 self._wake()
         except Exception:
             logger.exception('The reload watcher stopped')
 
 
-def _python_files_filter(watchfiles: Any, ignore_dirs: Sequence[str]) -> Callable[[Any, str], bool]:
-    """watchfiles' default filter, with more directories ignored, passing only `.py` files."""
-    default = watchfiles.DefaultFilter
-    base = default(ignore_dirs=(*default.ignore_dirs, *RELOAD_IGNORED_DIRS, *ignore_dirs))
+def reload_filter(opts: Options) -> Callable[[Any, str], bool]:
+    """The filter of the reload watcher, as Granian builds it: `reload_filter` (a watchfiles
+    filter class) or watchfiles' `DefaultFilter`, with the ignored directories (`.git`,
+    `__pycache__`, `.venv` and `reload_ignore_dirs`), name patterns (`reload_ignore_patterns`)
+    and paths (`reload_ignore_paths`) added to its own. Every file it lets through counts, not
+    only Python files. The class itself is left as it is: the additions go to a subclass.
+    """
+    import watchfiles
 
-    def python_files(change: Any, path: str) -> bool:
-        return path.endswith('.py') and bool(base(change, path))
-
-    return python_files
+    base = opts.reload_filter or watchfiles.DefaultFilter
+    extended = type(
+        base.__name__,
+        (base,),
+        {
+            'ignore_dirs': (*getattr(base, 'ignore_dirs', ()), *RELOAD_IGNORED_DIRS, *opts.reload_ignore_dirs),
+            'ignore_entity_patterns': (*getattr(base, 'ignore_entity_patterns', ()), *opts.reload_ignore_patterns),
+            'ignore_paths': (*getattr(base, 'ignore_paths', ()), *(str(path) for path in opts.reload_ignore_paths)),
+        },
+    )
+    watch_filter: Callable[[Any, str], bool] = extended()
+    return watch_filter

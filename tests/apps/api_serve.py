@@ -9,6 +9,7 @@ main process calls them, and serves an application object defined here, which no
 * `failing-loader`: a loader that raises.
 * `spawn-target`: `serve(spawn_target=...)`, which granian refuses.
 * `failing-startup`: a startup hook that raises.
+* `reload`: as `loader`, with `reload=True` watching the directory `$RELOAD_DIR`.
 
 `loop_app` is an ordinary target, answering with the name of the event loop it runs on.
 """
@@ -45,7 +46,10 @@ async def loop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main(mode: str) -> None:
-    server = Granian('not.imported:app', '127.0.0.1', 0, interface='asgi', workers=1)
+    extra: dict[str, Any] = {}
+    if mode == 'reload':
+        extra = {'reload': True, 'reload_paths': [os.environ['RELOAD_DIR']]}
+    server = Granian('not.imported:app', '127.0.0.1', 0, interface='asgi', workers=1, **extra)
 
     @server.on_startup
     def startup() -> None:
@@ -61,7 +65,7 @@ def main(mode: str) -> None:
     def shutdown() -> None:
         print(f'hook: shutdown {os.getpid()}', flush=True)
 
-    if mode == 'loader':
+    if mode in ('loader', 'reload'):
         server.serve(target_loader=lambda target: make_app(f'loaded:{target}'))
     elif mode == 'unwrapped':
         server.serve(target_loader=lambda: make_app('unwrapped'), wrap_loader=False)
