@@ -24,6 +24,8 @@ __all__ = [
     'ProcInfoCollector',
     'load_env_files',
     'parse_env_file',
+    'pid_running',
+    'read_pid_file',
     'remove_pid_file',
     'rss_bytes',
     'set_process_title',
@@ -122,6 +124,31 @@ def systemd_fd() -> int | None:
     if not pid.isdigit() or int(pid) != os.getpid() or not count.isdigit() or int(count) < 1:
         return None
     return SYSTEMD_FIRST_FD
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The PID in the pid file at `path`, None when there is no such file. Raises `ValueError`
+    when the file holds anything but a PID, `OSError` when it cannot be read."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    pid = int(text.strip())
+    if pid <= 0:
+        raise ValueError(f'{pid} is not a PID')
+    return pid
+
+
+def pid_running(pid: int) -> bool:
+    """Whether a process with this PID exists (signal 0 checks without sending anything; a
+    process of another user answers with EPERM, and exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_pid_file(path: Path) -> None:

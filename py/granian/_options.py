@@ -669,9 +669,10 @@ class Options:
     pid_file: Path | None = option(
         None,
         S.SERVER,
-        'File to write the main process PID to (removed on exit).',
+        'File to write the main process PID to (removed on exit); one naming a running process stops the server.',
         NewFile(parent=True),
         default_text='none',
+        docs='File the main process writes its PID to, removed on exit. If it already names a running process the server refuses to start (exit code 1, `PidFileError` from `Granian.serve()`); a stale one is replaced, and a file holding anything else is refused.',
     )
     process_name: str | None = option(
         None,

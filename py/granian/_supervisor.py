@@ -13,7 +13,8 @@ Master exit codes:
 ====  =======================================================================================
 0     stopped by SIGINT or SIGTERM (after stopping the workers)
 1     a worker exited on its own (it failed to start or crashed) without
-      `respawn_failed_workers`, a crash loop with it, or the socket could not be bound; the
+      `respawn_failed_workers`, a crash loop with it, the socket could not be bound, or the
+      pid file names a running process (`Granian.serve()` raises `PidFileError` then); the
       cause is on stderr
 2     a configuration the server cannot run with: an invalid option (the CLI reports these as
       usage errors), `--reload` without watchfiles, a missing uvloop
@@ -67,6 +68,7 @@ from typing import Any
 from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
+from .errors import PidFileError
 from .log import LogConfigError, configure_logging, logger
 
 __all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'Hooks', 'serve']
@@ -153,6 +155,8 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
         _ops.set_process_title(opts.process_name)
 
     logger.info(f'Starting granian (main PID: {os.getpid()})')
+    if opts.pid_file is not None:
+        _check_pid_file(opts.pid_file)
     supervisor = _Supervisor(opts, loader, hooks, environment)
     with supervisor.signals():
         try:
@@ -188,6 +192,28 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
             bound.close()
             if opts.pid_file is not None:
                 _ops.remove_pid_file(opts.pid_file)
+
+
+def _check_pid_file(path: Path) -> None:
+    """Refuse to start (`PidFileError`, exit code 1) when the pid file names a running process
+    other than this one, or holds something else than a PID; a stale one is replaced later."""
+    try:
+        pid = _ops.read_pid_file(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else 'it does not hold a PID'
+        message = f"pid file '{path}' cannot be used: {reason}; remove it or choose another --pid-file"
+        _fatal(message)
+        raise PidFileError(message) from None
+    if pid is None or pid == os.getpid():
+        return
+    if _ops.pid_running(pid):
+        message = (
+            f"pid file '{path}' names PID {pid}, which is running (another granian?): stop it, or remove the "
+            f'file if that process is not a server'
+        )
+        _fatal(message)
+        raise PidFileError(message)
+    logger.info(f"Replacing the stale pid file '{path}' (PID {pid} is not running)")
 
 
 def _fatal(message: str, code: int = EXIT_FAILURE) -> int:

@@ -21,6 +21,7 @@ import click
 from . import _options
 from ._options import OPTIONS, Bound, ConfigError, Option
 from .constants import StrEnum
+from .errors import FatalError
 from .server import Granian
 
 __all__ = ['BoundedDuration', 'Duration', 'EnumChoice', 'LogConfigFile', 'Octal', 'cli', 'entrypoint', 'parse_duration']
@@ -335,7 +336,11 @@ def _serve(app: str, **values: Any) -> None:
             if param.name == exc.option:
                 raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
         raise click.UsageError(str(exc), ctx=ctx) from None
-    server.serve()
+    try:
+        server.serve()
+    except FatalError:
+        # Already reported on stderr.
+        raise SystemExit(1) from None
 
 
 def _command() -> click.Command:
