@@ -203,15 +203,14 @@ def to_argv(kwargs: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_granian_logger() -> Iterator[None]:
-    """`serve()` configures the `granian` logger; leave it as other test modules expect it."""
-    logger = logging.getLogger('granian')
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    access = logging.getLogger('granian.access')
-    access_level = access.level
+def _restore_granian_loggers() -> Iterator[None]:
+    """`serve()` configures the `_granian`, `granian` and `granian.access` loggers; leave them as
+    other test modules expect them."""
+    loggers = [logging.getLogger(name) for name in ('_granian', 'granian', 'granian.access')]
+    saved = [(list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
     yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-    access.setLevel(access_level)
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
 
 
 # -- defaults and the one-to-one mapping ----------------------------------------------------------

@@ -20,9 +20,10 @@ Master exit codes:
       usage errors), `--reload` without watchfiles, a missing uvloop
 ====  =======================================================================================
 
-What the master logs on `granian` (stderr, `[LEVEL] message`):
+What the master logs on `_granian` (stdout, `[LEVEL] message`):
 
-* `Starting granian (main PID: N)`, then `Listening at: http://HOST:PORT` (the bound port,
+* `Starting granian (main PID: N)`, then `granian VERSION serving TARGET: interface I, HTTP/1.1
+  and HTTP/2, N workers, event loop L`, then `Listening at: http://HOST:PORT` (the bound port,
   also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), then `Spawning worker-N with PID: P` for each worker;
 * `Shutting down granian` on SIGINT/SIGTERM, `Stopped worker-N (PID: P)` for each worker, and
   `Killing worker-N ...` for one that outlives its stop timeout (or on a second signal);
@@ -40,7 +41,7 @@ What the master logs on `granian` (stderr, `[LEVEL] message`):
   its own with `reload_ignore_worker_failure` logs `worker-N will start again on the next
   change` and the master keeps running.
 
-Fatal errors before serving are one `Error: ...` line on stderr.
+Fatal errors before serving are one `Error: ...` line on stderr (a JSON record with `log_json`).
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ from typing import Any
 from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
+from .constants import HTTPModes, Loops
 from .errors import PidFileError
-from .log import LogConfigError, configure_logging, logger
+from .log import LogConfigError, configure_logging, logger, write_fatal
 
 __all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'Hooks', 'serve']
 
@@ -126,7 +128,7 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
     if opts.reload and importlib.util.find_spec('watchfiles') is None:
         return _fatal('--reload needs the watchfiles package (pip install granian[reload])', EXIT_CONFIG)
     try:
-        resolve_loop(opts.loop)
+        loop = resolve_loop(opts.loop)
     except LoopUnavailableError as exc:
         return _fatal(str(exc), EXIT_CONFIG)
     if not hasattr(os, 'fork'):
@@ -155,6 +157,7 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
         _ops.set_process_title(opts.process_name)
 
     logger.info(f'Starting granian (main PID: {os.getpid()})')
+    logger.info(_summary(opts, loop, loader is not None))
     if opts.pid_file is not None:
         _check_pid_file(opts.pid_file)
     supervisor = _Supervisor(opts, loader, hooks, environment)
@@ -194,6 +197,21 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
                 _ops.remove_pid_file(opts.pid_file)
 
 
+_HTTP_MODES = {HTTPModes.auto: 'HTTP/1.1 and HTTP/2', HTTPModes.http1: 'HTTP/1.1', HTTPModes.http2: 'HTTP/2'}
+
+
+def _summary(opts: Options, loop: Loops, loaded: bool) -> str:
+    """The second line of the log: what serves what, and how."""
+    from ._version import version
+
+    workers = f'{opts.workers} worker{"s" if opts.workers > 1 else ""}'
+    target = f'{opts.target} (from a target loader)' if loaded else opts.target
+    return (
+        f'granian {version()} serving {target}: interface {opts.interface}, {_HTTP_MODES[opts.http]}, '
+        f'{workers}, event loop {loop}'
+    )
+
+
 def _check_pid_file(path: Path) -> None:
     """Refuse to start (`PidFileError`, exit code 1) when the pid file names a running process
     other than this one, or holds something else than a PID; a stale one is replaced later."""
@@ -217,8 +235,7 @@ def _check_pid_file(path: Path) -> None:
 
 
 def _fatal(message: str, code: int = EXIT_FAILURE) -> int:
-    sys.stderr.write(f'Error: {message}\n')
-    sys.stderr.flush()
+    write_fatal(message)
     return code
 
 

@@ -34,6 +34,7 @@ request), asking to be replaced; it keeps serving until the master stops it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import socket
@@ -49,7 +50,7 @@ from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
 from ._ops import set_process_title
 from .constants import Interfaces
-from .log import logger
+from .log import logger, write_fatal
 
 if TYPE_CHECKING:
     from ._options import Options
@@ -131,9 +132,8 @@ async def _watch_requests(worker_id: int, server: Any, limit: int) -> None:
     _tell_master(MSG_REPLACE)
 
 
-def _error(message: str) -> None:
-    sys.stderr.write(f'Error: {message}\n')
-    sys.stderr.flush()
+def _error(message: str, details: str | None = None) -> None:
+    write_fatal(message, details)
 
 
 def run(
@@ -196,12 +196,12 @@ def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable
         try:
             app = _load(options, loader)
         except TargetError as exc:
-            if exc.details:
-                sys.stderr.write(exc.details)
-            _error(str(exc))
+            _error(str(exc), exc.details)
             return EXIT_TARGET
         if _stop_requested:
             return EXIT_OK
+        if options.interface is Interfaces.RSGI and worker_id == 1:
+            _warn_if_not_rsgi(app, options.target)
         try:
             from . import _native
         except ImportError as exc:
@@ -212,6 +212,38 @@ def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable
         return loop.run_until_complete(_serve(worker_id, options, sock, app, _native))
     finally:
         _close_loop(loop)
+
+
+def _positional_parameters(app: Any) -> int | None:
+    """How many positional arguments calling `app` takes, or None when it cannot be told."""
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(param.kind is inspect.Parameter.VAR_POSITIONAL for param in signature.parameters.values()):
+        return None
+    return sum(1 for param in signature.parameters.values() if param.kind in kinds)
+
+
+def _warn_if_not_rsgi(app: Any, target: str) -> None:
+    """Warn when the application served as RSGI (the default) looks like ASGI or WSGI: each
+    request would fail. Only the shape of the callable is read; nothing of the app runs."""
+    if hasattr(app, '__rsgi__') or inspect.isclass(app):
+        return
+    call = app if inspect.isroutine(app) else type(app).__call__
+    coroutine = inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app)
+    count = _positional_parameters(app)
+    if coroutine and count == 3:
+        logger.warning(
+            f"'{target}' looks like an ASGI application (async, called with scope, receive, send) but is served "
+            'with the RSGI interface, the default: add --interface asgi'
+        )
+    elif not coroutine and count == 2 and (inspect.isfunction(call) or inspect.ismethod(call)):
+        logger.warning(
+            f"'{target}' looks like a WSGI application (called with environ, start_response) but is served "
+            'with the RSGI interface, the default: add --interface wsgi'
+        )
 
 
 def _run_rsgi(
