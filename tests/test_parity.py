@@ -12,6 +12,8 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -341,3 +343,153 @@ def test_failing_startup_hook_stops_the_server() -> None:
         assert 'Spawning worker' not in text
         # The shutdown hooks only follow a startup that completed.
         assert 'hook: shutdown' not in text
+
+
+# -- Granian's command lines -------------------------------------------------------------------------
+
+# Values Granian 2.8.7's `granian` accepts, at its bounds and in its duration forms: each must
+# also be accepted here, with the same meaning.
+GRANIAN_FORMS = [
+    (['--backlog', '128'], 'backlog', 128),
+    (['--http2-keep-alive-timeout', '1m'], 'http2_keep_alive_timeout', 60.0),
+    (['--http2-keep-alive-timeout', '1'], 'http2_keep_alive_timeout', 1.0),
+    (['--workers-lifetime', '60'], 'workers_lifetime', 60.0),
+    (['--workers-lifetime', '1h30m'], 'workers_lifetime', 5400.0),
+    (['--workers-kill-timeout', '1'], 'workers_kill_timeout', 1.0),
+    (['--workers-kill-timeout', '30m'], 'workers_kill_timeout', 1800.0),
+    (['--rss-sample-interval', '1'], 'rss_sample_interval', 1.0),
+    (['--rss-sample-interval', '5m'], 'rss_sample_interval', 300.0),
+    (['--rss-samples', '1'], 'rss_samples', 1),
+    (['--metrics-scrape-interval', '1m'], 'metrics_scrape_interval', 60.0),
+    (['--static-path-expires', '0'], 'static_path_expires', 0.0),
+    (['--static-path-expires', '1d'], 'static_path_expires', 86400.0),
+    (['--blocking-threads-idle-timeout', '5'], 'blocking_threads_idle_timeout', 5.0),
+    (['--blocking-threads-idle-timeout', '10m'], 'blocking_threads_idle_timeout', 600.0),
+    (['--respawn-interval', '3.5'], 'respawn_interval', 3.5),
+    (['--reload-tick', '50'], 'reload_tick', 50),
+    (['--reload-tick', '5000'], 'reload_tick', 5000),
+    (['--http1-header-read-timeout', '60000'], 'http1_header_read_timeout', 60000),
+    (['--http2-keep-alive-interval', '60000'], 'http2_keep_alive_interval', 60000),
+    (['--http2-max-concurrent-streams', '10'], 'http2_max_concurrent_streams', 10),
+    (['--http2-initial-connection-window-size', '1024'], 'http2_initial_connection_window_size', 1024),
+    (['--http2-initial-stream-window-size', '1024'], 'http2_initial_stream_window_size', 1024),
+    (['--http2-max-send-buffer-size', '1024'], 'http2_max_send_buffer_size', 1024),
+    (['--http2-max-headers-size', '1'], 'http2_max_headers_size', 1),
+    (['--http1-buffer-size', '8192'], 'http1_buffer_size', 8192),
+    (['--runtime-mode', 'st'], 'runtime_mode', RuntimeModes.st),
+    (['--runtime-blocking-threads', '1'], 'runtime_blocking_threads', 1),
+    (['--task-impl', 'rust'], 'task_impl', TaskImpl.rust),
+    (['--loop', 'rloop'], 'loop', Loops.rloop),
+    (['--loop', 'winloop'], 'loop', Loops.winloop),
+    (['--uds', '/tmp/g.sock', '--uds-permissions', '0660'], 'uds_permissions', 0o660),
+    (['--reload-ignore-paths', '/not/there'], 'reload_ignore_paths', (Path('/not/there'),)),
+]
+
+
+def parse(args: list[str]) -> Any:
+    from click.testing import CliRunner
+    from granian.cli import cli
+
+    recorded: list[Any] = []
+    env = {key: None for key in os.environ if key.startswith('GRANIAN_')}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Granian, 'serve', lambda self: recorded.append(self.options))
+        result = CliRunner().invoke(cli, [*args, 'app:main'], env=env, prog_name='granian')
+    return result, (recorded[0] if recorded else None)
+
+
+@pytest.mark.parametrize(('args', 'keyword', 'expected'), GRANIAN_FORMS, ids=lambda value: str(value))
+def test_granian_command_lines_are_accepted(args: list[str], keyword: str, expected: object) -> None:
+    result, options = parse(args)
+    assert result.exit_code == 0, result.output
+    assert getattr(options, keyword) == expected
+
+
+# Accepted by Granian, refused here on purpose: values HTTP/2 (RFC 9113) or TCP do not allow.
+NARROWER = [
+    ['--http2-max-frame-size', '1024'],
+    ['--http2-max-frame-size', '16777216'],
+    ['--http2-initial-connection-window-size', str(2**31)],
+    ['--http2-max-concurrent-streams', str(2**32)],
+    ['--port', '70000'],
+]
+
+
+@pytest.mark.parametrize('args', NARROWER, ids=lambda value: ' '.join(value))
+def test_values_outside_the_protocol_are_usage_errors(args: list[str]) -> None:
+    result, options = parse(args)
+    assert result.exit_code == 2 and options is None
+    assert args[0] in result.output
+
+
+def test_granians_constructor_call_with_its_own_defaults() -> None:
+    """Every keyword of Granian 2.8.7's server, given as Granian's signature defaults them."""
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.log import LogLevels
+
+    options = Granian(
+        'main:app',
+        address='127.0.0.1',
+        port=8000,
+        uds=None,
+        uds_permissions=None,
+        interface=Interfaces.RSGI,
+        workers=1,
+        blocking_threads=None,
+        blocking_threads_idle_timeout=30,
+        runtime_threads=1,
+        runtime_blocking_threads=None,
+        runtime_mode=RuntimeModes.auto,
+        loop=Loops.auto,
+        task_impl=TaskImpl.asyncio,
+        http=HTTPModes.auto,
+        websockets=True,
+        backlog=1024,
+        backpressure=None,
+        http1_settings=None,
+        http2_settings=None,
+        log_enabled=True,
+        log_level=LogLevels.info,
+        log_dictconfig=None,
+        log_access=False,
+        log_access_format=None,  # type: ignore[arg-type]
+        ssl_cert=None,
+        ssl_key=None,
+        ssl_key_password=None,
+        ssl_protocol_min=SSLProtocols.tls13,
+        ssl_ca=None,
+        ssl_crl=None,  # type: ignore[arg-type]
+        ssl_client_verify=False,
+        url_path_prefix=None,
+        respawn_failed_workers=False,
+        respawn_interval=3.5,
+        rss_sample_interval=30,
+        rss_samples=1,
+        workers_lifetime=None,
+        workers_max_rss=None,
+        workers_kill_timeout=None,
+        factory=False,
+        working_dir=None,
+        env_files=None,  # type: ignore[arg-type]
+        static_path_route=None,  # type: ignore[arg-type]
+        static_path_mount=None,  # type: ignore[arg-type]
+        static_path_dir_to_file=None,
+        static_path_expires=86400,
+        metrics_enabled=False,
+        metrics_scrape_interval=15,
+        metrics_address='127.0.0.1',
+        metrics_port=9090,
+        reload=False,
+        reload_paths=None,  # type: ignore[arg-type]
+        reload_ignore_dirs=None,  # type: ignore[arg-type]
+        reload_ignore_patterns=None,  # type: ignore[arg-type]
+        reload_ignore_paths=None,  # type: ignore[arg-type]
+        reload_filter=None,
+        reload_tick=50,
+        reload_ignore_worker_failure=False,
+        process_name=None,
+        pid_file=None,
+    ).options
+    assert options.ssl_protocol_min is SSLProtocols.tls13
+    assert options.log_access_format == Granian('x').options.log_access_format
+    assert options.env_files == options.ssl_crl == options.reload_ignore_paths == ()

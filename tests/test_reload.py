@@ -28,6 +28,9 @@ if importlib.util.find_spec('watchfiles') is not None:
     import watchfiles
     from watchfiles import Change
 
+# Logged once the watcher sees changes: a change made before it might be missed.
+WATCHING = r'Watching for changes in: '
+
 APP = """\
 import os
 
@@ -58,6 +61,8 @@ def reloading(tmp_path: Path, *args: str, version: str = 'first', ready: bool = 
         env={'PYTHONDONTWRITEBYTECODE': '1'},
         ready=ready,
     ) as server:
+        if ready:
+            server.wait_for(WATCHING)
         yield server
 
 
@@ -143,6 +148,7 @@ def test_a_worker_failing_at_start_waits_too(tmp_path: Path) -> None:
         ready=False,
     ) as server:
         server.wait_for(r'worker-1 will start again on the next change')
+        server.wait_for(WATCHING)
         mark = server.mark()
         (tmp_path / 'reload_app.py').write_text(APP.format(version='now'))
         server.wait_ready(1)
@@ -212,6 +218,7 @@ def test_reload_hooks_run_on_a_change(tmp_path: Path) -> None:
     )
     try:
         server.wait_ready(1)
+        server.wait_for(WATCHING)
         master = server.proc.pid
         mark = server.mark()
         module.write_text('x = 2\n')

@@ -36,7 +36,8 @@ What the master logs on `_granian` (stdout, `[LEVEL] message`):
   over the M MiB limit` warnings, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
   new worker serves (see `_Supervisor`);
 * `Received SIGHUP, restarting workers`: a rolling restart, every worker replaced in turn;
-* `Changes detected, reloading workers` (with `reload`), then one `Modified: PATH` (`Added:`,
+* `Watching for changes in: PATHS` (with `reload`) once the watcher sees changes, then
+  `Changes detected, reloading workers` on a change, then one `Modified: PATH` (`Added:`,
   `Deleted:`) line per file: the workers are stopped and spawned again. A worker that exits on
   its own with `reload_ignore_worker_failure` logs `worker-N will start again on the next
   change` and the master keeps running.
@@ -86,6 +87,8 @@ CRASH_LOOP_WINDOW = 60.0
 
 # Directories never watched for reload, on top of watchfiles' defaults.
 RELOAD_IGNORED_DIRS = ('.git', '__pycache__', '.venv')
+# How long the reload watcher waits for changes before it yields an empty batch, in ms.
+WATCH_TIMEOUT_MS = 1000
 
 
 @dataclass
@@ -463,9 +466,10 @@ class _Supervisor:
         if self.options.workers_max_rss is not None and not self._sample_rss:
             logger.warning('workers_max_rss needs /proc/PID/status (Linux): worker memory is not checked')
         self._next_rss_sample = time.monotonic() + self.options.rss_sample_interval
-        self._spawn_all(sock)
+        # The watcher first: a change made while the workers start is not missed.
         if self.options.reload:
             self._start_watcher()
+        self._spawn_all(sock)
         while True:
             ready = wait(self._waitables(), self._timeout(time.monotonic()))
             self._drain()
@@ -819,6 +823,7 @@ class _Supervisor:
 
         opts = self.options
         paths = opts.reload_paths or (Path.cwd(),)
+        watching = False
         try:
             for changes in watchfiles.watch(
                 *paths,
@@ -826,7 +831,16 @@ class _Supervisor:
                 step=opts.reload_tick,
                 stop_event=self._watch_stop,
                 raise_interrupt=False,
+                # An empty batch after each second without changes: the first one tells that the
+                # watches are in place, so a change from then on is seen.
+                rust_timeout=WATCH_TIMEOUT_MS,
+                yield_on_timeout=True,
             ):
+                if not watching:
+                    watching = True
+                    logger.info(f'Watching for changes in: {", ".join(str(path) for path in paths)}')
+                if not changes:
+                    continue
                 with self._changes_lock:
                     self._changes.extend(sorted((change.raw_str(), path) for change, path in changes))
                 self._wake()
