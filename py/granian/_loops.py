@@ -35,8 +35,8 @@ LoopBuilder = Callable[..., asyncio.AbstractEventLoop]
 # Why an implementation is missing, and how to get it.
 _INSTALL_HINTS = {
     'uvloop': 'pip install granian[uvloop]',
-    'rloop': 'pip install rloop',
-    'winloop': 'pip install winloop',
+    'rloop': 'pip install granian[rloop]',
+    'winloop': 'pip install granian[winloop]',
 }
 
 

@@ -32,7 +32,9 @@ from typing import Any, TextIO
 from .constants import LogLevels
 
 __all__ = [
+    'DEFAULT_ACCESSLOG_FMT',
     'DEFAULT_ACCESS_LOG_FORMAT',
+    'LOGGING_CONFIG',
     'LOG_FORMAT',
     'JsonFormatter',
     'LogConfigError',
@@ -49,6 +51,8 @@ __all__ = [
 LOG_FORMAT = '[%(levelname)s] %(message)s'
 # Granian's default access log line; the atoms are listed in docs/logging.md.
 DEFAULT_ACCESS_LOG_FORMAT = '[%(time)s] %(addr)s - "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f'
+# Granian's name for it.
+DEFAULT_ACCESSLOG_FMT = DEFAULT_ACCESS_LOG_FORMAT
 
 # Granian's name for the server's logger (its native module logs there too).
 logger = logging.getLogger('_granian')
@@ -66,6 +70,17 @@ GRANIAN_FORMATTERS: dict[str, Any] = {
 GRANIAN_HANDLERS: dict[str, Any] = {
     'console': {'formatter': 'generic', 'class': 'logging.StreamHandler', 'stream': 'ext://sys.stdout'},
     'access': {'formatter': 'access', 'class': 'logging.StreamHandler', 'stream': 'ext://sys.stdout'},
+}
+# Granian's default configuration, for code that starts from it to build its own `log_dictconfig`.
+LOGGING_CONFIG: dict[str, Any] = {
+    'version': 1,
+    'disable_existing_loggers': False,
+    'formatters': GRANIAN_FORMATTERS,
+    'handlers': GRANIAN_HANDLERS,
+    'loggers': {
+        '_granian': {'handlers': ['console'], 'level': 'INFO', 'propagate': False},
+        'granian.access': {'handlers': ['access'], 'level': 'INFO', 'propagate': False},
+    },
 }
 
 _LEVELS: dict[LogLevels, int] = {

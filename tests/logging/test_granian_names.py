@@ -145,3 +145,17 @@ def test_an_import_traceback_is_the_exc_info_of_the_json_record(tmp_path: Path) 
     fatal = next(json.loads(line) for line in output.splitlines() if '"CRITICAL"' in line)
     assert 'RuntimeError: broken at import' in fatal['exc_info']
     assert all(line.startswith('{') for line in output.splitlines() if line.strip()), output
+
+
+def test_granians_default_configuration_as_a_config_file(tmp_path: Path) -> None:
+    from granian.log import DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_ACCESSLOG_FMT, LOGGING_CONFIG
+
+    assert DEFAULT_ACCESSLOG_FMT == DEFAULT_ACCESS_LOG_FORMAT
+    config = tmp_path / 'logging.json'
+    config.write_text(json.dumps(LOGGING_CONFIG))
+    with run_server('--log-config', str(config), '--access-log', '--access-log-fmt', 'AL %(path)s') as server:
+        mark = server.mark()
+        assert get(server.port, '/with-granians-config') == 404
+        server.wait_for(r'^AL /with-granians-config$', start=mark)
+        assert server.stop() == 0
+    assert any(line.startswith('[INFO] Shutting down granian') for line in server.lines())
