@@ -23,7 +23,7 @@ from granian import Granian, __version__
 from granian._imports import TargetError, load_target, split_target
 from granian._options import BOUNDS, ConfigError, Options, default_blocking_threads
 from granian.cli import cli, parse_duration
-from granian.constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols
+from granian.constants import HTTPModes, Interfaces, LogLevels, Loops, RuntimeModes, SSLProtocols, TaskImpl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -56,6 +56,7 @@ BOOL_FLAGS = {
     'metrics_enabled': ('--metrics', '--no-metrics'),
     'response_compression': ('--response-compression', '--no-response-compression'),
     'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
+    'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -65,8 +66,12 @@ VALUE_FLAGS = {
     'http': '--http',
     'workers': '--workers',
     'runtime_threads': '--runtime-threads',
+    'runtime_blocking_threads': '--runtime-blocking-threads',
+    'runtime_mode': '--runtime-mode',
     'blocking_threads': '--blocking-threads',
+    'blocking_threads_idle_timeout': '--blocking-threads-idle-timeout',
     'loop': '--loop',
+    'task_impl': '--task-impl',
     'backlog': '--backlog',
     'backpressure': '--backpressure',
     'http1_buffer_size': '--http1-buffer-size',
@@ -93,10 +98,14 @@ VALUE_FLAGS = {
     'workers_lifetime_jitter': '--workers-lifetime-jitter',
     'workers_max_rss': '--workers-max-rss',
     'rss_sample_interval': '--rss-sample-interval',
+    'rss_samples': '--rss-samples',
     'max_requests': '--max-requests',
     'max_requests_jitter': '--max-requests-jitter',
     'reload_paths': '--reload-paths',
     'reload_ignore_dirs': '--reload-ignore-dirs',
+    'reload_ignore_patterns': '--reload-ignore-patterns',
+    'reload_ignore_paths': '--reload-ignore-paths',
+    'reload_tick': '--reload-tick',
     'http1_keep_alive_timeout': '--http1-keep-alive-timeout',
     'max_request_body_size': '--max-request-body-size',
     'max_header_size': '--max-header-size',
@@ -105,6 +114,7 @@ VALUE_FLAGS = {
     'ssl_key_password': '--ssl-keyfile-password',
     'ssl_protocol_min': '--ssl-protocol-min',
     'ssl_ca': '--ssl-ca',
+    'ssl_crl': '--ssl-crl',
     'uds': '--uds',
     'uds_permissions': '--uds-permissions',
     'fd': '--fd',
@@ -127,7 +137,15 @@ VALUE_FLAGS = {
 # Options written in octal on the command line and in their environment variable.
 OCTAL_OPTIONS = ('uds_permissions',)
 # Options taking several values (the flag repeated; the environment variable split).
-MULTIPLE_OPTIONS = ('reload_paths', 'reload_ignore_dirs', 'env_files', 'response_compression_algorithms')
+MULTIPLE_OPTIONS = (
+    'reload_paths',
+    'reload_ignore_dirs',
+    'reload_ignore_patterns',
+    'reload_ignore_paths',
+    'env_files',
+    'ssl_crl',
+    'response_compression_algorithms',
+)
 # Any existing file does for options that only check that their file exists.
 A_FILE = HERE / '__init__.py'
 
@@ -142,6 +160,8 @@ DURATION_OPTIONS = (
     'workers_lifetime',
     'workers_lifetime_jitter',
     'rss_sample_interval',
+    'blocking_threads_idle_timeout',
+    'http2_keep_alive_timeout',
 )
 INT_OPTIONS = [
     name for name in VALUE_FLAGS if name in BOUNDS and name not in DURATION_OPTIONS and name not in OCTAL_OPTIONS
@@ -183,15 +203,14 @@ def to_argv(kwargs: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_granian_logger() -> Iterator[None]:
-    """`serve()` configures the `granian` logger; leave it as other test modules expect it."""
-    logger = logging.getLogger('granian')
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    access = logging.getLogger('granian.access')
-    access_level = access.level
+def _restore_granian_loggers() -> Iterator[None]:
+    """`serve()` configures the `_granian`, `granian` and `granian.access` loggers; leave them as
+    other test modules expect them."""
+    loggers = [logging.getLogger(name) for name in ('_granian', 'granian', 'granian.access')]
+    saved = [(list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
     yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-    access.setLevel(access_level)
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
 
 
 # -- defaults and the one-to-one mapping ----------------------------------------------------------
@@ -234,10 +253,14 @@ def test_defaults_match_granian() -> None:
     assert options.env_files == ()
 
 
+# `Granian` keywords taking Python objects, without a flag.
+KEYWORD_ONLY = {'http1_settings', 'http2_settings', 'reload_filter'}
+
+
 def test_every_flag_is_a_granian_keyword() -> None:
     keywords = set(inspect.signature(Granian.__init__).parameters) - {'self', 'target'}
     params = {param.name for param in cli.params if isinstance(param, click.Option)} - {'version', 'help'}
-    assert params == keywords == set(BOOL_FLAGS) | set(VALUE_FLAGS)
+    assert params == keywords - KEYWORD_ONLY == set(BOOL_FLAGS) | set(VALUE_FLAGS)
     assert {field for field in Options.__dataclass_fields__} == keywords | {'target'}
 
 
@@ -259,6 +282,23 @@ def test_every_flag_is_a_granian_keyword() -> None:
         (['--interface', 'wsgi', '--blocking-threads', '8'], 'blocking_threads', 8),
         (['--loop', 'asyncio'], 'loop', Loops.asyncio),
         (['--loop', 'uvloop'], 'loop', Loops.uvloop),
+        (['--task-impl', 'rust'], 'task_impl', TaskImpl.rust),
+        (['--runtime-mode', 'st'], 'runtime_mode', RuntimeModes.st),
+        (['--runtime-mode', 'MT'], 'runtime_mode', RuntimeModes.mt),
+        (['--runtime-blocking-threads', '16'], 'runtime_blocking_threads', 16),
+        (['--blocking-threads-idle-timeout', '5'], 'blocking_threads_idle_timeout', 5.0),
+        (['--blocking-threads-idle-timeout', '10m'], 'blocking_threads_idle_timeout', 600.0),
+        (['--http2-keep-alive-timeout', '1m'], 'http2_keep_alive_timeout', 60.0),
+        (['--http2-keep-alive-timeout', '5'], 'http2_keep_alive_timeout', 5.0),
+        (['--rss-samples', '3'], 'rss_samples', 3),
+        (
+            ['--reload-ignore-patterns', r'\.tmp$', '--reload-ignore-patterns', '^~'],
+            'reload_ignore_patterns',
+            (r'\.tmp$', '^~'),
+        ),
+        (['--reload-ignore-paths', '/nonexistent/build'], 'reload_ignore_paths', (Path('/nonexistent/build'),)),
+        (['--reload-tick', '500'], 'reload_tick', 500),
+        (['--reload-ignore-worker-failure'], 'reload_ignore_worker_failure', True),
         (['--backlog', '2048'], 'backlog', 2048),
         (['--backpressure', '7'], 'backpressure', 7),
         (['--http1-buffer-size', '8192'], 'http1_buffer_size', 8192),
@@ -328,6 +368,22 @@ def test_every_flag_is_a_granian_keyword() -> None:
                 str(A_FILE),
                 '--ssl-ca',
                 str(A_FILE),
+                '--ssl-crl',
+                str(A_FILE),
+                '--ssl-crl',
+                str(A_FILE),
+            ],
+            'ssl_crl',
+            (A_FILE, A_FILE),
+        ),
+        (
+            [
+                '--ssl-certificate',
+                str(A_FILE),
+                '--ssl-keyfile',
+                str(A_FILE),
+                '--ssl-ca',
+                str(A_FILE),
                 '--ssl-client-verify',
             ],
             'ssl_client_verify',
@@ -389,6 +445,17 @@ def test_backpressure_defaults_to_backlog_per_worker() -> None:
         ({'GRANIAN_HTTP1_HEADER_READ_TIMEOUT': '500'}, 'http1_header_read_timeout', 500),
         ({'GRANIAN_HTTP1_KEEP_ALIVE': 'false'}, 'http1_keep_alive', False),
         ({'GRANIAN_WS': 'false'}, 'websockets', False),
+        ({'GRANIAN_WEBSOCKETS': 'false'}, 'websockets', False),
+        ({'GRANIAN_RUNTIME_MODE': 'st'}, 'runtime_mode', RuntimeModes.st),
+        ({'GRANIAN_RUNTIME_BLOCKING_THREADS': '8'}, 'runtime_blocking_threads', 8),
+        ({'GRANIAN_BLOCKING_THREADS_IDLE_TIMEOUT': '1m'}, 'blocking_threads_idle_timeout', 60.0),
+        ({'GRANIAN_TASK_IMPL': 'rust'}, 'task_impl', TaskImpl.rust),
+        ({'GRANIAN_RSS_SAMPLES': '4'}, 'rss_samples', 4),
+        ({'GRANIAN_RELOAD_IGNORE_PATTERNS': r'\.log$ ^tmp'}, 'reload_ignore_patterns', (r'\.log$', '^tmp')),
+        ({'GRANIAN_RELOAD_IGNORE_PATHS': '/a/b:/c'}, 'reload_ignore_paths', (Path('/a/b'), Path('/c'))),
+        ({'GRANIAN_RELOAD_TICK': '100'}, 'reload_tick', 100),
+        ({'GRANIAN_RELOAD_IGNORE_WORKER_FAILURE': 'true'}, 'reload_ignore_worker_failure', True),
+        ({'GRANIAN_HTTP2_KEEP_ALIVE_TIMEOUT': '2m'}, 'http2_keep_alive_timeout', 120.0),
         ({'GRANIAN_WS_DEFLATE': 'false'}, 'ws_deflate', False),
         ({'GRANIAN_WS_MAX_MESSAGE_SIZE': '4096'}, 'ws_max_message_size', 4096),
         ({'GRANIAN_WS_PING_INTERVAL': '5'}, 'ws_ping_interval', 5.0),
@@ -555,7 +622,7 @@ def test_missing_app_is_a_usage_error() -> None:
         ({'http1_header_read_timeout': 0}, 'http1_header_read_timeout must be between 1 and 60000'),
         ({'interface': 'nope'}, 'interface must be one of asgi, asginl, rsgi, wsgi'),
         ({'http': '3'}, 'http must be one of auto, 1, 2'),
-        ({'loop': 'trio'}, 'loop must be one of auto, asyncio, uvloop'),
+        ({'loop': 'trio'}, 'loop must be one of auto, asyncio, rloop, uvloop, winloop'),
         ({'log_level': 'loud'}, 'log_level must be one of'),
         ({'graceful_timeout': -1}, 'graceful_timeout must be >= 0 seconds'),
         ({'graceful_timeout': float('nan')}, 'graceful_timeout must be a finite number'),
@@ -617,9 +684,11 @@ def test_granian_accepts_enum_members_and_values() -> None:
     assert str(HTTPModes.http2) == '2'
 
 
-def test_granian_options_are_keyword_only() -> None:
+def test_granian_takes_address_and_port_by_position_and_the_rest_by_keyword() -> None:
+    server = Granian('app', '0.0.0.0', 8080)
+    assert (server.options.address, server.options.port) == ('0.0.0.0', 8080)
     with pytest.raises(TypeError):
-        Granian('app', '0.0.0.0')  # type: ignore[call-arg]
+        Granian('app', '0.0.0.0', 8080, None)  # type: ignore[misc]
 
 
 def test_blocking_threads_default_depends_on_interface() -> None:

@@ -222,6 +222,36 @@ def test_worker_over_max_rss_is_replaced() -> None:
         assert server.stop() == 0
 
 
+@pytest.mark.skipif(not LINUX, reason='memory is read from /proc')
+def test_rss_samples_replaces_after_consecutive_readings_only() -> None:
+    args = ('--workers-max-rss', '200', '--rss-sample-interval', '0.2')
+    with run_server(*args, '--rss-samples', '3', app=APP) as server:
+        [first] = server.worker_pids()
+        mark = server.mark()
+        assert get(server.port, '/alloc?mb=256').status == 200
+        over = rf'worker-1 \(PID: {first}\) uses \d+ MiB, over the 200 MiB limit'
+        replacing = server.wait_for(rf'Replacing worker-1 \(PID: {first}\): memory over 200 MiB', start=mark)
+        lines = server.lines(mark)
+        before = lines[: next(index for index, line in enumerate(lines) if replacing[0].group(0) in line)]
+        readings = [line for line in before if re.search(over, line)]
+        assert [re.search(r'\((\d) of 3 readings\)', line).group(1) for line in readings] == ['1', '2', '3']  # type: ignore[union-attr]
+        server.wait_for(rf'Stopped worker-1 \(PID: {first}\)', start=mark)
+        assert server.stop() == 0
+
+    # A reading under the limit starts the count again.
+    with run_server(*args, '--rss-samples', '1000', '--log-level', 'debug', app=APP) as server:
+        assert get(server.port, '/alloc?mb=256').status == 200
+        server.wait_for(r'over the 200 MiB limit \(2 of 1000 readings\)')
+        assert get(server.port, '/free').status == 200
+        mark = server.mark()
+        server.wait_for(r'worker-1 \(PID: \d+\) uses \d+ MiB \(limit 200 MiB\)', start=mark)
+        mark = server.mark()
+        assert get(server.port, '/alloc?mb=256').status == 200
+        server.wait_for(r'over the 200 MiB limit \(1 of 1000 readings\)', start=mark)
+        assert 'Replacing worker' not in server.log_text
+        assert server.stop() == 0
+
+
 def test_max_requests_replaces_the_worker() -> None:
     with run_server('--max-requests', '20', '--max-requests-jitter', '5', app=APP) as server:
         [first] = server.worker_pids()

@@ -14,6 +14,9 @@ from granian._options import OPTIONS, Flag, Options, markdown, readme, validate
 from granian.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+# The rows with a flag; the others are keywords of `Granian` only (objects, classes).
+CLI_OPTIONS = [row for row in OPTIONS if row.spec.cli]
+KEYWORD_ONLY = [row for row in OPTIONS if not row.spec.cli]
 
 
 def help_text() -> str:
@@ -24,7 +27,7 @@ def help_text() -> str:
 
 def test_every_option_is_in_help_with_its_env_vars() -> None:
     text = help_text()
-    for row in OPTIONS:
+    for row in CLI_OPTIONS:
         assert row.flag in text, row.name
         for env in row.env:
             assert env in text, (row.name, env)
@@ -34,10 +37,19 @@ def test_every_option_is_in_help_with_its_env_vars() -> None:
 
 def test_every_option_is_a_flag_reading_its_env_vars() -> None:
     params = {param.opts[0]: param for param in cli.params if isinstance(param, click.Option)}
-    for row in OPTIONS:
+    for row in CLI_OPTIONS:
         param = params[row.flag]
         assert param.name == row.name
         assert list(param.envvar) == list(row.env), row.name
+
+
+def test_keyword_only_rows_have_no_flag_nor_env_var() -> None:
+    assert {row.name for row in KEYWORD_ONLY} == {'http1_settings', 'http2_settings', 'reload_filter'}
+    names = {param.name for param in cli.params}
+    text = help_text()
+    for row in KEYWORD_ONLY:
+        assert row.env == () and row.name not in names, row.name
+        assert row.flag not in text, row.name
 
 
 def test_every_option_is_a_granian_keyword_with_the_same_default() -> None:
@@ -47,6 +59,9 @@ def test_every_option_is_a_granian_keyword_with_the_same_default() -> None:
     for row in OPTIONS:
         default = parameters[row.name].default
         assert default == row.default and type(default) is type(row.default), row.name
+    # As in Granian, the address and port may be given by position; the rest are keywords.
+    positional = [name for name, param in parameters.items() if param.kind is param.POSITIONAL_OR_KEYWORD]
+    assert positional == ['self', 'target', 'address', 'port']
 
 
 def test_the_table_defaults_validate_to_themselves() -> None:

@@ -250,6 +250,8 @@ def test_reload_restarts_the_worker_when_a_file_changes(tmp_path: Path) -> None:
         # Both versions must be compiled from source, never from a stale cached bytecode.
         env={'PYTHONDONTWRITEBYTECODE': '1'},
     ) as server:
+        # Changes are seen from this line on.
+        server.wait_for(r'Watching for changes in: ')
         with server.client() as http:
             first_version, first_pid = http.get('/').text.split()
         assert first_version == 'first'

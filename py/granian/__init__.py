@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from ._loops import loops
 from .server import Granian
 
-__all__ = ['Granian', '__version__']
+__all__ = ['Granian', '__version__', 'loops']
 
 
 def __getattr__(name: str) -> str:
-    # The version is read from the package metadata on first use: importlib.metadata is slow
-    # to import and the server itself never needs it.
+    # Read on first use: the server itself reads it once, for its first log lines.
     if name != '__version__':
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    from importlib.metadata import PackageNotFoundError, version
+    from ._version import version
 
-    try:
-        value = version('granian')
-    except PackageNotFoundError:
-        value = '0.0.0'
+    value = version()
     globals()['__version__'] = value
     return value

@@ -4,8 +4,8 @@ The native access log layer renders one line per request on the runtime threads 
 (dropping, and counting, lines when the queue is full rather than slowing requests down). This
 thread drains that queue in batches, waiting without the GIL, and emits each line as an INFO
 record of the `granian.access` logger, so whatever handlers the logging configuration gives that
-logger apply. While that logger is as granian sets it up (its stderr handler writing the bare
-line), the thread skips `logging` and writes each batch to stderr in one call, which keeps the
+logger apply. While that logger is as granian sets it up (its stdout handler writing the bare
+line), the thread skips `logging` and writes each batch to stdout in one call, which keeps the
 log's cost per request down to formatting the line in Rust.
 """
 

@@ -28,6 +28,12 @@ __all__ = ['TargetError', 'load_target', 'split_target']
 
 DEFAULT_ATTRIBUTE = 'app'
 
+# What a user who named the wrong module, or ran from the wrong directory, needs to know.
+_WHERE_HINT = (
+    ": not found from the working directory '{cwd}'; run from the application's directory or pass "
+    '--working-dir (Granian(working_dir=...))'
+)
+
 # The separator is the first colon not followed by a slash, so that a Windows drive (`C:\app.py`)
 # is part of the module path.
 _SEPARATOR = re.compile(r':(?![\\/])')
@@ -67,7 +73,7 @@ def _module_name_from_path(module: str) -> str:
     if path.name == '__init__':
         path = path.parent
     if not (path.with_suffix('.py').is_file() or (path / '__init__.py').is_file()):
-        raise TargetError(f"cannot import module '{module}'")
+        raise TargetError(f"cannot import module '{module}'{_WHERE_HINT.format(cwd=os.getcwd())}")
     names = [path.name]
     root = path.parent
     # Climb while the directory is a package, so relative imports inside the module keep working.
@@ -97,7 +103,7 @@ def _import(name: str, shown: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         missing = exc.name or ''
         if missing and (name == missing or name.startswith(missing + '.')):
-            raise TargetError(f"cannot import module '{shown}'") from None
+            raise TargetError(f"cannot import module '{shown}'{_WHERE_HINT.format(cwd=os.getcwd())}") from None
         raise TargetError(f"error while importing module '{shown}': {exc}", _user_traceback(exc)) from None
     except Exception as exc:
         raise TargetError(

@@ -13,7 +13,7 @@ import os
 import re
 import socket
 import stat
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +21,13 @@ __all__ = [
     'SYSTEMD_FIRST_FD',
     'BoundSocket',
     'EnvFileError',
+    'ProcInfoCollector',
     'load_env_files',
     'parse_env_file',
+    'pid_running',
+    'read_pid_file',
     'remove_pid_file',
+    'rss_bytes',
     'set_process_title',
     'socket_from_fd',
     'systemd_fd',
@@ -122,6 +126,31 @@ def systemd_fd() -> int | None:
     return SYSTEMD_FIRST_FD
 
 
+def read_pid_file(path: Path) -> int | None:
+    """The PID in the pid file at `path`, None when there is no such file. Raises `ValueError`
+    when the file holds anything but a PID, `OSError` when it cannot be read."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    pid = int(text.strip())
+    if pid <= 0:
+        raise ValueError(f'{pid} is not a PID')
+    return pid
+
+
+def pid_running(pid: int) -> bool:
+    """Whether a process with this PID exists (signal 0 checks without sending anything; a
+    process of another user answers with EPERM, and exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_pid_file(path: Path) -> None:
     """Write this process's PID to `path`, replacing the file atomically."""
     temporary = path.with_name(f'.{path.name}.{os.getpid()}')
@@ -134,6 +163,31 @@ def remove_pid_file(path: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
         if int(path.read_text().strip()) == os.getpid():
             path.unlink()
+
+
+def rss_bytes(pid: int) -> int | None:
+    """A process's resident set size in bytes, from /proc/PID/statm (None when it cannot be read:
+    the process is gone, or this is not Linux)."""
+    try:
+        fields = Path(f'/proc/{pid}/statm').read_text().split()
+        return int(fields[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class ProcInfoCollector:
+    """Resident memory of processes, as Granian's `ProcInfoCollector` gives it: `memory(pids)`
+    maps each PID whose memory could be read to its resident set size in bytes; without `pids`,
+    this process's."""
+
+    def memory(self, pids: Iterable[int] | None = None) -> dict[int, int]:
+        wanted = [os.getpid()] if pids is None else list(pids)
+        found = {}
+        for pid in wanted:
+            rss = rss_bytes(pid)
+            if rss is not None:
+                found[pid] = rss
+        return found
 
 
 _PR_SET_NAME = 15
@@ -205,12 +259,14 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def load_env_files(paths: Iterable[Path]) -> dict[str, str]:
-    """Read the files in order (a later file wins over an earlier one) and set each variable
-    not already in the environment, which keeps precedence. Returns what was set."""
+def load_env_files(paths: Iterable[Path], keep: Collection[str] | None = None) -> dict[str, str]:
+    """Read the files in order (a later file wins over an earlier one) and set each variable,
+    except those named in `keep` (by default, those already in the environment), which keep
+    precedence. Returns what was set."""
+    protected = os.environ.keys() if keep is None else keep
     merged: dict[str, str] = {}
     for path in paths:
         merged.update(parse_env_file(path))
-    loaded = {key: value for key, value in merged.items() if key not in os.environ}
+    loaded = {key: value for key, value in merged.items() if key not in protected}
     os.environ.update(loaded)
     return loaded

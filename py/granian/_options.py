@@ -28,7 +28,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .constants import HTTPModes, Interfaces, LogLevels, Loops, SSLProtocols, StrEnum
+from .constants import HTTPModes, Interfaces, LogLevels, Loops, RuntimeModes, SSLProtocols, StrEnum, TaskImpl
+from .errors import ConfigurationError
+from .http import HTTP1Settings, HTTP2Settings
 from .log import DEFAULT_ACCESS_LOG_FORMAT
 
 __all__ = [
@@ -54,8 +56,9 @@ SHUTDOWN_MARGIN = 5.0
 COMPRESSION_ALGORITHMS = ('br', 'zstd', 'gzip')
 
 
-class ConfigError(ValueError):
-    """An invalid option; `option` is the keyword of `Granian` it concerns."""
+class ConfigError(ConfigurationError, ValueError):
+    """An invalid option; `option` is the keyword of `Granian` it concerns. A `ValueError`, and
+    Granian's `granian.errors.ConfigurationError`."""
 
     def __init__(self, option: str, message: str) -> None:
         super().__init__(message)
@@ -297,14 +300,17 @@ class NewFile(Kind):
 
 @dataclass(frozen=True)
 class Paths(Kind):
-    """Existing paths (directories with `directories`), made absolute; the flag repeats."""
+    """Paths made absolute; the flag repeats. They must exist (be directories with `directories`,
+    files with `files`) unless `exist` is False."""
 
     directories: bool = False
+    files: bool = False
+    exist: bool = True
     multiple = True
 
     @property
     def metavar(self) -> str:  # type: ignore[override]
-        return 'DIRECTORY' if self.directories else 'PATH'
+        return 'DIRECTORY' if self.directories else 'FILE' if self.files else 'PATH'
 
     def check(self, name: str, value: Any) -> tuple[Path, ...]:
         if value is None:
@@ -315,15 +321,19 @@ class Paths(Kind):
             if not isinstance(item, str | os.PathLike):
                 raise ConfigError(name, f'{name} must hold paths (got {item!r})')
             path = Path(item).resolve()
-            if not path.exists():
+            if self.exist and not path.exists():
                 raise ConfigError(name, f"{name}: '{item}' does not exist")
-            if self.directories and not path.is_dir():
+            if self.exist and self.directories and not path.is_dir():
                 raise ConfigError(name, f"{name}: '{path}' is not a directory")
+            if self.exist and self.files and not path.is_file():
+                raise ConfigError(name, f"{name}: '{path}' is not a file")
             paths.append(path)
         return tuple(paths)
 
     def values(self) -> str:
-        return 'existing directories' if self.directories else 'existing paths'
+        if not self.exist:
+            return 'paths'
+        return 'existing directories' if self.directories else 'existing files' if self.files else 'existing paths'
 
 
 @dataclass(frozen=True)
@@ -343,6 +353,25 @@ class Strings(Kind):
 
     def values(self) -> str:
         return 'strings'
+
+
+@dataclass(frozen=True)
+class Patterns(Strings):
+    """Regular expressions (Python's `re`); the flag repeats."""
+
+    metavar = 'REGEX'
+
+    def check(self, name: str, value: Any) -> tuple[str, ...]:
+        items = super().check(name, value)
+        for item in items:
+            try:
+                re.compile(item)
+            except re.error as exc:
+                raise ConfigError(name, f'{name}: {item!r} is not a regular expression ({exc})') from None
+        return items
+
+    def values(self) -> str:
+        return 'regular expressions'
 
 
 @dataclass(frozen=True)
@@ -466,6 +495,35 @@ def _dictconfig(name: str, value: Any) -> dict[str, Any] | None:
     return value
 
 
+def _settings(kind: type) -> Callable[[str, Any], Any]:
+    def check(name: str, value: Any) -> Any:
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(name, f'{name} must be a granian.http.{kind.__name__} (got {value!r})')
+        return value
+
+    return check
+
+
+def _reload_filter(name: str, value: Any) -> type | None:
+    # A class, as Granian takes it: the server derives a class from it with the ignored
+    # directories, patterns and paths added, and makes the filter from that (see `_supervisor`).
+    if value is not None and not isinstance(value, type):
+        raise ConfigError(
+            name, f'{name} must be a watchfiles filter class such as watchfiles.DefaultFilter (got {value!r})'
+        )
+    return value
+
+
+# Which option each field of Granian's settings objects sets.
+HTTP1_SETTINGS = {
+    'header_read_timeout': 'http1_header_read_timeout',
+    'keep_alive': 'http1_keep_alive',
+    'max_buffer_size': 'http1_buffer_size',
+    'pipeline_flush': 'http1_pipeline_flush',
+}
+HTTP2_SETTINGS = {item.name: f'http2_{item.name}' for item in dataclasses.fields(HTTP2Settings)}
+
+
 # -- the table -------------------------------------------------------------------------------------
 
 
@@ -489,6 +547,8 @@ class Spec:
     native: bool
     # The line the README and docs/options.md show, when it says more than `help`.
     docs: str
+    # False for a `Granian` keyword without a flag nor an environment variable (an object, a class).
+    cli: bool
 
 
 def option(
@@ -504,11 +564,13 @@ def option(
     off_help: str = '',
     native: bool = False,
     docs: str = '',
+    cli: bool = True,
 ) -> Any:
     """One row of the table: a field of `Options` with its `Spec` in the metadata.
 
     `kind` defaults to `Flag` for a boolean default. `flag` defaults to `--` and the keyword with
     dashes; `env` to `GRANIAN_` and the flag in capitals (names given without the prefix).
+    `cli=False` makes a keyword of `Granian` only: no flag, no environment variable.
     """
     if kind is None:
         if not isinstance(default, bool):
@@ -526,6 +588,7 @@ def option(
         off_help=off_help,
         native=native,
         docs=docs or help,
+        cli=cli,
     )
     return field(default=default, metadata={'spec': spec})
 
@@ -606,9 +669,10 @@ class Options:
     pid_file: Path | None = option(
         None,
         S.SERVER,
-        'File to write the main process PID to (removed on exit).',
+        'File to write the main process PID to (removed on exit); one naming a running process stops the server.',
         NewFile(parent=True),
         default_text='none',
+        docs='File the main process writes its PID to, removed on exit. If it already names a running process the server refuses to start (exit code 1, `PidFileError` from `Granian.serve()`); a stale one is replaced, and a file holding anything else is refused.',
     )
     process_name: str | None = option(
         None,
@@ -625,6 +689,24 @@ class Options:
         1, S.WORKERS, 'Worker processes serving the application, each forked by the main process.', Int(Bound(1))
     )
     runtime_threads: int = option(1, S.WORKERS, 'Rust I/O threads per worker.', Int(Bound(1)), native=True)
+    runtime_blocking_threads: int | None = option(
+        None,
+        S.WORKERS,
+        'Most threads per worker the Rust runtime starts for blocking I/O (file reads).',
+        Int(Bound(1)),
+        default_text='512',
+        native=True,
+        docs='Most threads per worker the Rust runtime starts for blocking I/O, such as reading static and RSGI files.',
+    )
+    runtime_mode: RuntimeModes = option(
+        RuntimeModes.auto,
+        S.WORKERS,
+        'Rust runtime of a worker: mt, one runtime over --runtime-threads threads; st, one single-threaded '
+        'runtime per thread; auto picks.',
+        Choice(RuntimeModes),
+        native=True,
+        docs='`mt`: one multi-threaded Rust runtime per worker over `--runtime-threads` threads; `st`: a single-threaded runtime per thread; `auto` lets the server pick.',
+    )
     blocking_threads: int | None = option(
         None,
         S.WORKERS,
@@ -632,12 +714,26 @@ class Options:
         Int(Bound(1)),
         default_text='WSGI: 4 per CPU core, at most 32 and at most --backpressure; others: 1',
     )
+    blocking_threads_idle_timeout: float = option(
+        30.0,
+        S.WORKERS,
+        'Time an idle blocking thread is kept before it exits.',
+        Seconds(Bound(5, 600)),
+        native=True,
+    )
     loop: Loops = option(
         Loops.auto,
         S.WORKERS,
-        'Event loop: auto picks uvloop when installed.',
+        'Event loop: auto picks rloop, then uvloop, when installed, else asyncio.',
         Choice(Loops),
-        docs='`auto` (uvloop when installed), `asyncio`, `uvloop`.',
+        docs='`auto` (rloop, then uvloop, when installed; else asyncio), `asyncio`, `rloop`, `uvloop`, `winloop` (Windows only); see `granian.loops`.',
+    )
+    task_impl: TaskImpl = option(
+        TaskImpl.asyncio,
+        S.WORKERS,
+        'Accepted as Granian spells it: application calls always run as asyncio tasks.',
+        Choice(TaskImpl),
+        docs='Changes nothing: every application call runs as an asyncio task on the loop; `rust` is accepted as Granian spells it.',
     )
     backlog: int = option(
         1024,
@@ -701,6 +797,12 @@ class Options:
         "Time between two checks of the workers' memory against --workers-max-rss.",
         Seconds(Bound(0, min_open=True)),
     )
+    rss_samples: int = option(
+        1,
+        S.WORKERS,
+        'Consecutive checks a worker must be over --workers-max-rss before it is replaced.',
+        Int(Bound(1)),
+    )
     max_requests: int | None = option(
         None,
         S.WORKERS,
@@ -745,6 +847,15 @@ class Options:
         'a slow client makes the server buffer the whole body.',
         native=True,
     )
+    http1_settings: HTTP1Settings | None = option(
+        None,
+        S.HTTP1,
+        'HTTP/1 options as one granian.http.HTTP1Settings, whose fields replace the http1_* keywords.',
+        Custom(_settings(HTTP1Settings), 'a granian.http.HTTP1Settings'),
+        default_text='none',
+        cli=False,
+        docs="Granian's grouping: every field of the `HTTP1Settings` replaces its keyword (`max_buffer_size` is `http1_buffer_size`).",
+    )
 
     # HTTP/2
     http2_adaptive_window: bool = option(
@@ -775,11 +886,11 @@ class Options:
         default_text='no pings',
         native=True,
     )
-    http2_keep_alive_timeout: int = option(
-        20,
+    http2_keep_alive_timeout: float = option(
+        20.0,
         S.HTTP2,
         'Time a keep-alive PING gets to be answered before the connection closes.',
-        Int(Bound(1), 's'),
+        Seconds(Bound(1)),
         native=True,
     )
     http2_max_concurrent_streams: int = option(
@@ -811,6 +922,15 @@ class Options:
         'Most response bytes buffered per HTTP/2 stream before the application waits.',
         Int(Bound(1, 2**32 - 1), 'bytes'),
         native=True,
+    )
+    http2_settings: HTTP2Settings | None = option(
+        None,
+        S.HTTP2,
+        'HTTP/2 options as one granian.http.HTTP2Settings, whose fields replace the http2_* keywords.',
+        Custom(_settings(HTTP2Settings), 'a granian.http.HTTP2Settings'),
+        default_text='none',
+        cli=False,
+        docs="Granian's grouping: every field of the `HTTP2Settings` replaces the `http2_` keyword of its name (defaults included: `max_headers_size` is then 16 MiB).",
     )
 
     # TLS
@@ -853,6 +973,14 @@ class Options:
         default_text='no client certificates',
         native=True,
         docs='PEM CA certificates: clients are asked for a certificate, which is verified against them when given.',
+    )
+    ssl_crl: tuple[Path, ...] = option(
+        (),
+        S.TLS,
+        'PEM certificate revocation lists client certificates are checked against (repeatable; needs --ssl-ca).',
+        Paths(files=True),
+        default_text='none',
+        native=True,
     )
     ssl_client_verify: bool = option(
         False, S.TLS, 'Refuse clients without a certificate signed by --ssl-ca (mutual TLS).', native=True
@@ -1083,8 +1211,8 @@ class Options:
     reload: bool = option(
         False,
         S.RELOAD,
-        'Restart the workers when Python files change (needs granian[reload]).',
-        docs='Restart workers when Python files change (needs `watchfiles`: `granian[reload]`).',
+        'Restart the workers when files under --reload-paths change (needs granian[reload]).',
+        docs="Restart workers when files change, as watchfiles' `DefaultFilter` sees them (needs `watchfiles`: `granian[reload]`).",
     )
     reload_paths: tuple[Path, ...] = option(
         (), S.RELOAD, 'Paths to watch for changes (repeatable).', Paths(), default_text='working directory'
@@ -1095,6 +1223,39 @@ class Options:
         'Directory names to ignore changes in (repeatable).',
         Strings(),
         default_text='.git, __pycache__, .venv and watchfiles defaults',
+    )
+    reload_ignore_patterns: tuple[str, ...] = option(
+        (),
+        S.RELOAD,
+        'Regular expressions of file or directory names to ignore changes of (repeatable).',
+        Patterns(),
+        default_text="watchfiles defaults (*.pyc, editors' swap files...)",
+    )
+    reload_ignore_paths: tuple[Path, ...] = option(
+        (),
+        S.RELOAD,
+        'Paths to ignore changes under (repeatable).',
+        Paths(exist=False),
+        default_text='none',
+    )
+    reload_filter: type | None = option(
+        None,
+        S.RELOAD,
+        'A watchfiles filter class used instead of DefaultFilter, extended with the ignored dirs, patterns and paths.',
+        Custom(_reload_filter, 'a watchfiles filter class'),
+        default_text='watchfiles.DefaultFilter',
+        cli=False,
+    )
+    reload_tick: int = option(
+        50,
+        S.RELOAD,
+        'How often the watcher looks for changes.',
+        Int(Bound(50, 5000), 'ms'),
+    )
+    reload_ignore_worker_failure: bool = option(
+        False,
+        S.RELOAD,
+        'With --reload, a worker that fails leaves the server running: it is started again on the next change.',
     )
 
     @property
@@ -1119,6 +1280,8 @@ class Option:
 
     @property
     def env(self) -> tuple[str, ...]:
+        if not self.spec.cli:
+            return ()
         return self.spec.env or ('GRANIAN_' + self.flag.lstrip('-').upper().replace('-', '_'),)
 
     @property
@@ -1192,13 +1355,35 @@ def validate(target: Any, values: Mapping[str, Any]) -> Options:
     unknown = sorted(set(values) - set(OPTIONS_BY_NAME))
     if unknown:
         raise TypeError(f'unexpected option {unknown[0]!r}')
+    values, origins = _apply_settings(values)
     checked: dict[str, Any] = {}
     for row in OPTIONS:
         value = values.get(row.name, row.default)
         # An option whose default is None takes None: off, unlimited or resolved below.
-        checked[row.name] = None if value is None and row.default is None else row.spec.kind.check(row.name, value)
+        try:
+            checked[row.name] = None if value is None and row.default is None else row.spec.kind.check(row.name, value)
+        except ConfigError as exc:
+            if row.name not in origins:
+                raise
+            settings, field_name = origins[row.name]
+            raise ConfigError(settings, f'{settings}.{field_name}: {exc}') from None
     _resolve(checked)
     return Options(target=target.strip(), **checked)
+
+
+def _apply_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """`values` with the fields of `http1_settings` and `http2_settings`, when given, replacing
+    the options they stand for; and, for each option so set, where its value came from."""
+    merged = dict(values)
+    origins: dict[str, tuple[str, str]] = {}
+    for name, fields in (('http1_settings', HTTP1_SETTINGS), ('http2_settings', HTTP2_SETTINGS)):
+        settings = OPTIONS_BY_NAME[name].spec.kind.check(name, values.get(name))
+        if settings is None:
+            continue
+        for field_name, option_name in fields.items():
+            merged[option_name] = getattr(settings, field_name)
+            origins[option_name] = (name, field_name)
+    return merged, origins
 
 
 def _resolve(values: dict[str, Any]) -> None:
@@ -1223,6 +1408,8 @@ def _resolve(values: dict[str, Any]) -> None:
         raise ConfigError('ssl_key_password', 'ssl_key_password must be a string, given with ssl_key')
     if values['ssl_ca'] is not None and values['ssl_cert'] is None:
         raise ConfigError('ssl_ca', 'ssl_ca needs ssl_cert and ssl_key')
+    if values['ssl_crl'] and values['ssl_ca'] is None:
+        raise ConfigError('ssl_crl', 'ssl_crl needs ssl_ca: revocation lists apply to client certificates')
     if values['ssl_client_verify'] and values['ssl_ca'] is None:
         raise ConfigError(
             'ssl_client_verify', 'ssl_client_verify needs ssl_ca (the CA client certificates are checked against)'
@@ -1269,6 +1456,8 @@ _README_BLOCK = re.compile(r'(<!-- options: ([a-z0-9_ ]+) -->\n)(.*?)(<!-- /opti
 
 
 def _flags(row: Option) -> str:
+    if not row.spec.cli:
+        return 'keyword only'
     flag = f'`{row.flag}/--no-{row.flag[2:]}`' if isinstance(row.spec.kind, Flag) else f'`{row.flag}`'
     return flag + (f', `{row.spec.off_flag}`' if row.spec.off_flag else '')
 
@@ -1285,7 +1474,8 @@ def markdown() -> str:
         '<!-- Generated from py/granian/_options.py by `make docs`; a test checks it is current. -->',
         '',
         'Every option is a `granian` flag, a `GRANIAN_*` environment variable (the flag wins) and a',
-        'keyword of `Granian(...)` with the same default. Durations take seconds or units (`1h30m`,',
+        'keyword of `Granian(...)` with the same default; the few marked "keyword only" take Python',
+        'objects and have no flag. Durations take seconds or units (`1h30m`,',
         '`90s`, `1d`); repeatable flags take their environment variable as a space-separated list',
         '(paths: separated by `:`). `granian --help` lists the same options by section.',
     ]
@@ -1296,7 +1486,7 @@ def markdown() -> str:
         lines += ['', f'## {section.value}', '', '| flag | keyword | env | default | values | meaning |']
         lines.append('|---|---|---|---|---|---|')
         for row in rows:
-            env = ', '.join(f'`{name}`' for name in row.env)
+            env = ', '.join(f'`{name}`' for name in row.env) or '-'
             meaning = row.spec.docs.replace('](docs/', '](')
             cells = [_flags(row), f'`{row.name}`', env, row.default_markdown, row.spec.kind.values(), meaning]
             lines.append('| ' + ' | '.join(_cell(cell) for cell in cells) + ' |')

@@ -13,15 +13,17 @@ Master exit codes:
 ====  =======================================================================================
 0     stopped by SIGINT or SIGTERM (after stopping the workers)
 1     a worker exited on its own (it failed to start or crashed) without
-      `respawn_failed_workers`, a crash loop with it, or the socket could not be bound; the
+      `respawn_failed_workers`, a crash loop with it, the socket could not be bound, or the
+      pid file names a running process (`Granian.serve()` raises `PidFileError` then); the
       cause is on stderr
 2     a configuration the server cannot run with: an invalid option (the CLI reports these as
       usage errors), `--reload` without watchfiles, a missing uvloop
 ====  =======================================================================================
 
-What the master logs on `granian` (stderr, `[LEVEL] message`):
+What the master logs on `_granian` (stdout, `[LEVEL] message`):
 
-* `Starting granian (main PID: N)`, then `Listening at: http://HOST:PORT` (the bound port,
+* `Starting granian (main PID: N)`, then `granian VERSION serving TARGET: interface I, HTTP/1.1
+  and HTTP/2, N workers, event loop L`, then `Listening at: http://HOST:PORT` (the bound port,
   also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), then `Spawning worker-N with PID: P` for each worker;
 * `Shutting down granian` on SIGINT/SIGTERM, `Stopped worker-N (PID: P)` for each worker, and
   `Killing worker-N ...` for one that outlives its stop timeout (or on a second signal);
@@ -30,14 +32,17 @@ What the master logs on `granian` (stderr, `[LEVEL] message`):
   `Respawning worker-N` after `respawn_interval` (and `Workers failed N times within 60s:
   giving up on this crash loop` before exiting 1 when they keep failing);
 * `Replacing worker-N (PID: P): REASON` when a worker is replaced (`SIGHUP`, `lifetime
-  reached`, `memory over M MiB` after a `worker-N (PID: P) uses R MiB, over the M MiB limit`
-  warning, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
+  reached`, `memory over M MiB` after `rss_samples` consecutive `worker-N (PID: P) uses R MiB,
+  over the M MiB limit` warnings, `N requests served`), then `Stopping worker-N (PID: P): replaced by PID Q` once the
   new worker serves (see `_Supervisor`);
 * `Received SIGHUP, restarting workers`: a rolling restart, every worker replaced in turn;
-* `Changes detected, reloading workers` (with `reload`): the workers are stopped and spawned
-  again.
+* `Watching for changes in: PATHS` (with `reload`) once the watcher sees changes, then
+  `Changes detected, reloading workers` on a change, then one `Modified: PATH` (`Added:`,
+  `Deleted:`) line per file: the workers are stopped and spawned again. A worker that exits on
+  its own with `reload_ignore_worker_failure` logs `worker-N will start again on the next
+  change` and the master keeps running.
 
-Fatal errors before serving are one `Error: ...` line on stderr.
+Fatal errors before serving are one `Error: ...` line on stderr (a JSON record with `log_json`).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -64,9 +70,11 @@ from typing import Any
 from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
-from .log import LogConfigError, configure_logging, logger
+from .constants import HTTPModes, Loops
+from .errors import PidFileError
+from .log import LogConfigError, configure_logging, logger, write_fatal
 
-__all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'serve']
+__all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'Hooks', 'serve']
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -79,10 +87,36 @@ CRASH_LOOP_WINDOW = 60.0
 
 # Directories never watched for reload, on top of watchfiles' defaults.
 RELOAD_IGNORED_DIRS = ('.git', '__pycache__', '.venv')
+# How long the reload watcher waits for changes before it yields an empty batch, in ms.
+WATCH_TIMEOUT_MS = 1000
 
 
-def serve(opts: Options) -> int:
-    """Run the master until SIGINT or SIGTERM; the exit code (see the module doc)."""
+@dataclass
+class Hooks:
+    """Functions without arguments the master calls (`Granian.on_startup` and the others):
+    `startup` once the socket is bound, before the workers start; `reload` before the workers
+    are restarted on SIGHUP or a change; `shutdown` after the workers stopped."""
+
+    startup: list[Callable[[], Any]] = field(default_factory=list)
+    reload: list[Callable[[], Any]] = field(default_factory=list)
+    shutdown: list[Callable[[], Any]] = field(default_factory=list)
+
+
+def _call_hooks(hooks: Sequence[Callable[[], Any]], when: str) -> None:
+    """Call each hook; one that raises is logged and the others still run."""
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            logger.exception(f'The {when} hook {getattr(hook, "__qualname__", hook)!s} failed')
+
+
+def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hooks | None = None) -> int:
+    """Run the master until SIGINT or SIGTERM; the exit code (see the module doc).
+
+    `loader`, when given, builds the application in each worker instead of importing the target.
+    """
+    hooks = hooks or Hooks()
     try:
         configure_logging(
             opts.log_level,
@@ -97,7 +131,7 @@ def serve(opts: Options) -> int:
     if opts.reload and importlib.util.find_spec('watchfiles') is None:
         return _fatal('--reload needs the watchfiles package (pip install granian[reload])', EXIT_CONFIG)
     try:
-        resolve_loop(opts.loop)
+        loop = resolve_loop(opts.loop)
     except LoopUnavailableError as exc:
         return _fatal(str(exc), EXIT_CONFIG)
     if not hasattr(os, 'fork'):
@@ -115,16 +149,21 @@ def serve(opts: Options) -> int:
     if not sys.path or sys.path[0] != cwd:
         sys.path.insert(0, cwd)
 
-    # Before any worker exists, so that every application import sees the variables.
+    # Before any worker exists, so that every application import sees the variables. The
+    # variables set before this point win over the files, now and when they are read again.
+    environment = frozenset(os.environ)
     try:
-        _ops.load_env_files(opts.env_files)
+        _ops.load_env_files(opts.env_files, keep=environment)
     except (OSError, _ops.EnvFileError) as exc:
         return _fatal(f'env_files: {exc}', EXIT_CONFIG)
     if opts.process_name is not None:
         _ops.set_process_title(opts.process_name)
 
     logger.info(f'Starting granian (main PID: {os.getpid()})')
-    supervisor = _Supervisor(opts)
+    logger.info(_summary(opts, loop, loader is not None))
+    if opts.pid_file is not None:
+        _check_pid_file(opts.pid_file)
+    supervisor = _Supervisor(opts, loader, hooks, environment)
     with supervisor.signals():
         try:
             bound = _bind(opts)
@@ -146,7 +185,13 @@ def serve(opts: Options) -> int:
                         f'{exc.strerror or exc}'
                     )
                 logger.info(f'Metrics at: {where}')
-            return supervisor.run(bound.sock)
+            # A startup hook that raises stops the server: the exception propagates, as in Granian.
+            for hook in hooks.startup:
+                hook()
+            try:
+                return supervisor.run(bound.sock)
+            finally:
+                _call_hooks(hooks.shutdown, 'shutdown')
         finally:
             if supervisor.metrics is not None:
                 supervisor.metrics.stop()
@@ -155,9 +200,45 @@ def serve(opts: Options) -> int:
                 _ops.remove_pid_file(opts.pid_file)
 
 
+_HTTP_MODES = {HTTPModes.auto: 'HTTP/1.1 and HTTP/2', HTTPModes.http1: 'HTTP/1.1', HTTPModes.http2: 'HTTP/2'}
+
+
+def _summary(opts: Options, loop: Loops, loaded: bool) -> str:
+    """The second line of the log: what serves what, and how."""
+    from ._version import version
+
+    workers = f'{opts.workers} worker{"s" if opts.workers > 1 else ""}'
+    target = f'{opts.target} (from a target loader)' if loaded else opts.target
+    return (
+        f'granian {version()} serving {target}: interface {opts.interface}, {_HTTP_MODES[opts.http]}, '
+        f'{workers}, event loop {loop}'
+    )
+
+
+def _check_pid_file(path: Path) -> None:
+    """Refuse to start (`PidFileError`, exit code 1) when the pid file names a running process
+    other than this one, or holds something else than a PID; a stale one is replaced later."""
+    try:
+        pid = _ops.read_pid_file(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else 'it does not hold a PID'
+        message = f"pid file '{path}' cannot be used: {reason}; remove it or choose another --pid-file"
+        _fatal(message)
+        raise PidFileError(message) from None
+    if pid is None or pid == os.getpid():
+        return
+    if _ops.pid_running(pid):
+        message = (
+            f"pid file '{path}' names PID {pid}, which is running (another granian?): stop it, or remove the "
+            f'file if that process is not a server'
+        )
+        _fatal(message)
+        raise PidFileError(message)
+    logger.info(f"Replacing the stale pid file '{path}' (PID {pid} is not running)")
+
+
 def _fatal(message: str, code: int = EXIT_FAILURE) -> int:
-    sys.stderr.write(f'Error: {message}\n')
-    sys.stderr.flush()
+    write_fatal(message)
     return code
 
 
@@ -229,6 +310,7 @@ class _Worker:
         'process',
         'replace_reason',
         'role',
+        'rss_over',
         'serving',
         'status_fd',
         'stop_deadline',
@@ -249,6 +331,8 @@ class _Worker:
         # Why it is due for replacement; None while it is not.
         self.replace_reason: str | None = None
         self.stop_deadline: float | None = None
+        # Consecutive memory checks that found it over `workers_max_rss`.
+        self.rss_over = 0
 
     @property
     def pid(self) -> int:
@@ -279,7 +363,8 @@ class _Supervisor:
     listening. One replacement runs at a time; the others wait their turn. Replacement is asked
     for by SIGHUP (every worker), `workers_lifetime` (plus a random share of
     `workers_lifetime_jitter`, counted from when the worker serves), `workers_max_rss` (the
-    master reads each worker's VmRSS from /proc/PID/status every `rss_sample_interval`) and
+    master reads each worker's VmRSS from /proc/PID/status every `rss_sample_interval`; a worker
+    is replaced once `rss_samples` consecutive readings were over the limit) and
     `max_requests`: a worker counts its requests natively (`server.requests`), checks the count
     a few times a second and writes `_worker.MSG_REPLACE` on its status pipe once it reaches its
     limit (`max_requests` plus a random share of `max_requests_jitter`, drawn by the master); it
@@ -297,8 +382,18 @@ class _Supervisor:
     towards the crash loop of the workers too).
     """
 
-    def __init__(self, options: Options) -> None:
+    def __init__(
+        self,
+        options: Options,
+        loader: Callable[[], Any] | None = None,
+        hooks: Hooks | None = None,
+        environment: frozenset[str] = frozenset(),
+    ) -> None:
         self.options = options
+        self.loader = loader
+        self.hooks = hooks or Hooks()
+        # The variables the environment files never override (see `_before_restart`).
+        self._environment = environment
         self.workers: list[_Worker] = []
         self._context = multiprocessing.get_context('fork')
         # Signal handlers and the reload watcher wake the loop by writing to this pipe, which
@@ -308,7 +403,7 @@ class _Supervisor:
         os.set_blocking(self._wake_write, False)
         self._stop_signals = 0
         self._restart_signal = False
-        self._changes: list[str] = []
+        self._changes: list[tuple[str, str]] = []
         self._changes_lock = threading.Lock()
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -371,9 +466,10 @@ class _Supervisor:
         if self.options.workers_max_rss is not None and not self._sample_rss:
             logger.warning('workers_max_rss needs /proc/PID/status (Linux): worker memory is not checked')
         self._next_rss_sample = time.monotonic() + self.options.rss_sample_interval
-        self._spawn_all(sock)
+        # The watcher first: a change made while the workers start is not missed.
         if self.options.reload:
             self._start_watcher()
+        self._spawn_all(sock)
         while True:
             ready = wait(self._waitables(), self._timeout(time.monotonic()))
             self._drain()
@@ -390,6 +486,7 @@ class _Supervisor:
             if self._restart_signal:
                 self._restart_signal = False
                 logger.info('Received SIGHUP, restarting workers')
+                self._before_restart()
                 for wrk in self.workers:
                     if wrk.role is _Role.ACTIVE and wrk.replace_reason is None:
                         wrk.replace_reason = 'SIGHUP'
@@ -397,8 +494,9 @@ class _Supervisor:
                 changes, self._changes = self._changes, []
             if changes:
                 logger.info('Changes detected, reloading workers')
-                for path in changes:
-                    logger.debug(f'Changed: {path}')
+                for change, path in changes:
+                    logger.info(f'{change.capitalize()}: {path}')
+                self._before_restart()
                 self._stop_all()
                 if self._stop_signals:
                     logger.info('Shutting down granian')
@@ -411,6 +509,16 @@ class _Supervisor:
             self._check_rss(now)
             self._kill_overdue(now)
             self._start_replacement(sock, now)
+
+    def _before_restart(self) -> None:
+        """Read the environment files again (their new values reach the new workers) and call
+        the reload hooks, before workers are restarted by SIGHUP or a change."""
+        if self.options.env_files:
+            try:
+                _ops.load_env_files(self.options.env_files, keep=self._environment)
+            except (OSError, _ops.EnvFileError) as exc:
+                logger.error(f'env_files: {exc}; the variables read before are kept')
+        _call_hooks(self.hooks.reload, 'reload')
 
     def _waitables(self) -> list[int]:
         objects = [self._wake_read]
@@ -459,6 +567,7 @@ class _Supervisor:
                 'status_fd': status_write,
                 'max_requests': max_requests,
                 'metrics': metrics,
+                'loader': self.loader,
             },
             name=f'granian-worker-{worker_id}',
         )
@@ -561,6 +670,9 @@ class _Supervisor:
                     self._replace_not_before = now + self.options.respawn_interval
                 continue
             logger.error(f'Unexpected exit from worker-{wrk.id} (exit code {code})')
+            if self.options.reload and self.options.reload_ignore_worker_failure:
+                logger.warning(f'worker-{wrk.id} will start again on the next change')
+                continue
             if not self.options.respawn_failed_workers:
                 return EXIT_FAILURE
             if not served and code in _worker.STARTUP_FAILURES:
@@ -623,8 +735,16 @@ class _Supervisor:
             if wrk.role is not _Role.ACTIVE or not wrk.serving or wrk.replace_reason is not None:
                 continue
             rss = _rss_mib(wrk.pid)
-            if rss is not None and rss > limit:
-                logger.warning(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB, over the {limit} MiB limit')
+            if rss is None or rss <= limit:
+                if rss is not None:
+                    logger.debug(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB (limit {limit} MiB)')
+                wrk.rss_over = 0
+                continue
+            wrk.rss_over += 1
+            samples = self.options.rss_samples
+            count = f' ({wrk.rss_over} of {samples} readings)' if samples > 1 else ''
+            logger.warning(f'worker-{wrk.id} (PID: {wrk.pid}) uses {rss:.0f} MiB, over the {limit} MiB limit{count}')
+            if wrk.rss_over >= samples:
                 wrk.replace_reason = f'memory over {limit} MiB'
 
     def _kill_overdue(self, now: float) -> None:
@@ -690,10 +810,7 @@ class _Supervisor:
             self._forget(wrk)
 
     def _start_watcher(self) -> None:
-        paths = self.options.reload_paths or (Path.cwd(),)
-        self._watcher = threading.Thread(
-            target=self._watch, args=(paths, self.options.reload_ignore_dirs), name='granian-reload', daemon=True
-        )
+        self._watcher = threading.Thread(target=self._watch, name='granian-reload', daemon=True)
         self._watcher.start()
 
     def _stop_watcher(self) -> None:
@@ -701,27 +818,54 @@ class _Supervisor:
         if self._watcher is not None:
             self._watcher.join(timeout=2)
 
-    def _watch(self, paths: Sequence[Path], ignore_dirs: Sequence[str]) -> None:
+    def _watch(self) -> None:
         import watchfiles
 
-        python_files = _python_files_filter(watchfiles, ignore_dirs)
+        opts = self.options
+        paths = opts.reload_paths or (Path.cwd(),)
+        watching = False
         try:
             for changes in watchfiles.watch(
-                *paths, watch_filter=python_files, stop_event=self._watch_stop, raise_interrupt=False
+                *paths,
+                watch_filter=reload_filter(opts),
+                step=opts.reload_tick,
+                stop_event=self._watch_stop,
+                raise_interrupt=False,
+                # An empty batch after each second without changes: the first one tells that the
+                # watches are in place, so a change from then on is seen.
+                rust_timeout=WATCH_TIMEOUT_MS,
+                yield_on_timeout=True,
             ):
+                if not watching:
+                    watching = True
+                    logger.info(f'Watching for changes in: {", ".join(str(path) for path in paths)}')
+                if not changes:
+                    continue
                 with self._changes_lock:
-                    self._changes.extend(sorted(path for _, path in changes))
+                    self._changes.extend(sorted((change.raw_str(), path) for change, path in changes))
                 self._wake()
         except Exception:
             logger.exception('The reload watcher stopped')
 
 
-def _python_files_filter(watchfiles: Any, ignore_dirs: Sequence[str]) -> Callable[[Any, str], bool]:
-    """watchfiles' default filter, with more directories ignored, passing only `.py` files."""
-    default = watchfiles.DefaultFilter
-    base = default(ignore_dirs=(*default.ignore_dirs, *RELOAD_IGNORED_DIRS, *ignore_dirs))
+def reload_filter(opts: Options) -> Callable[[Any, str], bool]:
+    """The filter of the reload watcher, as Granian builds it: `reload_filter` (a watchfiles
+    filter class) or watchfiles' `DefaultFilter`, with the ignored directories (`.git`,
+    `__pycache__`, `.venv` and `reload_ignore_dirs`), name patterns (`reload_ignore_patterns`)
+    and paths (`reload_ignore_paths`) added to its own. Every file it lets through counts, not
+    only Python files. The class itself is left as it is: the additions go to a subclass.
+    """
+    import watchfiles
 
-    def python_files(change: Any, path: str) -> bool:
-        return path.endswith('.py') and bool(base(change, path))
-
-    return python_files
+    base = opts.reload_filter or watchfiles.DefaultFilter
+    extended = type(
+        base.__name__,
+        (base,),
+        {
+            'ignore_dirs': (*getattr(base, 'ignore_dirs', ()), *RELOAD_IGNORED_DIRS, *opts.reload_ignore_dirs),
+            'ignore_entity_patterns': (*getattr(base, 'ignore_entity_patterns', ()), *opts.reload_ignore_patterns),
+            'ignore_paths': (*getattr(base, 'ignore_paths', ()), *(str(path) for path in opts.reload_ignore_paths)),
+        },
+    )
+    watch_filter: Callable[[Any, str], bool] = extended()
+    return watch_filter

@@ -34,11 +34,13 @@ request), asking to be replaced; it keeps serving until the master stops it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Iterable
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,7 +50,7 @@ from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
 from ._ops import set_process_title
 from .constants import Interfaces
-from .log import logger
+from .log import logger, write_fatal
 
 if TYPE_CHECKING:
     from ._options import Options
@@ -130,9 +132,8 @@ async def _watch_requests(worker_id: int, server: Any, limit: int) -> None:
     _tell_master(MSG_REPLACE)
 
 
-def _error(message: str) -> None:
-    sys.stderr.write(f'Error: {message}\n')
-    sys.stderr.flush()
+def _error(message: str, details: str | None = None) -> None:
+    write_fatal(message, details)
 
 
 def run(
@@ -144,12 +145,14 @@ def run(
     status_fd: int | None = None,
     max_requests: int | None = None,
     metrics: tuple[Any, int] | None = None,
+    loader: Callable[[], Any] | None = None,
 ) -> None:
     """Entry point of a forked worker process; exits with one of the codes in this module's docstring.
 
     `master_fds` are the master's descriptors to close; `status_fd` the write end of this worker's
     status pipe; `max_requests` the request count after which it asks to be replaced; `metrics`
-    the master's metrics region and the slot this process counts in.
+    the master's metrics region and the slot this process counts in; `loader` builds the
+    application instead of importing the target (`Granian.serve(target_loader=...)`).
     """
     global _status_fd, _max_requests, _metrics
     _install_signals()
@@ -161,13 +164,28 @@ def run(
             os.close(fd)
         except OSError:
             pass
-    code = _run(worker_id, options, sock)
+    code = _run(worker_id, options, sock, loader)
     sys.stdout.flush()
     sys.stderr.flush()
     sys.exit(code)
 
 
-def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
+def _load(options: Options, loader: Callable[[], Any] | None) -> Any:
+    """The application: built by `loader` when given, else imported from the target."""
+    if loader is None:
+        return load_target(options.target, factory=options.factory)
+    try:
+        app = loader()
+    except Exception as exc:
+        raise TargetError(
+            f'the target loader raised {type(exc).__name__}: {exc}', ''.join(traceback.format_exception(exc))
+        ) from None
+    if not callable(app):
+        raise TargetError(f'the target loader returned {type(app).__name__}, which is not callable')
+    return app
+
+
+def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable[[], Any] | None = None) -> int:
     try:
         loop = new_event_loop(options.loop)
     except LoopUnavailableError as exc:
@@ -176,14 +194,14 @@ def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
     asyncio.set_event_loop(loop)
     try:
         try:
-            app = load_target(options.target, factory=options.factory)
+            app = _load(options, loader)
         except TargetError as exc:
-            if exc.details:
-                sys.stderr.write(exc.details)
-            _error(str(exc))
+            _error(str(exc), exc.details)
             return EXIT_TARGET
         if _stop_requested:
             return EXIT_OK
+        if options.interface is Interfaces.RSGI and worker_id == 1:
+            _warn_if_not_rsgi(app, options.target)
         try:
             from . import _native
         except ImportError as exc:
@@ -194,6 +212,38 @@ def _run(worker_id: int, options: Options, sock: socket.socket) -> int:
         return loop.run_until_complete(_serve(worker_id, options, sock, app, _native))
     finally:
         _close_loop(loop)
+
+
+def _positional_parameters(app: Any) -> int | None:
+    """How many positional arguments calling `app` takes, or None when it cannot be told."""
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(param.kind is inspect.Parameter.VAR_POSITIONAL for param in signature.parameters.values()):
+        return None
+    return sum(1 for param in signature.parameters.values() if param.kind in kinds)
+
+
+def _warn_if_not_rsgi(app: Any, target: str) -> None:
+    """Warn when the application served as RSGI (the default) looks like ASGI or WSGI: each
+    request would fail. Only the shape of the callable is read; nothing of the app runs."""
+    if hasattr(app, '__rsgi__') or inspect.isclass(app):
+        return
+    call = app if inspect.isroutine(app) else type(app).__call__
+    coroutine = inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app)
+    count = _positional_parameters(app)
+    if coroutine and count == 3:
+        logger.warning(
+            f"'{target}' looks like an ASGI application (async, called with scope, receive, send) but is served "
+            'with the RSGI interface, the default: add --interface asgi'
+        )
+    elif not coroutine and count == 2 and (inspect.isfunction(call) or inspect.ismethod(call)):
+        logger.warning(
+            f"'{target}' looks like a WSGI application (called with environ, start_response) but is served "
+            'with the RSGI interface, the default: add --interface wsgi'
+        )
 
 
 def _run_rsgi(

@@ -21,9 +21,10 @@ import click
 from . import _options
 from ._options import OPTIONS, Bound, ConfigError, Option
 from .constants import StrEnum
+from .errors import FatalError
 from .server import Granian
 
-__all__ = ['Duration', 'EnumChoice', 'LogConfigFile', 'Octal', 'cli', 'entrypoint', 'parse_duration']
+__all__ = ['BoundedDuration', 'Duration', 'EnumChoice', 'LogConfigFile', 'Octal', 'cli', 'entrypoint', 'parse_duration']
 
 _DURATION = re.compile(
     r'(?:(?P<d>[0-9]+(?:\.[0-9]+)?)d)?(?:(?P<h>[0-9]+(?:\.[0-9]+)?)h)?'
@@ -52,8 +53,39 @@ def parse_duration(text: str) -> float:
     return sum(float(amount) * _UNIT_SECONDS[unit] for unit, amount in match.groupdict().items() if amount)
 
 
-class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
-    """A duration in seconds (float), within `bound`."""
+class Duration(click.IntRange):
+    """Granian's duration type: seconds as a number (`90`) or units largest first (`1h30m`, `90s`,
+    `1d`), at least `min` and at most `max` seconds. Whole seconds come back as an `int`; this
+    type also takes fractions (`2.5`, `1.5h`), which come back as a `float`."""
+
+    name = 'duration'
+
+    def __init__(self, min: int | None = None, max: int | None = None) -> None:
+        super().__init__(min, max, min_open=False, max_open=False, clamp=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        elif isinstance(value, str):
+            try:
+                seconds = parse_duration(value)
+            except ValueError:
+                self.fail(f'{value!r} is not a valid duration', param, ctx)
+            if seconds < 0:
+                self.fail(f'{value!r} is not a valid duration', param, ctx)
+        else:
+            self.fail(f'{value!r} is not a valid duration', param, ctx)
+        if self.min is not None and seconds < self.min:
+            self.fail(f'{value!r} is less than the minimum allowed value of {self.min} seconds', param, ctx)
+        if self.max is not None and seconds > self.max:
+            self.fail(f'{value!r} is greater than the maximum allowed value of {self.max} seconds', param, ctx)
+        return int(seconds) if seconds.is_integer() else seconds
+
+
+class BoundedDuration(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A duration in seconds (float), within `bound`: the type of the table's `Seconds` options."""
 
     name = 'duration'
 
@@ -179,7 +211,7 @@ def _param_type(row: Option) -> Any:
     if isinstance(kind, _options.Int):
         return BoundedInt(kind.bound, kind.metavar)
     if isinstance(kind, _options.Seconds):
-        return Duration(kind.bound)
+        return BoundedDuration(kind.bound)
     if isinstance(kind, _options.Choice):
         return EnumChoice(kind.enum)
     if isinstance(kind, _options.Choices):
@@ -189,7 +221,7 @@ def _param_type(row: Option) -> Any:
     if isinstance(kind, _options.Directory):
         return click.Path(exists=True, file_okay=False, path_type=Path)
     if isinstance(kind, _options.Paths):
-        return click.Path(exists=True, file_okay=not kind.directories, path_type=Path)
+        return click.Path(exists=kind.exist, file_okay=not kind.directories, dir_okay=not kind.files, path_type=Path)
     if isinstance(kind, _options.NewFile):
         return click.Path(dir_okay=False, path_type=Path)
     if row.name == 'log_dictconfig':
@@ -304,13 +336,18 @@ def _serve(app: str, **values: Any) -> None:
             if param.name == exc.option:
                 raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
         raise click.UsageError(str(exc), ctx=ctx) from None
-    server.serve()
+    try:
+        server.serve()
+    except FatalError:
+        # Already reported on stderr.
+        raise SystemExit(1) from None
 
 
 def _command() -> click.Command:
     params: list[click.Parameter] = [click.Argument(['app'], required=True)]
     for row in OPTIONS:
-        params.extend(_click_options(row))
+        if row.spec.cli:
+            params.extend(_click_options(row))
     command = _Command(
         'granian',
         params=params,

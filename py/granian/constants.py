@@ -34,10 +34,29 @@ class SSLProtocols(StrEnum):
     tls13 = 'tls1.3'
 
 
+class RuntimeModes(StrEnum):
+    """How each worker runs its Rust runtime: `mt` one multi-threaded runtime, `st` one
+    single-threaded runtime per thread; `auto` lets the server pick."""
+
+    auto = 'auto'
+    mt = 'mt'
+    st = 'st'
+
+
 class Loops(StrEnum):
     auto = 'auto'
     asyncio = 'asyncio'
+    rloop = 'rloop'
     uvloop = 'uvloop'
+    winloop = 'winloop'
+
+
+class TaskImpl(StrEnum):
+    """How an asynchronous application call runs on the event loop. granian runs every call as
+    an asyncio task: `rust` is accepted, as Granian spells it, and changes nothing."""
+
+    asyncio = 'asyncio'
+    rust = 'rust'
 
 
 class LogLevels(StrEnum):

@@ -3,6 +3,7 @@ worker grow or get stuck.
 
 - `GET /pid`: this worker's PID.
 - `GET /alloc?mb=N`: allocates N MiB (written, so resident) and keeps them for the worker's life.
+- `GET /free`: drops what `/alloc` kept (large blocks go back to the system at once).
 - `GET /slow?s=S`: answers after S seconds without blocking the loop.
 - `GET /block?s=S`: blocks the worker's event loop for S seconds (a worker that cannot react to
   SIGTERM); it answers afterwards.
@@ -55,6 +56,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         # Bytes that are written count in the resident set; zeroed pages might not.
         _KEPT.append(b'\x01' * (mib * 1024 * 1024))
         await _respond(send, f'{os.getpid()} kept {sum(len(chunk) for chunk in _KEPT) >> 20} MiB'.encode())
+    elif path == '/free':
+        _KEPT.clear()
+        await _respond(send, b'freed')
     elif path == '/slow':
         seconds = _number(scope, 's', 1, MAX_SECONDS)
         await asyncio.sleep(seconds)

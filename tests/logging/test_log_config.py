@@ -1,7 +1,7 @@
 """`--log-config`, `--log-json` and the errors of the logging flags.
 
 A `dictConfig` file routes `granian.access` to a file while the loggers it leaves out keep
-writing to stderr; `--log-json` turns server records (tracebacks included) into JSON lines; a
+writing to stdout; `--log-json` turns server records (tracebacks included) into JSON lines; a
 format with an unknown atom, an unreadable config file, or YAML without PyYAML stop the server
 before it starts, saying why.
 """
@@ -58,7 +58,7 @@ def test_json_config_routes_the_access_log_to_a_file(tmp_path: Path) -> None:
         mark = srv.mark()
         assert get(srv, '/to-file') == 404
         assert wait_for_file_line(access_file, '/to-file') == 'FILE AL /to-file 404'
-        # Not on stderr any more; the `granian` logger, which the file does not name, still is.
+        # Not on stdout any more; the `_granian` logger, which the file does not name, still is.
         assert not srv.saw(r'AL /to-file', timeout=0.5, start=mark)
         assert any('Started worker-1' in line for line in srv.lines())
 
@@ -96,7 +96,7 @@ def test_log_json_server_records() -> None:
     listening = next(record for record in records if record['message'].startswith('Listening at'))
     assert set(listening) == {'time', 'level', 'logger', 'message'}
     assert listening['level'] == 'INFO'
-    assert listening['logger'] == 'granian'
+    assert listening['logger'] == '_granian'
     assert listening['time'][:4].isdigit() and 'T' in listening['time']
     failed = next(record for record in records if 'exc_info' in record)
     assert failed['level'] == 'ERROR'
@@ -165,7 +165,7 @@ def test_access_lines_bypass_logging_only_while_its_setup_is_granians() -> None:
 
     log.configure_logging()
     try:
-        assert log.access_log_fd() == sys.stderr.fileno()
+        assert log.access_log_fd() == sys.stdout.fileno()
         extra = logging.NullHandler()
         log.access_logger.addHandler(extra)
         assert log.access_log_fd() is None
