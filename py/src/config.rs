@@ -2,12 +2,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use granian_compress::{CompressionSettings, Encoding, ResponseSettings};
+use granian_compress::{CompressionSettings, Encoding};
 use granian_http1::Http1Limits;
 use granian_http2::{Http2Limits, HttpMode, Protocols};
 use granian_staticfiles::StaticSettings;
 use granian_tls::{ALPN_H2, ALPN_HTTP11, TlsSettings, TlsVersion};
 use granian_websocket::WebsocketLimits;
+use http::HeaderValue;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -300,8 +301,7 @@ impl ServerConfig {
         let server_header = server_header
             .map(|text| text.trim().to_owned())
             .filter(|text| !text.is_empty());
-        ResponseSettings::server_header(server_header.as_deref())
-            .map_err(|err| PyValueError::new_err(format!("server_header: {err}")))?;
+        server_value(server_header.as_deref())?;
         let response_compression_algorithms = response_compression_algorithms.unwrap_or_else(|| {
             Encoding::ALL
                 .iter()
@@ -454,6 +454,12 @@ fn compression_encodings(names: &[String]) -> PyResult<Vec<Encoding>> {
     Ok(encodings)
 }
 
+/// The `Server` header value, `None` for none.
+fn server_value(text: Option<&str>) -> PyResult<Option<HeaderValue>> {
+    text.map(|text| HeaderValue::from_str(text).map_err(|err| PyValueError::new_err(format!("server_header: {err}"))))
+        .transpose()
+}
+
 fn parse_mode(http: &str) -> PyResult<HttpMode> {
     match http {
         "auto" => Ok(HttpMode::Auto),
@@ -479,6 +485,7 @@ impl ServerConfig {
                 max_header_size: self.max_header_size,
                 max_body_size: self.max_request_body_size,
                 pipeline_flush: self.http1_pipeline_flush,
+                server: server_value(self.server_header.as_deref()).unwrap_or_default(),
             },
             http2: Arc::new(Http2Limits {
                 max_concurrent_streams: self.http2_max_concurrent_streams,
@@ -496,6 +503,7 @@ impl ServerConfig {
                 keep_alive_interval: self.http2_keep_alive_interval.map(Duration::from_secs_f64),
                 keep_alive_timeout: Duration::from_secs_f64(self.http2_keep_alive_timeout),
                 max_body_size: self.max_request_body_size,
+                server: server_value(self.server_header.as_deref()).unwrap_or_default(),
             }),
         }
     }
@@ -547,15 +555,12 @@ impl ServerConfig {
         (!timeout.is_zero()).then_some(timeout)
     }
 
-    /// The response layer: `Server` header and compression (validated in `new`).
-    pub(crate) fn response_settings(&self) -> ResponseSettings {
-        ResponseSettings {
-            server: ResponseSettings::server_header(self.server_header.as_deref()).unwrap_or_default(),
-            compression: self.response_compression.then(|| CompressionSettings {
-                min_size: self.response_compression_min_size,
-                encodings: compression_encodings(&self.response_compression_algorithms).unwrap_or_default(),
-            }),
-        }
+    /// Response compression (validated in `new`), `None` when off.
+    pub(crate) fn compression(&self) -> Option<CompressionSettings> {
+        self.response_compression.then(|| CompressionSettings {
+            min_size: self.response_compression_min_size,
+            encodings: compression_encodings(&self.response_compression_algorithms).unwrap_or_default(),
+        })
     }
 
     /// The websocket limits, or `None` when websocket requests are served as plain HTTP.

@@ -19,7 +19,7 @@ use crate::config::ServerConfig;
 pub(crate) fn any(config: &ServerConfig) -> bool {
     config.metrics().is_some()
         || config.static_files().is_some()
-        || config.response_settings().compression.is_some()
+        || config.compression().is_some()
         || config.access_log_sink().is_some()
         || !config.proxy.is_off()
 }
@@ -34,8 +34,8 @@ pub(crate) fn compose<H: Handler>(interface: H, config: &ServerConfig) -> impl H
     // Static files.
     let handler = granian_staticfiles::StaticFiles::new(handler, config.static_files());
     let handler = granian_metrics::Reached::new(handler, granian_metrics::Stage::StaticFiles, metered);
-    // Response compression (the `Server` header is the protocol layers', see server.rs).
-    let handler = granian_compress::ResponseLayer::new(handler, config.response_settings());
+    // Response compression (the `Server` header is the protocol layers').
+    let handler = granian_compress::ResponseLayer::new(handler, config.compression());
     // Access log.
     let handler = granian_accesslog::AccessLog::new(handler, config.access_log_sink());
     // Proxy headers and the URL path prefix.

@@ -105,8 +105,6 @@ impl<H: Handler> ServerCore<H> {
             return Err(PyRuntimeError::new_err("the server is already started"));
         }
         let config = self.config.get();
-        // One value per process, for the responses of every protocol layer (theirs included).
-        granian_serve::set_server_header(config.response_settings().server);
         // With no layer asked for, requests go straight to the interface: the layers cost
         // nothing then, not even a branch each.
         if layers::any(config) {

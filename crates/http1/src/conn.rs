@@ -65,6 +65,7 @@ where
         limits.keep_alive_timeout,
     );
     let max_body_size = limits.max_body_size;
+    let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
@@ -92,22 +93,15 @@ where
         };
         let started = Arc::clone(&started);
         let closing = Arc::clone(&closing);
+        let server = server.clone();
         async move {
             let mut response = match outcome {
                 Outcome::Serve(response) => response.await,
                 Outcome::Switch(response) => response.await,
                 Outcome::Ready(response) => response,
             };
-            add_server_header(response.headers_mut());
-            if closing.load(Ordering::Relaxed) && response.status() != StatusCode::SWITCHING_PROTOCOLS {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                // The connection is no longer HTTP/1.1: no more deadlines between requests.
-                started.store(SWITCHED, Ordering::Relaxed);
-            }
+            let closing = closing.load(Ordering::Relaxed);
+            finish(&mut response, server.as_ref(), closing, &started);
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });
@@ -142,6 +136,20 @@ where
     tokio::select! {
         result = connection => result.map_err(Error::from),
         () = shutdown.reached(Phase::Closing) => Ok(()),
+    }
+}
+
+/// What every response gets on its way out: the `Server` header, `Connection: close` once the
+/// server drains (`closing`), and no more deadlines between requests after a protocol switch.
+fn finish(response: &mut Response<ResponseBody>, server: Option<&HeaderValue>, closing: bool, started: &AtomicU64) {
+    add_server_header(response.headers_mut(), server);
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // The connection is no longer HTTP/1.1.
+        started.store(SWITCHED, Ordering::Relaxed);
+    } else if closing {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
 }
 

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use http::HeaderValue;
+
 /// The smallest read buffer hyper accepts; anything lower is raised to it.
 pub(crate) const MIN_BUFFER_SIZE: usize = 8192;
 
@@ -24,6 +26,8 @@ pub struct Http1Limits {
     /// Gather pipelined responses into fewer writes. hyper then buffers a streamed body
     /// without bound (its write buffer stops pushing back), so it is off by default.
     pub pipeline_flush: bool,
+    /// The `Server` header put on every response that does not set one; `None` adds none.
+    pub server: Option<HeaderValue>,
 }
 
 impl Default for Http1Limits {
@@ -36,6 +40,7 @@ impl Default for Http1Limits {
             max_header_size: None,
             max_body_size: None,
             pipeline_flush: false,
+            server: None,
         }
     }
 }

@@ -52,6 +52,7 @@ where
     let inflight = InFlight::new();
     let counter = inflight.clone();
     let max_body_size = limits.max_body_size;
+    let server = limits.server.clone();
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
         // An extended CONNECT (a websocket) turns its stream into a tunnel that lives on after
@@ -69,12 +70,13 @@ where
         // The handler's future is boxed already (`granian_serve::Boxed`) when it is large.
         let admitted = admit(request, limit)
             .map(|(request, overflow)| within_limit(handler.handle(request, &conn), overflow, false));
+        let server = server.clone();
         async move {
             let mut response = match admitted {
                 Ok(response) => response.await,
                 Err(_) => payload_too_large(false),
             };
-            add_server_header(response.headers_mut());
+            add_server_header(response.headers_mut(), server.as_ref());
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use http::HeaderValue;
+
 /// How HTTP/2 connections are bounded.
 #[derive(Debug, Clone)]
 pub struct Http2Limits {
@@ -23,6 +25,8 @@ pub struct Http2Limits {
     pub keep_alive_timeout: Duration,
     /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
     pub max_body_size: Option<u64>,
+    /// The `Server` header put on every response that does not set one; `None` adds none.
+    pub server: Option<HeaderValue>,
 }
 
 impl Default for Http2Limits {
@@ -38,6 +42,7 @@ impl Default for Http2Limits {
             keep_alive_interval: None,
             keep_alive_timeout: Duration::from_secs(20),
             max_body_size: None,
+            server: None,
         }
     }
 }
