@@ -3,8 +3,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granian_compress::{CompressionSettings, Encoding};
+use granian_dispatch::{HttpMode, Protocols};
 use granian_http1::Http1Limits;
-use granian_http2::{Http2Limits, HttpMode, Protocols};
+use granian_http2::Http2Limits;
 use granian_staticfiles::StaticSettings;
 use granian_tls::{ALPN_H2, ALPN_HTTP11, TlsSettings, TlsVersion};
 use granian_websocket::WebsocketLimits;

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
-use granian_http2::Protocols;
+use granian_dispatch::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
 use granian_serve::{Counted, Handler, Phase, RequestCount, Scheme, Shutdown, accept_loop, listener_from_fd};
 use granian_tls::{MaybeTls, TlsAcceptor};
@@ -144,7 +144,7 @@ impl<H: Handler> ServerCore<H> {
                     let connection = connection;
                     let Some(tls) = tls else {
                         let conn = Arc::new(conn);
-                        granian_http2::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
+                        granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
                         return;
                     };
                     // The handshake runs on the connection's own task, bounded by its timeout
@@ -161,7 +161,7 @@ impl<H: Handler> ServerCore<H> {
                     };
                     let conn = Arc::new(conn.with_tls(accepted.info));
                     let alpn = accepted.alpn.as_deref();
-                    granian_http2::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
+                    granian_dispatch::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
                 }
             })
             .await;

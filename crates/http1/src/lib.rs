@@ -17,4 +17,4 @@ mod upgrade;
 pub use conn::serve_connection;
 pub use error::Error;
 pub use limits::Http1Limits;
-pub use upgrade::{NoUpgrades, UPGRADE_BODY_LIMIT, Upgrades, lists_token};
+pub use upgrade::{NoUpgrades, UPGRADE_BODY_LIMIT, Upgrades};

@@ -15,6 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{Error, Http2Limits};
 
+/// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// While draining, how often a connection that has not closed after its GOAWAY checks whether
 /// it still has a request in flight. A client that never completes the GOAWAY handshake (it
 /// stopped reading) is dropped at the first check that finds it idle.

@@ -1,4 +1,14 @@
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Whether a comma-separated header (`connection`, `upgrade`) lists `token`, in any case.
+#[must_use]
+pub fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|text| text.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
+    })
+}
 
 /// Put `server` on `headers` unless they carry a `Server` already (an application's own is
 /// kept); `None` adds none. The protocol layers call it on every response they send, with the
@@ -21,6 +31,15 @@ mod tests {
             map.append(*name, HeaderValue::from_static(value));
         }
         map
+    }
+
+    #[test]
+    fn tokens_in_lists() {
+        let map = headers(&[("connection", "keep-alive"), ("connection", "Upgrade, HTTP2-Settings")]);
+        assert!(lists_token(&map, &header::CONNECTION, "upgrade"));
+        assert!(lists_token(&map, &header::CONNECTION, "http2-settings"));
+        assert!(!lists_token(&map, &header::CONNECTION, "close"));
+        assert!(!lists_token(&map, &header::UPGRADE, "h2c"));
     }
 
     #[test]

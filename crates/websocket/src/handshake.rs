@@ -1,5 +1,5 @@
-use granian_serve::{ResponseBody, ShutdownWatch};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use granian_serve::{ResponseBody, ShutdownWatch, lists_token};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 
@@ -25,15 +25,6 @@ pub struct Handshake {
     extensions: Vec<HeaderValue>,
     on_upgrade: OnUpgrade,
     shutdown: Option<ShutdownWatch>,
-}
-
-/// Whether a comma-separated header lists `token`, in any case.
-fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|text| text.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
-    })
 }
 
 /// Whether `key` is what RFC 6455 §4.1 asks for: 16 bytes in base64, which is 22 characters
@@ -199,6 +190,7 @@ impl Handshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderName;
 
     fn request(version: Version, method: Method, pairs: &[(&'static str, &'static str)]) -> Request<()> {
         let mut request = Request::builder().method(method).version(version).uri("/ws");

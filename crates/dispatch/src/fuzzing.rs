@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use granian_http1::fuzzing::{Echo, drive, limits};
 
-use crate::{Http2Limits, HttpMode, Protocols, serve};
+use granian_http2::Http2Limits;
+
+use crate::{HttpMode, Protocols, serve};
 
 /// The mode a fuzz input selects with its first byte.
 #[must_use]
@@ -37,7 +39,7 @@ pub fn serve_bytes(mode: HttpMode, input: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PREFACE;
+    use granian_http2::PREFACE;
 
     const UPGRADE: &[u8] = b"POST /up HTTP/1.1\r\nhost: example\r\ncontent-length: 5\r\n\
 connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nhello";

@@ -1,12 +1,12 @@
 use std::sync::Arc;
 
-use granian_http1::{Http1Limits, NoUpgrades};
+use granian_http1::{Http1Limits, NoUpgrades, Upgrades};
+use granian_http2::{Http2Limits, serve_connection};
 use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, ShutdownWatch, error_response};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::h2c::H2cUpgrade;
-use crate::{Http2Limits, Sniffed, serve_connection, sniff};
+use crate::{H2cUpgrade, Sniffed, sniff};
 
 /// Which protocols a server speaks on its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,25 +43,8 @@ where
         let _ = granian_http1::serve_connection(io, handler, conn, &protocols.http1, watch, None::<NoUpgrades>).await;
         return;
     }
-    let sniffing = sniff(io);
-    let sniffed = match protocols.http1.header_read_timeout {
-        Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
-        None => Some(sniffing.await),
-    };
     let upgrade = H2cUpgrade::new(handler.clone(), Arc::clone(&conn), Arc::clone(&protocols.http2));
-    match sniffed {
-        Some(Ok((Sniffed::Http2, io))) => {
-            let _ = serve_connection(io, handler, conn, &protocols.http2, watch).await;
-        }
-        Some(Ok((Sniffed::Http1, io))) if protocols.mode == HttpMode::Auto => {
-            let _ = granian_http1::serve_connection(io, handler, conn, &protocols.http1, watch, Some(upgrade)).await;
-        }
-        Some(Ok((Sniffed::Http1, io))) => {
-            let refuse = VersionNotSupported;
-            let _ = granian_http1::serve_connection(io, refuse, conn, &protocols.http1, watch, Some(upgrade)).await;
-        }
-        Some(Err(_)) | None => {}
-    }
+    serve_sniffed(io, handler, conn, protocols, watch, Some(upgrade)).await;
 }
 
 /// Serve one connection whose TLS handshake is done. The protocol agreed through ALPN decides
@@ -94,26 +77,44 @@ pub async fn serve_tls<I, H>(
             let refuse = VersionNotSupported;
             let _ = granian_http1::serve_connection(io, refuse, conn, http1, watch, None::<NoUpgrades>).await;
         }
-        None => {
-            let sniffing = sniff(io);
-            let sniffed = match http1.header_read_timeout {
-                Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
-                None => Some(sniffing.await),
-            };
-            match sniffed {
-                Some(Ok((Sniffed::Http2, io))) => {
-                    let _ = serve_connection(io, handler, conn, &protocols.http2, watch).await;
-                }
-                Some(Ok((Sniffed::Http1, io))) if protocols.mode == HttpMode::Auto => {
-                    let _ = granian_http1::serve_connection(io, handler, conn, http1, watch, None::<NoUpgrades>).await;
-                }
-                Some(Ok((Sniffed::Http1, io))) => {
-                    let refuse = VersionNotSupported;
-                    let _ = granian_http1::serve_connection(io, refuse, conn, http1, watch, None::<NoUpgrades>).await;
-                }
-                Some(Err(_)) | None => {}
-            }
+        None => serve_sniffed(io, handler, conn, protocols, watch, None::<NoUpgrades>).await,
+    }
+}
+
+/// Serve a connection that may speak either version (`protocols.mode` is not `Http1`), told
+/// apart by its first bytes: HTTP/2 with prior knowledge, or HTTP/1.1 with `upgrades` (which
+/// an HTTP/2-only server still honours, answering other requests with 505). A peer that sends
+/// nothing within the header read timeout is dropped.
+async fn serve_sniffed<I, H, U>(
+    io: I,
+    handler: H,
+    conn: Arc<ConnInfo>,
+    protocols: &Protocols,
+    watch: ShutdownWatch,
+    upgrades: Option<U>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+    U: Upgrades,
+{
+    let http1 = &protocols.http1;
+    let sniffing = sniff(io);
+    let sniffed = match http1.header_read_timeout {
+        Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
+        None => Some(sniffing.await),
+    };
+    match sniffed {
+        Some(Ok((Sniffed::Http2, io))) => {
+            let _ = serve_connection(io, handler, conn, &protocols.http2, watch).await;
         }
+        Some(Ok((Sniffed::Http1, io))) if protocols.mode == HttpMode::Auto => {
+            let _ = granian_http1::serve_connection(io, handler, conn, http1, watch, upgrades).await;
+        }
+        Some(Ok((Sniffed::Http1, io))) => {
+            let refuse = VersionNotSupported;
+            let _ = granian_http1::serve_connection(io, refuse, conn, http1, watch, upgrades).await;
+        }
+        Some(Err(_)) | None => {}
     }
 }
 
