@@ -8,10 +8,12 @@
 //! interfaces plug in through [`granian_serve::Handler`].
 
 mod dispatch;
-#[doc(hidden)]
-pub mod fuzzing;
+#[cfg(fuzzing)]
+pub mod fuzzing; // reaches internals for fuzz targets only
 mod h2c;
 mod sniff;
+#[cfg(any(test, fuzzing))]
+mod testing;
 
 pub use dispatch::{HttpMode, Protocols, serve, serve_tls};
 pub use h2c::H2cUpgrade;
