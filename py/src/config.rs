@@ -542,7 +542,7 @@ impl ServerConfig {
             certificate: certificate.clone(),
             key: key.clone(),
             key_password: self.ssl_key_password.clone(),
-            min_version: TlsVersion::parse(&self.ssl_protocol_min).unwrap_or_default(),
+            min_version: TlsVersion::parse(&self.ssl_protocol_min).unwrap_or(TlsVersion::Tls12),
             alpn,
             client_ca: self.ssl_ca.clone(),
             client_verify: self.ssl_client_verify,
@@ -572,7 +572,7 @@ impl ServerConfig {
             ping_interval: Some(Duration::from_secs_f64(self.ws_ping_interval)).filter(|interval| !interval.is_zero()),
             ping_timeout: Duration::from_secs_f64(self.ws_ping_timeout),
             deflate: self.ws_deflate,
-            ..WebsocketLimits::default()
+            close_timeout: WebsocketLimits::CLOSE_TIMEOUT,
         })
     }
 

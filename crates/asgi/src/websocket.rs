@@ -10,7 +10,7 @@ use granian_aiobridge::{
     bytes_from_str, resolve, serve_websocket,
 };
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
-use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
+use granian_websocket::{Command, Handshake, Message, Utf8Bytes, WebsocketLimits, is_sendable_close_code};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use pyo3::intern;
@@ -28,8 +28,8 @@ pub(crate) fn serve(
     request: Request<IncomingBody>,
     handshake: Handshake,
     conn: Arc<ConnInfo>,
+    limits: WebsocketLimits,
 ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
-    let limits = shared.websockets.clone().unwrap_or_default();
     serve_websocket(
         shared.context.handle().clone(),
         request,

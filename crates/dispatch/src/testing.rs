@@ -14,13 +14,27 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
     Protocols {
         mode,
         http1: Http1Limits {
+            keep_alive: true,
             header_read_timeout: Some(Duration::from_secs(1)),
+            keep_alive_timeout: Some(Duration::from_secs(30)),
             buffer_size: 16 * 1024,
-            ..Http1Limits::default()
+            max_header_size: None,
+            max_body_size: None,
+            pipeline_flush: false,
+            server: None,
         },
         http2: Arc::new(Http2Limits {
+            max_concurrent_streams: 100,
+            initial_connection_window_size: 1 << 20,
+            initial_stream_window_size: 1 << 20,
+            max_frame_size: 1 << 14,
+            max_headers_size: 1 << 14,
+            max_send_buffer_size: 1 << 16,
+            adaptive_window: false,
             keep_alive_interval: None,
-            ..Http2Limits::default()
+            keep_alive_timeout: Duration::from_secs(20),
+            max_body_size: None,
+            server: None,
         }),
     }
 }

@@ -30,21 +30,6 @@ pub struct Http1Limits {
     pub server: Option<HeaderValue>,
 }
 
-impl Default for Http1Limits {
-    fn default() -> Self {
-        Self {
-            keep_alive: true,
-            header_read_timeout: Some(Duration::from_secs(30)),
-            keep_alive_timeout: Some(Duration::from_secs(30)),
-            buffer_size: 417_792,
-            max_header_size: None,
-            max_body_size: None,
-            pipeline_flush: false,
-            server: None,
-        }
-    }
-}
-
 impl Http1Limits {
     /// The buffer size hyper will actually use: never below hyper's minimum, and large enough
     /// for a head of `max_header_size`.
@@ -58,12 +43,13 @@ impl Http1Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
 
     #[test]
     fn buffer_never_below_hyper_minimum() {
         let limits = Http1Limits {
             buffer_size: 10,
-            ..Http1Limits::default()
+            ..testing::limits()
         };
         assert_eq!(limits.effective_buffer_size(), MIN_BUFFER_SIZE);
     }
@@ -73,12 +59,13 @@ mod tests {
         let limits = Http1Limits {
             buffer_size: 16_384,
             max_header_size: Some(65_536),
-            ..Http1Limits::default()
+            ..testing::limits()
         };
         assert_eq!(limits.effective_buffer_size(), 65_536);
         let limits = Http1Limits {
+            buffer_size: 417_792,
             max_header_size: Some(1024),
-            ..Http1Limits::default()
+            ..testing::limits()
         };
         assert_eq!(limits.effective_buffer_size(), 417_792);
     }

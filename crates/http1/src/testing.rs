@@ -9,9 +9,14 @@ use crate::{Http1Limits, NoUpgrades, serve_connection};
 /// Limits that make a connection under test give up quickly.
 pub(crate) fn limits() -> Http1Limits {
     Http1Limits {
+        keep_alive: true,
         header_read_timeout: Some(Duration::from_secs(1)),
+        keep_alive_timeout: Some(Duration::from_secs(30)),
         buffer_size: 16 * 1024,
-        ..Http1Limits::default()
+        max_header_size: None,
+        max_body_size: None,
+        pipeline_flush: false,
+        server: None,
     }
 }
 

@@ -71,8 +71,9 @@ impl Handler for RsgiHandler {
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(conn);
-        let websocket = match shared.websockets {
-            Some(_) => granian_websocket::handshake(&mut request),
+        let websocket = match &shared.websockets {
+            Some(limits) => granian_websocket::handshake(&mut request)
+                .map(|found| found.map(|handshake| (handshake, limits.clone()))),
             None => Ok(None),
         };
         async move {
@@ -85,7 +86,9 @@ impl Handler for RsgiHandler {
                     })
                     .await
                 }
-                Ok(Some(handshake)) => crate::websocket::serve(shared, request, handshake, conn).await,
+                Ok(Some((handshake, limits))) => {
+                    crate::websocket::serve(shared, request, handshake, conn, limits).await
+                }
                 Err(err) => err.response(),
             }
         }

@@ -12,10 +12,9 @@ pub const ALPN_H2: &[u8] = b"h2";
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// The oldest TLS version a server accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsVersion {
     /// TLS 1.2 and 1.3.
-    #[default]
     Tls12,
     /// TLS 1.3 only.
     Tls13,
@@ -42,7 +41,7 @@ impl TlsVersion {
 }
 
 /// Where a server's TLS material is and how clients are received.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TlsSettings {
     /// PEM file with the certificate chain, the server's own certificate first.
     pub certificate: PathBuf,
@@ -112,8 +111,10 @@ mod tests {
             certificate: data("cert.pem"),
             key: data("key-encrypted.pem"),
             key_password: Some("secret".into()),
+            min_version: TlsVersion::Tls12,
             alpn: vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
-            ..TlsSettings::default()
+            client_ca: None,
+            client_verify: false,
         }
     }
 
