@@ -101,6 +101,7 @@ enum Piece {
 /// `%(addr)s "%(method)s %(path)s" %(status)d`, or one JSON object per line.
 #[derive(Debug, Clone)]
 pub struct Format {
+    template: Box<str>,
     pieces: Vec<Piece>,
     json: bool,
     uses_time: bool,
@@ -124,6 +125,7 @@ impl Format {
     /// the header atoms `template` names.
     pub fn new(template: &str, json: bool) -> Result<Self, Error> {
         let mut format = Self {
+            template: template.into(),
             pieces: Vec::new(),
             json,
             uses_time: json,
@@ -132,6 +134,12 @@ impl Format {
         };
         format.parse(template)?;
         Ok(format)
+    }
+
+    /// The template the format was compiled from.
+    #[must_use]
+    pub fn template(&self) -> &str {
+        &self.template
     }
 
     /// The request headers the format names, lower-case, each once.

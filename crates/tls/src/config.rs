@@ -31,6 +31,15 @@ impl TlsVersion {
         }
     }
 
+    /// The CLI spelling, `tls1.2` or `tls1.3`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls12 => "tls1.2",
+            Self::Tls13 => "tls1.3",
+        }
+    }
+
     fn versions(self) -> &'static [&'static SupportedProtocolVersion] {
         static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
         match self {
@@ -123,6 +132,9 @@ mod tests {
         assert_eq!(TlsVersion::parse("tls1.2"), Some(TlsVersion::Tls12));
         assert_eq!(TlsVersion::parse("tls1.3"), Some(TlsVersion::Tls13));
         assert_eq!(TlsVersion::parse("ssl3"), None);
+        for version in [TlsVersion::Tls12, TlsVersion::Tls13] {
+            assert_eq!(TlsVersion::parse(version.as_str()), Some(version));
+        }
     }
 
     #[test]
