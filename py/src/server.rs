@@ -79,18 +79,19 @@ impl<H: Handler> ServerCore<H> {
         if fd < 0 {
             return Err(PyValueError::new_err("fd must be a file descriptor"));
         }
-        let settings = config.get();
+        let settings = &config.get().settings;
         let tls = settings
-            .tls()
-            .map(|tls| TlsAcceptor::new(&tls, settings.tls_handshake_timeout()))
+            .tls
+            .as_ref()
+            .map(|tls| TlsAcceptor::new(tls, settings.tls_handshake_timeout()))
             .transpose()
             .map_err(|err| TlsError::new_err(err.to_string()))?;
-        let runtime = granian_serve::runtime(settings.runtime_threads()).map_err(|err| to_py(&err))?;
+        let runtime = granian_serve::runtime(settings.runtime_threads).map_err(|err| to_py(&err))?;
         let handler = handler(runtime.handle().clone())?;
         Ok(Self {
             fd,
             config: config.clone().unbind(),
-            protocols: Arc::new(settings.protocols()),
+            protocols: Arc::new(settings.protocols.clone()),
             runtime: Some(runtime),
             handler,
             shutdown: Arc::new(Shutdown::new()),
@@ -132,7 +133,7 @@ impl<H: Handler> ServerCore<H> {
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-        let metrics = self.config.get().metrics().cloned();
+        let metrics = self.config.get().metrics.clone();
         runtime.spawn(async move {
             accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
                 let handler = handler.clone();
@@ -225,8 +226,8 @@ impl AsgiServer {
     ) -> PyResult<Self> {
         let options = AsgiOptions {
             state,
-            backpressure: config.get().backpressure(),
-            websockets: config.get().websockets(),
+            backpressure: config.get().settings.backpressure,
+            websockets: config.get().settings.websockets.clone(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             AsgiHandler::new(py, app, r#loop, runtime, options)
@@ -270,8 +271,8 @@ impl RsgiServer {
         r#loop: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let options = RsgiOptions {
-            backpressure: config.get().backpressure(),
-            websockets: config.get().websockets(),
+            backpressure: config.get().settings.backpressure,
+            websockets: config.get().settings.websockets.clone(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)
@@ -321,7 +322,7 @@ impl WsgiServer {
         }
         let options = WsgiOptions {
             blocking_threads,
-            backpressure: config.get().backpressure(),
+            backpressure: config.get().settings.backpressure,
             multiprocess,
         };
         let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
