@@ -33,8 +33,7 @@
 //! the done-callback, an answer in its place when it fails), whatever the interface's
 //! [`Responder`]; [`RequestBody`] feeds the rest of the body to the application with a bounded
 //! queue; [`LoopContext`] holds the loop's methods, the error logger and the backpressured
-//! [`LoopContext::send_chunk`] for streamed responses; [`bytes_from_py`] hands large Python
-//! buffers to the connection without a copy. Websockets go the same way: [`serve_websocket`]
+//! [`LoopContext::send_chunk`] for streamed responses. Websockets go the same way: [`serve_websocket`]
 //! hands the request to the interface and waits for its decision, [`launch`] starts the
 //! application, and a [`WebsocketSession`] carries messages both ways with a bound.
 
@@ -42,8 +41,6 @@ mod awaitable;
 mod context;
 mod handle;
 mod launch;
-mod path;
-mod pybytes;
 mod request;
 mod websocket;
 
@@ -51,8 +48,6 @@ pub use awaitable::{Done, Ready, resolve};
 pub use context::{LoopContext, TaskOutcome, reject};
 pub use handle::{Job, LoopHandle};
 pub use launch::{Responder, launch, must_fail};
-pub use path::percent_decode;
-pub use pybytes::{bytes_from_py, bytes_from_str};
 pub use request::{BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};
 pub use websocket::{
     WebsocketDecision, WebsocketDeliver, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,

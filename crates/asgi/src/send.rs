@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use granian_aiobridge::{LoopContext, RequestBody, Responder, TaskOutcome, bytes_from_py, must_fail};
+use granian_aiobridge::{LoopContext, RequestBody, Responder, TaskOutcome, must_fail};
+use granian_pyconv::bytes_from_py;
 use granian_serve::{ResponseBody, StreamSender, error_response};
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::{Bytes, BytesMut};
 use granian_aiobridge::{
     LoopContext, Ready, Responder, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
-    WebsocketStart, bytes_from_str, launch, resolve, serve_websocket,
+    WebsocketStart, launch, resolve, serve_websocket,
 };
+use granian_pyconv::bytes_from_str;
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
 use granian_websocket::{Command, Handshake, Message, Utf8Bytes, WebsocketLimits, is_sendable_close_code};
 use http::header::{HeaderMap, HeaderName, HeaderValue};

@@ -3,9 +3,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use granian_aiobridge::{
-    BodyEvent, LoopContext, Read, Ready, RequestBody, Responder, TaskOutcome, bytes_from_str, must_fail, reject,
-    resolve,
+    BodyEvent, LoopContext, Read, Ready, RequestBody, Responder, TaskOutcome, must_fail, reject, resolve,
 };
+use granian_pyconv::bytes_from_str;
 use granian_serve::{ResponseBody, StreamSender, error_response};
 use http::{Response, StatusCode};
 use pyo3::exceptions::PyStopAsyncIteration;

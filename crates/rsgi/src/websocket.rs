@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use granian_aiobridge::{
     LoopContext, Ready, Responder, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
-    WebsocketStart, bytes_from_str, launch, resolve, serve_websocket,
+    WebsocketStart, launch, resolve, serve_websocket,
 };
+use granian_pyconv::bytes_from_str;
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
 use granian_websocket::{Command, Handshake, Message, Utf8Bytes, WebsocketLimits, is_sendable_close_code};
 use http::{HeaderMap, Request, Response, StatusCode};
