@@ -373,8 +373,8 @@ class WsgiServer:
         config: ServerConfig,
         app: Callable[..., Any],
         *,
-        blocking_threads: int = 1,
-        multiprocess: bool = False,
+        blocking_threads: int,
+        multiprocess: bool,
     ) -> WsgiServer: ...
     def start(self) -> None:
         """Start accepting."""

@@ -308,7 +308,7 @@ pub(crate) struct WsgiServer {
 #[pymethods]
 impl WsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, *, blocking_threads = 1, multiprocess = false))]
+    #[pyo3(signature = (fd, config, app, *, blocking_threads, multiprocess))]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -317,9 +317,6 @@ impl WsgiServer {
         blocking_threads: usize,
         multiprocess: bool,
     ) -> PyResult<Self> {
-        if blocking_threads == 0 {
-            return Err(PyValueError::new_err("blocking_threads must be at least 1"));
-        }
         let options = WsgiOptions {
             blocking_threads,
             backpressure: config.get().settings.backpressure,

@@ -4,9 +4,6 @@ use http::HeaderName;
 
 use crate::Error;
 
-/// The format Granian logs with when none is given.
-pub const DEFAULT_FORMAT: &str = r#"[%(time)s] %(addr)s - "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f"#;
-
 /// One request as the access log sees it once its response ended.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
@@ -564,9 +561,11 @@ mod tests {
     }
 
     #[test]
-    fn default_format_matches_granian() {
+    fn granian_default_format_renders_as_granian_does() {
+        // `DEFAULT_ACCESS_LOG_FORMAT` in granian/log.py.
+        let format = r#"[%(time)s] %(addr)s - "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f"#;
         assert_eq!(
-            render(DEFAULT_FORMAT),
+            render(format),
             r#"[2024-01-31 12:00:00 +0000] 127.0.0.1 - "GET /a b HTTP/1.1" 200 1.235"#
         );
     }
