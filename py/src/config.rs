@@ -29,7 +29,7 @@ use crate::metrics::MetricsRegion;
 
 /// The fields of `granian.server.Options` the native server reads, each from the attribute of
 /// its name, in the units the dataclass holds (validated there: bounds, pairings, spellings).
-#[derive(Debug, Clone, FromPyObject)]
+#[derive(Debug, FromPyObject)]
 #[expect(clippy::struct_excessive_bools, reason = "one field per boolean option")]
 struct Options {
     /// `'auto'`, `'1'` or `'2'` (`HTTPModes`).
