@@ -43,10 +43,10 @@ test-rust:
 
 # The fuzz targets build on stable; running them needs cargo-fuzz (see crates/*/fuzz/README.md).
 fuzz-build:
-	cargo build --locked --manifest-path crates/http1/fuzz/Cargo.toml --target-dir target/fuzz
-	cargo build --locked --manifest-path crates/http2/fuzz/Cargo.toml --target-dir target/fuzz
-	cargo build --locked --manifest-path crates/proxy/fuzz/Cargo.toml --target-dir target/fuzz
-	cargo build --locked --manifest-path crates/proxyprotocol/fuzz/Cargo.toml --target-dir target/fuzz
+	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/http1/fuzz/Cargo.toml --target-dir target/fuzz
+	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/dispatch/fuzz/Cargo.toml --target-dir target/fuzz
+	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/proxy/fuzz/Cargo.toml --target-dir target/fuzz
+	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/proxyprotocol/fuzz/Cargo.toml --target-dir target/fuzz
 
 test-python: build
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -p no:cacheprovider

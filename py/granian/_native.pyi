@@ -1,8 +1,10 @@
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeAlias, final
+
+from .server import Options
 
 __all__ = [
     'ASGIReceive',
@@ -113,135 +115,33 @@ class AccessLogQueue:
 
 @final
 class ServerConfig:
-    """Settings one worker's native server runs with, validated in Python before they get here."""
+    """What one worker's native server runs with: `options` (validated in Python) converted once
+    into the settings of the Rust crates. `metrics` is the region this worker counts into, at
+    `metrics_slot`."""
 
     def __new__(
-        cls,
-        *,
-        http: str = 'auto',
-        runtime_threads: int = 1,
-        backpressure: int = 1024,
-        http1_keep_alive: bool = True,
-        http1_header_read_timeout: float = 30.0,
-        http1_buffer_size: int = 417792,
-        http1_pipeline_flush: bool = False,
-        http2_adaptive_window: bool = False,
-        http2_initial_connection_window_size: int = 1048576,
-        http2_initial_stream_window_size: int = 1048576,
-        http2_keep_alive_interval: float | None = None,
-        http2_keep_alive_timeout: float = 20.0,
-        http2_max_concurrent_streams: int = 200,
-        http2_max_frame_size: int = 16384,
-        http2_max_headers_size: int = 16384,
-        http2_max_send_buffer_size: int = 409600,
-        http1_keep_alive_timeout: float = 30.0,
-        max_request_body_size: int | None = None,
-        max_header_size: int | None = None,
-        ssl_cert: str | os.PathLike[str] | None = None,
-        ssl_key: str | os.PathLike[str] | None = None,
-        ssl_key_password: str | None = None,
-        ssl_protocol_min: str = 'tls1.2',
-        ssl_ca: str | os.PathLike[str] | None = None,
-        ssl_client_verify: bool = False,
-        proxy_headers: bool = False,
-        forwarded_allow_ips: str = '127.0.0.1,::1',
-        url_path_prefix: str | None = None,
-        websockets: bool = True,
-        ws_max_message_size: int = 16777216,
-        ws_ping_interval: float = 20.0,
-        ws_ping_timeout: float = 20.0,
-        ws_deflate: bool = True,
-        server_header: str | None = ...,
-        response_compression: bool = False,
-        response_compression_min_size: int = 1024,
-        response_compression_algorithms: Sequence[str] | None = None,
-        access_log: bool = False,
-        access_log_format: str = ...,
-        access_log_json: bool = False,
-        static_path_route: Sequence[str] = ...,
-        static_path_mount: Sequence[str | os.PathLike[str]] = ...,
-        static_path_dir_to_file: str | None = None,
-        static_path_expires: float = 86400.0,
-        metrics: MetricsRegion | None = None,
-        metrics_slot: int = 0,
+        cls, options: Options, *, metrics: MetricsRegion | None = None, metrics_slot: int = 0
     ) -> ServerConfig: ...
-    @property
-    def http(self) -> str: ...
-    @property
-    def proxy_headers(self) -> bool: ...
-    @property
-    def forwarded_allow_ips(self) -> str: ...
-    @property
-    def url_path_prefix(self) -> str | None: ...
-    @property
-    def server_header(self) -> str | None:
-        """The `Server` header added to responses that set none; `None` adds none."""
-    @property
-    def response_compression(self) -> bool: ...
-    @property
-    def response_compression_min_size(self) -> int: ...
-    @property
-    def response_compression_algorithms(self) -> list[str]:
-        """The compression algorithms offered, in order of preference."""
-    @property
-    def access_log(self) -> bool: ...
-    @property
-    def access_log_format(self) -> str: ...
-    @property
-    def access_log_json(self) -> bool: ...
     @property
     def access_log_queue(self) -> AccessLogQueue | None:
         """Where the access log lines wait for the worker's logging thread; `None` when off."""
-    @property
-    def runtime_threads(self) -> int: ...
-    @property
-    def backpressure(self) -> int: ...
-    @property
-    def http1_keep_alive(self) -> bool: ...
-    @property
-    def http1_header_read_timeout(self) -> float: ...
-    @property
-    def http1_buffer_size(self) -> int: ...
-    @property
-    def http1_pipeline_flush(self) -> bool: ...
-    @property
-    def http2_adaptive_window(self) -> bool: ...
-    @property
-    def http2_initial_connection_window_size(self) -> int: ...
-    @property
-    def http2_initial_stream_window_size(self) -> int: ...
-    @property
-    def http2_keep_alive_interval(self) -> float | None: ...
-    @property
-    def http2_keep_alive_timeout(self) -> float: ...
-    @property
-    def http2_max_concurrent_streams(self) -> int: ...
-    @property
-    def http2_max_frame_size(self) -> int: ...
-    @property
-    def http2_max_headers_size(self) -> int: ...
-    @property
-    def http2_max_send_buffer_size(self) -> int: ...
-    @property
-    def http1_keep_alive_timeout(self) -> float: ...
-    @property
-    def max_request_body_size(self) -> int | None: ...
-    @property
-    def max_header_size(self) -> int | None: ...
-    @property
-    def ssl_protocol_min(self) -> str: ...
-    @property
-    def ssl_client_verify(self) -> bool: ...
-    @property
-    def websockets(self) -> bool: ...
-    @property
-    def ws_max_message_size(self) -> int: ...
-    @property
-    def ws_ping_interval(self) -> float: ...
-    @property
-    def ws_ping_timeout(self) -> float: ...
-    @property
-    def ws_deflate(self) -> bool: ...
+    def describe(self) -> dict[str, object]:
+        """The options the server runs with, keyed by `Options` field and in its units (ms as int
+        ms, seconds as int or float as the option holds them, paths as `Path`, sequences as
+        tuples), read back from the converted settings rather than from `options`.
+
+        Options that did not reach the server are left out: those of a feature switched off
+        (`ssl_*` but `ssl_cert` and `ssl_key`, which are `None`, without TLS; `ws_*` without
+        `websockets`; `response_compression_*` without `response_compression`;
+        `static_path_dir_to_file` and `static_path_expires` without mounts;
+        `forwarded_allow_ips` without `proxy_headers`; `log_access_format` and
+        `log_access_json` without the access log) and `http2_max_headers_size` when
+        `max_header_size` replaces it. `log_access` says whether the access log is on
+        (`log_access and log_enabled`). As converted: static routes longest first without a
+        trailing `/` (`/` for the root), mounts resolved, `static_path_expires` in whole seconds;
+        `forwarded_allow_ips` as understood (`*` first, canonical addresses, a full-length
+        network as its address); durations to the nanosecond.
+        """
 
 @final
 class AsgiServer:
@@ -473,8 +373,8 @@ class WsgiServer:
         config: ServerConfig,
         app: Callable[..., Any],
         *,
-        blocking_threads: int = 1,
-        multiprocess: bool = False,
+        blocking_threads: int,
+        multiprocess: bool,
     ) -> WsgiServer: ...
     def start(self) -> None:
         """Start accepting."""

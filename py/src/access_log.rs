@@ -20,19 +20,15 @@ pub(crate) struct AccessLogQueue {
     sink: Arc<AccessLogSink>,
 }
 
-impl AccessLogQueue {
-    /// Compile `template` (JSON lines with `json`); a bad template is a `ValueError` that says
-    /// what is wrong.
-    pub(crate) fn new(template: &str, json: bool) -> PyResult<Self> {
-        let format = Format::new(template, json).map_err(|err| PyValueError::new_err(err.to_string()))?;
-        Ok(Self {
-            sink: Arc::new(AccessLogSink::new(format, Arc::new(LineQueue::new(QUEUE_LINES)))),
-        })
-    }
+/// Where an access log layer formatting with `format` writes: a bounded queue of its own.
+pub(crate) fn sink(format: Format) -> Arc<AccessLogSink> {
+    Arc::new(AccessLogSink::new(format, Arc::new(LineQueue::new(QUEUE_LINES))))
+}
 
-    /// What the access log layer writes into.
-    pub(crate) fn sink(&self) -> &Arc<AccessLogSink> {
-        &self.sink
+impl AccessLogQueue {
+    /// The Python handle on `sink`'s queue.
+    pub(crate) fn new(sink: Arc<AccessLogSink>) -> Self {
+        Self { sink }
     }
 }
 

@@ -1,6 +1,6 @@
-//! The `granian._native` Python module: composes the protocol crates (`http1`, `http2`) and
-//! the interface crates (`asgi`, `rsgi`, `wsgi`) into servers the Python package drives. Nothing here speaks
-//! a protocol or an interface itself.
+//! The `granian._native` Python module: composes the protocol crates (`http1`, `http2`, joined
+//! by `dispatch`) and the interface crates (`asgi`, `rsgi`, `wsgi`) into servers the Python
+//! package drives. Nothing here speaks a protocol or an interface itself.
 
 mod access_log;
 mod config;

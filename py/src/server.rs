@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
-use granian_http2::Protocols;
+use granian_dispatch::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
 use granian_serve::{Counted, Handler, Phase, RequestCount, Scheme, Shutdown, accept_loop, listener_from_fd};
 use granian_tls::{MaybeTls, TlsAcceptor};
@@ -79,18 +79,19 @@ impl<H: Handler> ServerCore<H> {
         if fd < 0 {
             return Err(PyValueError::new_err("fd must be a file descriptor"));
         }
-        let settings = config.get();
+        let settings = &config.get().settings;
         let tls = settings
-            .tls()
-            .map(|tls| TlsAcceptor::new(&tls, settings.tls_handshake_timeout()))
+            .tls
+            .as_ref()
+            .map(|tls| TlsAcceptor::new(tls, settings.tls_handshake_timeout()))
             .transpose()
             .map_err(|err| TlsError::new_err(err.to_string()))?;
-        let runtime = granian_serve::runtime(settings.runtime_threads()).map_err(|err| to_py(&err))?;
+        let runtime = granian_serve::runtime(settings.runtime_threads).map_err(|err| to_py(&err))?;
         let handler = handler(runtime.handle().clone())?;
         Ok(Self {
             fd,
             config: config.clone().unbind(),
-            protocols: Arc::new(settings.protocols()),
+            protocols: Arc::new(settings.protocols.clone()),
             runtime: Some(runtime),
             handler,
             shutdown: Arc::new(Shutdown::new()),
@@ -105,8 +106,6 @@ impl<H: Handler> ServerCore<H> {
             return Err(PyRuntimeError::new_err("the server is already started"));
         }
         let config = self.config.get();
-        // One value per process, for the responses of every protocol layer (theirs included).
-        granian_serve::set_server_header(config.response_settings().server);
         // With no layer asked for, requests go straight to the interface: the layers cost
         // nothing then, not even a branch each.
         if layers::any(config) {
@@ -134,7 +133,7 @@ impl<H: Handler> ServerCore<H> {
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-        let metrics = self.config.get().metrics().cloned();
+        let metrics = self.config.get().metrics.clone();
         runtime.spawn(async move {
             accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
                 let handler = handler.clone();
@@ -146,7 +145,7 @@ impl<H: Handler> ServerCore<H> {
                     let connection = connection;
                     let Some(tls) = tls else {
                         let conn = Arc::new(conn);
-                        granian_http2::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
+                        granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
                         return;
                     };
                     // The handshake runs on the connection's own task, bounded by its timeout
@@ -163,7 +162,7 @@ impl<H: Handler> ServerCore<H> {
                     };
                     let conn = Arc::new(conn.with_tls(accepted.info));
                     let alpn = accepted.alpn.as_deref();
-                    granian_http2::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
+                    granian_dispatch::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
                 }
             })
             .await;
@@ -227,8 +226,8 @@ impl AsgiServer {
     ) -> PyResult<Self> {
         let options = AsgiOptions {
             state,
-            backpressure: config.get().backpressure(),
-            websockets: config.get().websockets(),
+            backpressure: config.get().settings.backpressure,
+            websockets: config.get().settings.websockets.clone(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             AsgiHandler::new(py, app, r#loop, runtime, options)
@@ -272,8 +271,8 @@ impl RsgiServer {
         r#loop: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let options = RsgiOptions {
-            backpressure: config.get().backpressure(),
-            websockets: config.get().websockets(),
+            backpressure: config.get().settings.backpressure,
+            websockets: config.get().settings.websockets.clone(),
         };
         let core = ServerCore::new(fd, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)
@@ -309,7 +308,7 @@ pub(crate) struct WsgiServer {
 #[pymethods]
 impl WsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, *, blocking_threads = 1, multiprocess = false))]
+    #[pyo3(signature = (fd, config, app, *, blocking_threads, multiprocess))]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -318,12 +317,9 @@ impl WsgiServer {
         blocking_threads: usize,
         multiprocess: bool,
     ) -> PyResult<Self> {
-        if blocking_threads == 0 {
-            return Err(PyValueError::new_err("blocking_threads must be at least 1"));
-        }
         let options = WsgiOptions {
             blocking_threads,
-            backpressure: config.get().backpressure(),
+            backpressure: config.get().settings.backpressure,
             multiprocess,
         };
         let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;

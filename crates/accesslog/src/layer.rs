@@ -30,6 +30,12 @@ impl AccessLogSink {
     pub fn queue(&self) -> &Arc<LineQueue> {
         &self.queue
     }
+
+    /// How lines are formatted.
+    #[must_use]
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
 }
 
 /// A [`Handler`] that writes one access log line per request once its response body ended

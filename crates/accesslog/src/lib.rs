@@ -14,4 +14,4 @@ mod template;
 pub use error::Error;
 pub use layer::{AccessLog, AccessLogSink};
 pub use queue::LineQueue;
-pub use template::{DEFAULT_FORMAT, Format, Record};
+pub use template::{Format, Record};

@@ -4,9 +4,6 @@ use http::HeaderName;
 
 use crate::Error;
 
-/// The format Granian logs with when none is given.
-pub const DEFAULT_FORMAT: &str = r#"[%(time)s] %(addr)s - "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f"#;
-
 /// One request as the access log sees it once its response ended.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
@@ -101,6 +98,7 @@ enum Piece {
 /// `%(addr)s "%(method)s %(path)s" %(status)d`, or one JSON object per line.
 #[derive(Debug, Clone)]
 pub struct Format {
+    template: Box<str>,
     pieces: Vec<Piece>,
     json: bool,
     uses_time: bool,
@@ -124,6 +122,7 @@ impl Format {
     /// the header atoms `template` names.
     pub fn new(template: &str, json: bool) -> Result<Self, Error> {
         let mut format = Self {
+            template: template.into(),
             pieces: Vec::new(),
             json,
             uses_time: json,
@@ -132,6 +131,12 @@ impl Format {
         };
         format.parse(template)?;
         Ok(format)
+    }
+
+    /// The template the format was compiled from.
+    #[must_use]
+    pub fn template(&self) -> &str {
+        &self.template
     }
 
     /// The request headers the format names, lower-case, each once.
@@ -556,9 +561,11 @@ mod tests {
     }
 
     #[test]
-    fn default_format_matches_granian() {
+    fn granian_default_format_renders_as_granian_does() {
+        // `DEFAULT_ACCESS_LOG_FORMAT` in granian/log.py.
+        let format = r#"[%(time)s] %(addr)s - "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f"#;
         assert_eq!(
-            render(DEFAULT_FORMAT),
+            render(format),
             r#"[2024-01-31 12:00:00 +0000] 127.0.0.1 - "GET /a b HTTP/1.1" 200 1.235"#
         );
     }

@@ -29,26 +29,25 @@
 //! Every interface that runs its application on the loop (ASGI, RSGI) serves a request the
 //! same way, so that lives here once: [`serve_request`] takes the request from the protocol
 //! layer (with a backpressure permit, small bodies read whole first) and hands it to the
-//! interface on the loop thread; [`RequestBody`] feeds the rest of the body to the application
-//! with a bounded queue; [`LoopContext`] holds the loop's methods, the error logger and the
-//! backpressured [`LoopContext::send_chunk`] for streamed responses; [`bytes_from_py`] hands
-//! large Python buffers to the connection without a copy. Websockets go the same way:
-//! [`serve_websocket`] hands the request to the interface and waits for its decision, and a
-//! [`WebsocketSession`] carries messages both ways with a bound.
+//! interface on the loop thread; [`launch`] starts the application on it (the call, the task,
+//! the done-callback, an answer in its place when it fails), whatever the interface's
+//! [`Responder`]; [`RequestBody`] feeds the rest of the body to the application with a bounded
+//! queue; [`LoopContext`] holds the loop's methods, the error logger and the backpressured
+//! [`LoopContext::send_chunk`] for streamed responses. Websockets go the same way: [`serve_websocket`]
+//! hands the request to the interface and waits for its decision, [`launch`] starts the
+//! application, and a [`WebsocketSession`] carries messages both ways with a bound.
 
 mod awaitable;
 mod context;
 mod handle;
-mod path;
-mod pybytes;
+mod launch;
 mod request;
 mod websocket;
 
 pub use awaitable::{Done, Ready, resolve};
 pub use context::{LoopContext, TaskOutcome, reject};
 pub use handle::{Job, LoopHandle};
-pub use path::percent_decode;
-pub use pybytes::{bytes_from_py, bytes_from_str};
+pub use launch::{Responder, launch, must_fail};
 pub use request::{BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};
 pub use websocket::{
     WebsocketDecision, WebsocketDeliver, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,

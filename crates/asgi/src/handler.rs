@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, serve_request};
+use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, launch, serve_request};
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody};
 use granian_websocket::WebsocketLimits;
@@ -9,7 +9,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use tokio::sync::Semaphore;
 
-use crate::done::RequestDone;
 use crate::receive::AsgiReceive;
 use crate::send::AsgiSend;
 
@@ -117,8 +116,9 @@ impl Handler for AsgiHandler {
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(conn);
-        let websocket = match shared.websockets {
-            Some(_) => granian_websocket::handshake(&mut request),
+        let websocket = match &shared.websockets {
+            Some(limits) => granian_websocket::handshake(&mut request)
+                .map(|found| found.map(|handshake| (handshake, limits.clone()))),
             None => Ok(None),
         };
         async move {
@@ -131,7 +131,9 @@ impl Handler for AsgiHandler {
                     })
                     .await
                 }
-                Ok(Some(handshake)) => crate::websocket::serve(shared, request, handshake, conn).await,
+                Ok(Some((handshake, limits))) => {
+                    crate::websocket::serve(shared, request, handshake, conn, limits).await
+                }
                 Err(err) => err.response(),
             }
         }
@@ -146,28 +148,10 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         respond,
         started: _,
     } = start;
-    let send = match Py::new(py, AsgiSend::new(respond, Arc::clone(&body), Arc::clone(shared))) {
-        Ok(send) => send,
-        Err(err) => {
-            shared
-                .context
-                .log_error(py, "ASGI request setup failed", Some(err.value(py).as_any()));
-            return;
-        }
-    };
-    let launched = (|| -> PyResult<()> {
+    let send = AsgiSend::new(respond, Arc::clone(&body), Arc::clone(shared));
+    launch(py, &shared.app, &shared.context, send, |send| {
         let scope = crate::scope::http_scope(py, shared, &parts, &conn)?;
         let receive = Py::new(py, AsgiReceive::new(body, Arc::clone(shared)))?;
-        let coroutine = shared.app.bind(py).call1((scope, receive, send.clone_ref(py)))?;
-        let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = RequestDone::new(shared, send.clone_ref(py));
-        task.call_method1(pyo3::intern!(py, "add_done_callback"), (done,))?;
-        Ok(())
-    })();
-    if let Err(err) = launched {
-        shared
-            .context
-            .log_error(py, "Application exception", Some(err.value(py).as_any()));
-        send.borrow_mut(py).fail();
-    }
+        Ok((scope, receive, send.clone_ref(py)))
+    });
 }

@@ -5,7 +5,6 @@
 //! HTTP versions: it serves whatever [`granian_serve::Handler`] requests a protocol hands it.
 //! Lifespan runs in Python, before the server starts.
 
-mod done;
 mod error;
 mod handler;
 mod receive;

@@ -1,4 +1,4 @@
-use granian_aiobridge::percent_decode;
+use granian_pyconv::percent_decode;
 use granian_serve::{ConnInfo, RequestOrigin, Scheme, TlsInfo};
 use http::Version;
 use http::request::Parts;

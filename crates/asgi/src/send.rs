@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use granian_aiobridge::{RequestBody, bytes_from_py};
+use granian_aiobridge::{LoopContext, RequestBody, Responder, TaskOutcome, must_fail};
+use granian_pyconv::bytes_from_py;
 use granian_serve::{ResponseBody, StreamSender, error_response};
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
@@ -45,13 +46,13 @@ impl AsgiSend {
     }
 
     /// Whether the application completed its response.
-    pub(crate) fn is_complete(&self) -> bool {
+    fn is_complete(&self) -> bool {
         matches!(self.state, State::Done)
     }
 
-    /// The application failed or returned early: a 500 if nothing was sent yet, otherwise
-    /// the body is cut short so the client sees an incomplete response.
-    pub(crate) fn fail(&mut self) {
+    /// A 500 if nothing was sent yet, otherwise the body is cut short so the client sees an
+    /// incomplete response.
+    fn fail(&mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Pending(tx) | State::Started(tx, _) => {
                 let _ = tx.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
@@ -176,6 +177,24 @@ pub(crate) fn body_bytes(body: &Bound<'_, PyAny>) -> PyResult<Bytes> {
         return Ok(Bytes::from(array.to_vec()));
     }
     Err(Error::BadMessage("body must be bytes".into()).into())
+}
+
+impl Responder for AsgiSend {
+    const SETUP_FAILED: &'static str = "ASGI request setup failed";
+
+    fn context(&self) -> &LoopContext {
+        &self.shared.context
+    }
+
+    /// An exception, a cancellation or a return without completing the response fails it.
+    fn finished(&mut self, py: Python<'_>, outcome: TaskOutcome) {
+        let unanswered = !self.is_complete();
+        let cancelled = "Application task cancelled before completing its response";
+        let returned = "ASGI application returned without completing its response";
+        if must_fail(py, &self.shared.context, outcome, unanswered, cancelled, returned) {
+            self.fail();
+        }
+    }
 }
 
 #[pymethods]

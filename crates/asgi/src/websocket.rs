@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use granian_aiobridge::{
-    Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
-    bytes_from_str, resolve, serve_websocket,
+    LoopContext, Ready, Responder, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
+    WebsocketStart, launch, resolve, serve_websocket,
 };
+use granian_pyconv::bytes_from_str;
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
-use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
+use granian_websocket::{Command, Handshake, Message, Utf8Bytes, WebsocketLimits, is_sendable_close_code};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use pyo3::intern;
@@ -28,8 +29,8 @@ pub(crate) fn serve(
     request: Request<IncomingBody>,
     handshake: Handshake,
     conn: Arc<ConnInfo>,
+    limits: WebsocketLimits,
 ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
-    let limits = shared.websockets.clone().unwrap_or_default();
     serve_websocket(
         shared.context.handle().clone(),
         request,
@@ -49,33 +50,12 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: WebsocketStart) {
         decide,
         started: _,
     } = start;
-    let send = match Py::new(
-        py,
-        AsgiWebsocketSend::new(decide, Arc::clone(&session), Arc::clone(shared)),
-    ) {
-        Ok(send) => send,
-        Err(err) => {
-            shared
-                .context
-                .log_error(py, "ASGI websocket setup failed", Some(err.value(py).as_any()));
-            return;
-        }
-    };
-    let launched = (|| -> PyResult<()> {
+    let send = AsgiWebsocketSend::new(decide, Arc::clone(&session), Arc::clone(shared));
+    launch(py, &shared.app, &shared.context, send, |send| {
         let scope = crate::scope::websocket_scope(py, shared, &parts, &conn, &subprotocols)?;
         let receive = Py::new(py, AsgiWebsocketReceive::new(session, Arc::clone(shared)))?;
-        let coroutine = shared.app.bind(py).call1((scope, receive, send.clone_ref(py)))?;
-        let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = WebsocketDone::new(shared, send.clone_ref(py));
-        task.call_method1(intern!(py, "add_done_callback"), (done,))?;
-        Ok(())
-    })();
-    if let Err(err) = launched {
-        shared
-            .context
-            .log_error(py, "Application exception", Some(err.value(py).as_any()));
-        send.borrow_mut(py).end(true);
-    }
+        Ok((scope, receive, send.clone_ref(py)))
+    });
 }
 
 /// The ASGI message for what a read of the websocket gave.
@@ -326,6 +306,18 @@ impl AsgiWebsocketSend {
     }
 }
 
+impl Responder for AsgiWebsocketSend {
+    const SETUP_FAILED: &'static str = "ASGI websocket setup failed";
+
+    fn context(&self) -> &LoopContext {
+        &self.shared.context
+    }
+
+    fn finished(&mut self, _py: Python<'_>, outcome: TaskOutcome) {
+        self.end(outcome != TaskOutcome::Returned);
+    }
+}
+
 #[pymethods]
 impl AsgiWebsocketSend {
     fn __call__(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -433,34 +425,6 @@ impl AsgiWebsocketSend {
 
 fn disconnected() -> PyErr {
     Error::Disconnected.into()
-}
-
-/// The done-callback of a websocket's task: refuses or closes what the application left open,
-/// and logs an exception.
-#[pyclass(frozen, module = "granian._native")]
-pub(crate) struct WebsocketDone {
-    shared: Arc<Shared>,
-    send: Py<AsgiWebsocketSend>,
-}
-
-impl WebsocketDone {
-    fn new(shared: &Arc<Shared>, send: Py<AsgiWebsocketSend>) -> Self {
-        Self {
-            shared: Arc::clone(shared),
-            send,
-        }
-    }
-}
-
-#[pymethods]
-impl WebsocketDone {
-    fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
-        let context = &self.shared.context;
-        let mut send = self.send.bind(py).borrow_mut();
-        let failed = context.task_outcome(py, task)? != TaskOutcome::Returned;
-        send.end(failed);
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -13,35 +13,11 @@ use http_body_util::BodyExt;
 
 use crate::body::CompressedBody;
 use crate::encoder::{Encoder, compress};
-use crate::{Encoding, Error, compressible, negotiate};
+use crate::{Encoding, compressible, negotiate};
 
 /// Bodies of a known size up to this many bytes are compressed in one go and keep a
 /// `Content-Length`; larger ones stream through the encoder.
 const ONE_SHOT_LIMIT: u64 = 1024 * 1024;
-
-/// What [`ResponseLayer`] does to responses.
-#[derive(Debug, Clone, Default)]
-pub struct ResponseSettings {
-    /// The `Server` header for responses that do not set one; `None` adds none. The protocol
-    /// layers add it (see `granian_serve::set_server_header`), so that it costs no layer.
-    pub server: Option<HeaderValue>,
-    /// Response compression; `None` leaves bodies as they are.
-    pub compression: Option<CompressionSettings>,
-}
-
-impl ResponseSettings {
-    /// The `Server` header value `text` (an empty text, or `None`: no header).
-    pub fn server_header(text: Option<&str>) -> Result<Option<HeaderValue>, Error> {
-        match text.map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(text) => HeaderValue::from_str(text)
-                .ok()
-                .filter(|_| text.bytes().all(|byte| byte == b' ' || byte.is_ascii_graphic()))
-                .map(Some)
-                .ok_or_else(|| Error::BadServerHeader(text.to_owned())),
-        }
-    }
-}
 
 /// How responses are compressed.
 #[derive(Debug, Clone)]
@@ -51,15 +27,6 @@ pub struct CompressionSettings {
     /// The codings offered, in the server's order of preference (ties in the client's weights
     /// go to the earlier one).
     pub encodings: Vec<Encoding>,
-}
-
-impl Default for CompressionSettings {
-    fn default() -> Self {
-        Self {
-            min_size: 1024,
-            encodings: Encoding::ALL.to_vec(),
-        }
-    }
 }
 
 /// A [`Handler`] that compresses the response bodies of the one it wraps that the client accepts
@@ -72,17 +39,16 @@ impl Default for CompressionSettings {
 #[derive(Debug, Clone)]
 pub struct ResponseLayer<H> {
     handler: H,
-    settings: Option<Arc<ResponseSettings>>,
+    settings: Option<Arc<CompressionSettings>>,
 }
 
 impl<H> ResponseLayer<H> {
-    /// Finish the responses of `handler` as `settings` say.
+    /// Compress the responses of `handler` as `settings` say; `None` leaves them as they are.
     #[must_use]
-    pub fn new(handler: H, settings: ResponseSettings) -> Self {
-        let active = settings.compression.is_some();
+    pub fn new(handler: H, settings: Option<CompressionSettings>) -> Self {
         Self {
             handler,
-            settings: active.then(|| Arc::new(settings)),
+            settings: settings.map(Arc::new),
         }
     }
 }
@@ -99,19 +65,14 @@ impl<H: Handler> Handler for ResponseLayer<H> {
         let settings = Arc::clone(settings);
         // `Some(coding or identity)` when the response may be compressed, decided once the
         // response head is known.
-        let accepted = settings
-            .compression
-            .as_ref()
-            .filter(|_| request.method() != Method::HEAD)
-            .map(|compression| negotiate(request.headers().get_all(ACCEPT_ENCODING), &compression.encodings));
+        let accepted = (request.method() != Method::HEAD)
+            .then(|| negotiate(request.headers().get_all(ACCEPT_ENCODING), &settings.encodings));
         let response = self.handler.handle(request, conn);
         Either::Right(async move {
             let response = response.await;
-            match (accepted, &settings.compression) {
-                (Some(accepted), Some(compression)) => {
-                    compress_response(response, accepted, compression.min_size).await
-                }
-                _ => response,
+            match accepted {
+                Some(accepted) => compress_response(response, accepted, settings.min_size).await,
+                None => response,
             }
         })
     }
@@ -264,10 +225,10 @@ mod tests {
         }))
     }
 
-    fn compressing() -> ResponseSettings {
-        ResponseSettings {
-            server: ResponseSettings::server_header(Some("granian")).unwrap(),
-            compression: Some(CompressionSettings::default()),
+    fn compressing() -> CompressionSettings {
+        CompressionSettings {
+            min_size: 1024,
+            encodings: Encoding::ALL.to_vec(),
         }
     }
 
@@ -293,13 +254,13 @@ mod tests {
 
     #[tokio::test]
     async fn server_header_is_left_to_the_protocol_layers() {
-        let layer = ResponseLayer::new(text(b"x", &[]), compressing());
+        let layer = ResponseLayer::new(text(b"x", &[]), Some(compressing()));
         let (parts, _) = send(&layer, Method::GET, None).await;
         assert!(!parts.headers.contains_key(SERVER));
-        let layer = ResponseLayer::new(text(b"x", &[("server", "mine")]), compressing());
+        let layer = ResponseLayer::new(text(b"x", &[("server", "mine")]), Some(compressing()));
         let (parts, _) = send(&layer, Method::GET, None).await;
         assert_eq!(parts.headers[SERVER], "mine");
-        let layer = ResponseLayer::new(text(b"x", &[]), ResponseSettings::default());
+        let layer = ResponseLayer::new(text(b"x", &[]), None);
         assert!(layer.settings.is_none());
         let (parts, body) = send(&layer, Method::GET, Some("gzip")).await;
         assert!(!parts.headers.contains_key(SERVER));
@@ -313,7 +274,7 @@ mod tests {
                 BIG,
                 &[("etag", "\"v1\""), ("vary", "origin"), ("accept-ranges", "bytes")],
             ),
-            compressing(),
+            Some(compressing()),
         );
         let (parts, body) = send(&layer, Method::GET, Some("gzip")).await;
         assert_eq!(parts.headers[CONTENT_ENCODING], "gzip");
@@ -330,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn left_alone() {
-        let layer = ResponseLayer::new(text(BIG, &[("etag", "\"v1\"")]), compressing());
+        let layer = ResponseLayer::new(text(BIG, &[("etag", "\"v1\"")]), Some(compressing()));
         // HEAD, identity only, no Accept-Encoding.
         for (method, accept) in [
             (Method::HEAD, Some("gzip")),
@@ -345,11 +306,11 @@ mod tests {
             // A representation that varies, for a cache, unless nothing was looked at.
             assert_eq!(parts.headers.contains_key(VARY), method != Method::HEAD);
         }
-        let small = ResponseLayer::new(text(b"tiny", &[]), compressing());
+        let small = ResponseLayer::new(text(b"tiny", &[]), Some(compressing()));
         let (parts, _) = send(&small, Method::GET, Some("br")).await;
         assert!(!parts.headers.contains_key(CONTENT_ENCODING));
         assert!(!parts.headers.contains_key(VARY));
-        let image = ResponseLayer::new(text(BIG, &[]), compressing());
+        let image = ResponseLayer::new(text(BIG, &[]), Some(compressing()));
         let image = ResponseLayer {
             handler: Fixed(Arc::new(move || {
                 let mut response = (image.handler.0)();
@@ -377,7 +338,7 @@ mod tests {
             })
             .collect();
         let noise: &'static [u8] = Box::leak(noise.into_boxed_slice());
-        let layer = ResponseLayer::new(text(noise, &[]), compressing());
+        let layer = ResponseLayer::new(text(noise, &[]), Some(compressing()));
         let (parts, body) = send(&layer, Method::GET, Some("gzip")).await;
         assert!(!parts.headers.contains_key(CONTENT_ENCODING));
         assert_eq!(parts.headers[VARY], "accept-encoding");
@@ -403,13 +364,10 @@ mod tests {
                     .insert(CONTENT_LENGTH, HeaderValue::from_static("120"));
                 response
             })),
-            ResponseSettings {
-                server: None,
-                compression: Some(CompressionSettings {
-                    min_size: 0,
-                    encodings: vec![Encoding::Zstd],
-                }),
-            },
+            Some(CompressionSettings {
+                min_size: 0,
+                encodings: vec![Encoding::Zstd],
+            }),
         );
         let (parts, body) = send(&layer, Method::GET, Some("br, zstd;q=0.5")).await;
         assert_eq!(parts.headers[CONTENT_ENCODING], "zstd");
@@ -419,18 +377,6 @@ mod tests {
             zstd::stream::decode_all(&body[..]).unwrap(),
             b"data: tick\n\n".repeat(10)
         );
-    }
-
-    #[test]
-    fn server_header_values() {
-        assert_eq!(ResponseSettings::server_header(None).unwrap(), None);
-        assert_eq!(ResponseSettings::server_header(Some(" ")).unwrap(), None);
-        assert_eq!(
-            ResponseSettings::server_header(Some("my server/1.0")).unwrap().unwrap(),
-            "my server/1.0"
-        );
-        assert!(ResponseSettings::server_header(Some("bad\nvalue")).is_err());
-        assert!(ResponseSettings::server_header(Some("caf\u{e9}")).is_err());
     }
 
     #[test]

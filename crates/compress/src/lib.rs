@@ -1,5 +1,4 @@
-//! The response layer of granian: the `Server` header every response carries (unless switched
-//! off or set by the application) and on-the-fly response compression (brotli, zstd, gzip),
+//! The response layer of granian: on-the-fly response compression (brotli, zstd, gzip),
 //! negotiated from the request's `Accept-Encoding`. Streamed bodies are compressed as they
 //! go, flushed whenever the application pauses, so server-sent events keep flowing. Knows
 //! nothing about Python nor about any particular HTTP version.
@@ -13,5 +12,5 @@ mod negotiate;
 
 pub use decide::{compressible, compressible_type};
 pub use error::Error;
-pub use layer::{CompressionSettings, ResponseLayer, ResponseSettings};
+pub use layer::{CompressionSettings, ResponseLayer};
 pub use negotiate::{Encoding, negotiate};

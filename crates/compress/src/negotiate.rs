@@ -14,7 +14,7 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// Every coding, in the default order of preference: the best ratio for text first.
+    /// Every coding this server compresses with.
     pub const ALL: [Self; 3] = [Self::Brotli, Self::Zstd, Self::Gzip];
 
     /// The content-coding token, as in `Content-Encoding`.

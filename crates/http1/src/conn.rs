@@ -65,6 +65,7 @@ where
         limits.keep_alive_timeout,
     );
     let max_body_size = limits.max_body_size;
+    let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
@@ -92,22 +93,15 @@ where
         };
         let started = Arc::clone(&started);
         let closing = Arc::clone(&closing);
+        let server = server.clone();
         async move {
             let mut response = match outcome {
                 Outcome::Serve(response) => response.await,
                 Outcome::Switch(response) => response.await,
                 Outcome::Ready(response) => response,
             };
-            add_server_header(response.headers_mut());
-            if closing.load(Ordering::Relaxed) && response.status() != StatusCode::SWITCHING_PROTOCOLS {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                // The connection is no longer HTTP/1.1: no more deadlines between requests.
-                started.store(SWITCHED, Ordering::Relaxed);
-            }
+            let closing = closing.load(Ordering::Relaxed);
+            finish(&mut response, server.as_ref(), closing, &started);
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });
@@ -142,6 +136,20 @@ where
     tokio::select! {
         result = connection => result.map_err(Error::from),
         () = shutdown.reached(Phase::Closing) => Ok(()),
+    }
+}
+
+/// What every response gets on its way out: the `Server` header, `Connection: close` once the
+/// server drains (`closing`), and no more deadlines between requests after a protocol switch.
+fn finish(response: &mut Response<ResponseBody>, server: Option<&HeaderValue>, closing: bool, started: &AtomicU64) {
+    add_server_header(response.headers_mut(), server);
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // The connection is no longer HTTP/1.1.
+        started.store(SWITCHED, Ordering::Relaxed);
+    } else if closing {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
 }
 
@@ -194,7 +202,10 @@ async fn switch_protocols<U: Upgrades>(
 mod tests {
     use super::*;
     use crate::NoUpgrades;
-    use crate::fuzzing::{Echo, drive, limits};
+    use crate::testing::{limits, serve_bytes};
+    use granian_harness::{Echo, drive};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn serve_with(input: &[u8], limits: Http1Limits) -> String {
@@ -294,5 +305,105 @@ mod tests {
         let input = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{body}");
         let output = serve_with(input.as_bytes(), limits());
         assert!(output.starts_with("HTTP/1.1 200 "), "{output}");
+    }
+
+    #[test]
+    fn answers_a_plain_request() {
+        let out = serve_bytes(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc");
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nabc"), "{text}");
+    }
+
+    #[test]
+    fn garbage_gets_400() {
+        let out = serve_bytes(b"\x00\x01 nonsense\r\n\r\n");
+        assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 400"));
+    }
+
+    #[test]
+    fn oversized_head_gets_431() {
+        let mut input = b"GET / HTTP/1.1\r\nx-big: ".to_vec();
+        input.extend(std::iter::repeat_n(b'a', 64 * 1024));
+        input.extend_from_slice(b"\r\n\r\n");
+        let out = serve_bytes(&input);
+        assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 431"));
+    }
+
+    #[test]
+    fn empty_input_just_closes() {
+        assert!(serve_bytes(b"").is_empty());
+    }
+
+    // Round trips through a real connection: what goes in as a request body comes back as the
+    // response body, however it was framed.
+
+    fn encode_chunked(body: &[u8], size: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for chunk in body.chunks(size) {
+            wire.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            wire.extend_from_slice(chunk);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        wire
+    }
+
+    /// The body of the first response in `wire`, framed by its content-length.
+    fn first_body(wire: &[u8]) -> Option<Vec<u8>> {
+        let head_end = wire.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = std::str::from_utf8(&wire[..head_end]).ok()?;
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))?
+            .trim()
+            .parse()
+            .ok()?;
+        wire.get(head_end..head_end + length).map(<[u8]>::to_vec)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn chunked_round_trips(body in vec(any::<u8>(), 0..4096), size in 1usize..512) {
+            let mut request = b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            request.extend(encode_chunked(&body, size));
+            let response = serve_bytes(&request);
+            prop_assert_eq!(first_body(&response), Some(body));
+        }
+
+        #[test]
+        fn content_length_round_trips(body in vec(any::<u8>(), 0..4096)) {
+            let head = format!("POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n", body.len());
+            let mut request = head.into_bytes();
+            request.extend_from_slice(&body);
+            let response = serve_bytes(&request);
+            prop_assert_eq!(first_body(&response), Some(body));
+        }
+
+        #[test]
+        fn pipelined_requests_answered_in_order(bodies in vec(vec(any::<u8>(), 1..64), 1..6)) {
+            let mut request = Vec::new();
+            for body in &bodies {
+                let head = format!("POST / HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n", body.len());
+                request.extend(head.into_bytes());
+                request.extend_from_slice(body);
+            }
+            let mut response = serve_bytes(&request);
+            for body in &bodies {
+                let got = first_body(&response);
+                prop_assert_eq!(got.as_ref(), Some(body));
+                let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                response.drain(..head_end + body.len());
+            }
+            prop_assert!(response.is_empty());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(input in vec(any::<u8>(), 0..2048)) {
+            let response = serve_bytes(&input);
+            prop_assert!(response.is_empty() || response.starts_with(b"HTTP/1.1 "));
+        }
     }
 }

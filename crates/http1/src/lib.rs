@@ -8,13 +8,14 @@
 mod conn;
 mod deadline;
 mod error;
-// Reached by the fuzz target and the property tests, which build without `cfg(test)`.
-#[doc(hidden)]
-pub mod fuzzing;
+#[cfg(fuzzing)]
+pub mod fuzzing; // reaches internals for fuzz targets only
 mod limits;
+#[cfg(any(test, fuzzing))]
+mod testing;
 mod upgrade;
 
 pub use conn::serve_connection;
 pub use error::Error;
 pub use limits::Http1Limits;
-pub use upgrade::{NoUpgrades, UPGRADE_BODY_LIMIT, Upgrades, lists_token};
+pub use upgrade::{NoUpgrades, UPGRADE_BODY_LIMIT, Upgrades};

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use http::HeaderValue;
+
 /// The smallest read buffer hyper accepts; anything lower is raised to it.
 pub(crate) const MIN_BUFFER_SIZE: usize = 8192;
 
@@ -24,20 +26,8 @@ pub struct Http1Limits {
     /// Gather pipelined responses into fewer writes. hyper then buffers a streamed body
     /// without bound (its write buffer stops pushing back), so it is off by default.
     pub pipeline_flush: bool,
-}
-
-impl Default for Http1Limits {
-    fn default() -> Self {
-        Self {
-            keep_alive: true,
-            header_read_timeout: Some(Duration::from_secs(30)),
-            keep_alive_timeout: Some(Duration::from_secs(30)),
-            buffer_size: 417_792,
-            max_header_size: None,
-            max_body_size: None,
-            pipeline_flush: false,
-        }
-    }
+    /// The `Server` header put on every response that does not set one; `None` adds none.
+    pub server: Option<HeaderValue>,
 }
 
 impl Http1Limits {
@@ -53,12 +43,13 @@ impl Http1Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
 
     #[test]
     fn buffer_never_below_hyper_minimum() {
         let limits = Http1Limits {
             buffer_size: 10,
-            ..Http1Limits::default()
+            ..testing::limits()
         };
         assert_eq!(limits.effective_buffer_size(), MIN_BUFFER_SIZE);
     }
@@ -68,12 +59,13 @@ mod tests {
         let limits = Http1Limits {
             buffer_size: 16_384,
             max_header_size: Some(65_536),
-            ..Http1Limits::default()
+            ..testing::limits()
         };
         assert_eq!(limits.effective_buffer_size(), 65_536);
         let limits = Http1Limits {
+            buffer_size: 417_792,
             max_header_size: Some(1024),
-            ..Http1Limits::default()
+            ..testing::limits()
         };
         assert_eq!(limits.effective_buffer_size(), 417_792);
     }

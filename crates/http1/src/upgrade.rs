@@ -63,16 +63,6 @@ pub(crate) fn body_fits(headers: &HeaderMap) -> bool {
     }
 }
 
-/// Whether a comma-separated header (`connection`, `upgrade`) lists `token`, in any case.
-#[must_use]
-pub fn lists_token(headers: &HeaderMap, name: &header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|text| text.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,14 +82,5 @@ mod tests {
         assert!(!body_fits(&headers(&[("content-length", "1048577")])));
         assert!(!body_fits(&headers(&[("content-length", "x")])));
         assert!(!body_fits(&headers(&[("transfer-encoding", "chunked")])));
-    }
-
-    #[test]
-    fn tokens_in_lists() {
-        let map = headers(&[("connection", "keep-alive"), ("connection", "Upgrade, HTTP2-Settings")]);
-        assert!(lists_token(&map, &header::CONNECTION, "upgrade"));
-        assert!(lists_token(&map, &header::CONNECTION, "http2-settings"));
-        assert!(!lists_token(&map, &header::CONNECTION, "close"));
-        assert!(!lists_token(&map, &header::UPGRADE, "h2c"));
     }
 }

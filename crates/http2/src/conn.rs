@@ -15,6 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{Error, Http2Limits};
 
+/// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// While draining, how often a connection that has not closed after its GOAWAY checks whether
 /// it still has a request in flight. A client that never completes the GOAWAY handshake (it
 /// stopped reading) is dropped at the first check that finds it idle.
@@ -52,6 +55,7 @@ where
     let inflight = InFlight::new();
     let counter = inflight.clone();
     let max_body_size = limits.max_body_size;
+    let server = limits.server.clone();
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
         // An extended CONNECT (a websocket) turns its stream into a tunnel that lives on after
@@ -69,12 +73,13 @@ where
         // The handler's future is boxed already (`granian_serve::Boxed`) when it is large.
         let admitted = admit(request, limit)
             .map(|(request, overflow)| within_limit(handler.handle(request, &conn), overflow, false));
+        let server = server.clone();
         async move {
             let mut response = match admitted {
                 Ok(response) => response.await,
                 Err(_) => payload_too_large(false),
             };
-            add_server_header(response.headers_mut());
+            add_server_header(response.headers_mut(), server.as_ref());
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 `Upgrade: h2c` path (RFC 7540 §3.2; RFC 9113 deprecates but does not forbid
-//! it, and `curl --http2` still takes it).
+//! The HTTP/2 end of the HTTP/1.1 `Upgrade: h2c` path (RFC 7540 §3.2; RFC 9113 deprecates but
+//! does not forbid it, and `curl --http2` still takes it). The HTTP/1.1 end (which requests
+//! switch, the 101) is `granian_http1::Upgrades`; the two meet in `granian_dispatch`.
 //!
 //! After the 101 response the client sends the HTTP/2 connection preface, and the request
 //! that asked for the upgrade is to be answered on stream 1. hyper's HTTP/2 server has no
@@ -17,16 +18,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use granian_http1::{Upgrades, lists_token};
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, ShutdownWatch};
+use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, ShutdownWatch, lists_token};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{Http2Limits, PREFACE, serve_connection};
+use crate::{Error, Http2Limits, PREFACE, serve_connection};
 
 /// HEADERS and CONTINUATION payloads are cut to the smallest frame size every HTTP/2 peer
 /// accepts (RFC 9113 §4.2).
@@ -314,19 +312,19 @@ impl<I: AsyncRead + Unpin> AsyncRead for Injected<I> {
     }
 }
 
-crate::sniff::write_through!(Injected);
+granian_serve::write_through!(Injected);
 
 /// Hands the upgrading request's body (and its length) to the first request served, which is
 /// stream 1; later requests pass through untouched.
 #[derive(Clone)]
-pub struct FirstBody<H> {
+struct FirstBody<H> {
     handler: H,
     body: Arc<Mutex<Option<Bytes>>>,
 }
 
 impl<H> FirstBody<H> {
     /// Attach `body` to the first request `handler` gets.
-    pub fn new(handler: H, body: Bytes) -> Self {
+    fn new(handler: H, body: Bytes) -> Self {
         Self {
             handler,
             body: Arc::new(Mutex::new(Some(body))),
@@ -353,43 +351,25 @@ impl<H: Handler> Handler for FirstBody<H> {
     }
 }
 
-/// Switches HTTP/1.1 connections that ask for it to HTTP/2 and serves them with the handler.
-#[derive(Clone)]
-pub struct H2cUpgrade<H> {
+/// Serve HTTP/2 on a connection switched from HTTP/1.1 by `Upgrade: h2c`: `io` continues right
+/// after the 101 response, and `request` (the request that asked for the switch, its body read
+/// whole) is answered on stream 1. Otherwise as [`serve_connection`].
+pub async fn serve_upgraded<I, H>(
+    io: I,
+    request: Request<Bytes>,
     handler: H,
     conn: Arc<ConnInfo>,
-    limits: Arc<Http2Limits>,
-}
-
-impl<H> H2cUpgrade<H> {
-    /// Upgrades for one connection.
-    pub fn new(handler: H, conn: Arc<ConnInfo>, limits: Arc<Http2Limits>) -> Self {
-        Self { handler, conn, limits }
-    }
-}
-
-impl<H: Handler> Upgrades for H2cUpgrade<H> {
-    fn accept(&self, headers: &HeaderMap) -> Option<HeaderValue> {
-        is_h2c_upgrade(headers).then_some(HeaderValue::from_static("h2c"))
-    }
-
-    fn serve(
-        &self,
-        request: Request<Bytes>,
-        io: TokioIo<Upgraded>,
-        watch: ShutdownWatch,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let (parts, body) = request.into_parts();
-        let frames = stream_one_frames(&encode_request_head(&parts, self.conn.scheme.as_str()));
-        let io = Injected::new(io, frames);
-        let handler = FirstBody::new(self.handler.clone(), body);
-        let conn = Arc::clone(&self.conn);
-        let limits = Arc::clone(&self.limits);
-        async move {
-            // Errors end the connection; hyper already sent GOAWAY where it could.
-            let _ = serve_connection(io, handler, conn, &limits, watch).await;
-        }
-    }
+    limits: &Http2Limits,
+    watch: ShutdownWatch,
+) -> Result<(), Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let (parts, body) = request.into_parts();
+    let frames = stream_one_frames(&encode_request_head(&parts, conn.scheme.as_str()));
+    let io = Injected::new(io, frames);
+    serve_connection(io, FirstBody::new(handler, body), conn, limits, watch).await
 }
 
 #[cfg(test)]

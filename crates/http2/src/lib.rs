@@ -1,23 +1,17 @@
-//! HTTP/2 connections over cleartext: with prior knowledge, told apart from HTTP/1.1 on a
-//! shared port by the connection preface ([`sniff`]), and reached from HTTP/1.1 through
-//! `Upgrade: h2c` ([`H2cUpgrade`]). [`serve`] picks among them for a [`HttpMode`]; [`serve_tls`]
-//! picks by the protocol a TLS handshake agreed on (ALPN). Knows
-//! nothing about Python; interfaces plug in through [`granian_serve::Handler`].
+//! HTTP/2 connections on hyper: with prior knowledge ([`serve_connection`]), and the HTTP/2 end
+//! of the HTTP/1.1 `Upgrade: h2c` path ([`serve_upgraded`]: the upgrading request re-encoded as
+//! stream 1's HEADERS, [`encode_request_head`] and [`stream_one_frames`], slipped into the
+//! client's opening bytes by [`Injected`]; [`is_h2c_upgrade`] and [`decode_settings`] judge the
+//! request that asks). Knows nothing of HTTP/1.1 connections, which version a connection speaks
+//! (`granian_dispatch` decides), nor of Python; interfaces plug in through
+//! [`granian_serve::Handler`].
 
 mod conn;
-mod dispatch;
 mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 mod h2c;
 mod limits;
-mod sniff;
 
-pub use conn::serve_connection;
-pub use dispatch::{HttpMode, Protocols, serve, serve_tls};
+pub use conn::{PREFACE, serve_connection};
 pub use error::Error;
-pub use h2c::{
-    FirstBody, H2cUpgrade, Injected, decode_settings, encode_request_head, is_h2c_upgrade, stream_one_frames,
-};
+pub use h2c::{Injected, decode_settings, encode_request_head, is_h2c_upgrade, serve_upgraded, stream_one_frames};
 pub use limits::Http2Limits;
-pub use sniff::{PREFACE, Prefixed, Sniffed, classify, sniff};

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use http::HeaderValue;
+
 /// How HTTP/2 connections are bounded.
 #[derive(Debug, Clone)]
 pub struct Http2Limits {
@@ -23,21 +25,6 @@ pub struct Http2Limits {
     pub keep_alive_timeout: Duration,
     /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
     pub max_body_size: Option<u64>,
-}
-
-impl Default for Http2Limits {
-    fn default() -> Self {
-        Self {
-            max_concurrent_streams: 200,
-            initial_connection_window_size: 1024 * 1024,
-            initial_stream_window_size: 1024 * 1024,
-            max_frame_size: 16 * 1024,
-            max_headers_size: 16 * 1024,
-            max_send_buffer_size: 400 * 1024,
-            adaptive_window: false,
-            keep_alive_interval: None,
-            keep_alive_timeout: Duration::from_secs(20),
-            max_body_size: None,
-        }
-    }
+    /// The `Server` header put on every response that does not set one; `None` adds none.
+    pub server: Option<HeaderValue>,
 }

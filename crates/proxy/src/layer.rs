@@ -44,6 +44,18 @@ impl ProxySettings {
         Ok(Self { trusted, path_prefix })
     }
 
+    /// The peers whose proxy headers are read; `None` reads them from nobody.
+    #[must_use]
+    pub fn trusted(&self) -> Option<&TrustedProxies> {
+        self.trusted.as_ref()
+    }
+
+    /// The path the application is mounted under, without a trailing `/`; `None` for none.
+    #[must_use]
+    pub fn path_prefix(&self) -> Option<&str> {
+        self.path_prefix.as_deref()
+    }
+
     /// Whether requests pass through untouched.
     #[must_use]
     pub fn is_off(&self) -> bool {

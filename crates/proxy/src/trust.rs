@@ -1,3 +1,4 @@
+use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -93,6 +94,35 @@ impl TrustedProxies {
     }
 }
 
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits = if self.address.is_ipv4() { 32 } else { 128 };
+        if self.length == bits {
+            write!(f, "{}", self.address)
+        } else {
+            write!(f, "{}/{}", self.address, self.length)
+        }
+    }
+}
+
+/// The list as it was understood, in the spelling [`FromStr`] reads: `*` first when everyone
+/// is trusted, then each address or network in its canonical form (a network as long as its
+/// address is written as the bare address), comma-separated.
+impl fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut separator = "";
+        if self.everyone {
+            f.write_str("*")?;
+            separator = ",";
+        }
+        for network in &self.networks {
+            write!(f, "{separator}{network}")?;
+            separator = ",";
+        }
+        Ok(())
+    }
+}
+
 /// A comma-separated list of IP addresses, networks (`address/length`) and `*`. Spaces around
 /// entries and empty entries are ignored; an empty list trusts no IP peer.
 impl FromStr for TrustedProxies {
@@ -121,6 +151,14 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn displays_as_understood() {
+        let list = trusted(" 127.0.0.1 , 0:0:0:0:0:0:0:1,10.0.0.0/8,,*,192.168.1.0/24,10.1.1.1/32");
+        assert_eq!(list.to_string(), "*,127.0.0.1,::1,10.0.0.0/8,192.168.1.0/24,10.1.1.1");
+        assert_eq!(trusted(&list.to_string()), list);
+        assert_eq!(trusted("").to_string(), "");
     }
 
     #[test]

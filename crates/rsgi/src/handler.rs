@@ -1,15 +1,13 @@
 use std::sync::Arc;
 
-use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, serve_request};
+use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, launch, serve_request};
 use granian_serve::IncomingBody;
 use granian_serve::{ConnInfo, Handler, ResponseBody};
 use granian_websocket::WebsocketLimits;
 use http::{Request, Response};
-use pyo3::intern;
 use pyo3::prelude::*;
 use tokio::sync::Semaphore;
 
-use crate::done::RequestDone;
 use crate::protocol::RsgiProtocol;
 use crate::scope::RsgiScope;
 
@@ -71,8 +69,9 @@ impl Handler for RsgiHandler {
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(conn);
-        let websocket = match shared.websockets {
-            Some(_) => granian_websocket::handshake(&mut request),
+        let websocket = match &shared.websockets {
+            Some(limits) => granian_websocket::handshake(&mut request)
+                .map(|found| found.map(|handshake| (handshake, limits.clone()))),
             None => Ok(None),
         };
         async move {
@@ -85,7 +84,9 @@ impl Handler for RsgiHandler {
                     })
                     .await
                 }
-                Ok(Some(handshake)) => crate::websocket::serve(shared, request, handshake, conn).await,
+                Ok(Some((handshake, limits))) => {
+                    crate::websocket::serve(shared, request, handshake, conn, limits).await
+                }
                 Err(err) => err.response(),
             }
         }
@@ -100,27 +101,9 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         respond,
         started: _,
     } = start;
-    let protocol = match Py::new(py, RsgiProtocol::new(Arc::clone(shared), body, respond)) {
-        Ok(protocol) => protocol,
-        Err(err) => {
-            shared
-                .context
-                .log_error(py, "RSGI request setup failed", Some(err.value(py).as_any()));
-            return;
-        }
-    };
-    let launched = (|| -> PyResult<()> {
+    let protocol = RsgiProtocol::new(Arc::clone(shared), body, respond);
+    launch(py, &shared.app, &shared.context, protocol, |protocol| {
         let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn)?)?;
-        let coroutine = shared.app.bind(py).call1((scope, protocol.clone_ref(py)))?;
-        let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = RequestDone::new(shared, protocol.clone_ref(py));
-        task.call_method1(intern!(py, "add_done_callback"), (done,))?;
-        Ok(())
-    })();
-    if let Err(err) = launched {
-        shared
-            .context
-            .log_error(py, "Application exception", Some(err.value(py).as_any()));
-        protocol.borrow_mut(py).fail();
-    }
+        Ok((scope, protocol.clone_ref(py)))
+    });
 }

@@ -9,7 +9,6 @@
 //! get a `ws` scope and a websocket protocol: `accept()` gives a transport that receives and
 //! sends messages, `close(status)` refuses (before the accept) or closes (after it).
 
-mod done;
 mod error;
 mod file;
 mod handler;

@@ -2,7 +2,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use granian_aiobridge::{BodyEvent, Read, Ready, RequestBody, bytes_from_str, reject, resolve};
+use granian_aiobridge::{
+    BodyEvent, LoopContext, Read, Ready, RequestBody, Responder, TaskOutcome, must_fail, reject, resolve,
+};
+use granian_pyconv::bytes_from_str;
 use granian_serve::{ResponseBody, StreamSender, error_response};
 use http::{Response, StatusCode};
 use pyo3::exceptions::PyStopAsyncIteration;
@@ -90,20 +93,13 @@ impl RsgiProtocol {
     }
 
     /// Whether no response was started.
-    pub(crate) fn is_pending(&self) -> bool {
+    fn is_pending(&self) -> bool {
         matches!(self.responding, Responding::Pending(_))
     }
 
-    /// The application's task ended well: a streamed response ends cleanly.
-    pub(crate) fn finish(&mut self) {
-        if let Responding::Streaming(slot) = &self.responding {
-            slot.lock().take();
-        }
-    }
-
-    /// The application failed: a 500 if nothing was sent yet, otherwise a streamed body is cut
-    /// short so the client sees an incomplete response.
-    pub(crate) fn fail(&mut self) {
+    /// A 500 if nothing was sent yet, otherwise a streamed body is cut short so the client sees
+    /// an incomplete response.
+    fn fail(&mut self) {
         match std::mem::replace(&mut self.responding, Responding::Sent) {
             Responding::Pending(respond) => {
                 let _ = respond.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
@@ -151,6 +147,27 @@ impl RsgiProtocol {
             return Err(Error::ResponseComplete.into());
         }
         Ok(())
+    }
+}
+
+impl Responder for RsgiProtocol {
+    const SETUP_FAILED: &'static str = "RSGI request setup failed";
+
+    fn context(&self) -> &LoopContext {
+        &self.shared.context
+    }
+
+    /// A streamed response ends cleanly when the task returned; an exception, a cancellation or
+    /// a return without a response fails it.
+    fn finished(&mut self, py: Python<'_>, outcome: TaskOutcome) {
+        let unanswered = self.is_pending();
+        let cancelled = "Application task cancelled before sending a response";
+        let returned = "RSGI application returned without sending a response";
+        if must_fail(py, &self.shared.context, outcome, unanswered, cancelled, returned) {
+            self.fail();
+        } else if let Responding::Streaming(slot) = &self.responding {
+            slot.lock().take();
+        }
     }
 }
 

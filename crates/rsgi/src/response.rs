@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use granian_aiobridge::bytes_from_py;
+use granian_pyconv::bytes_from_py;
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use pyo3::prelude::*;

@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use granian_aiobridge::percent_decode;
+use granian_pyconv::percent_decode;
 use granian_serve::{ConnInfo, RequestOrigin};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version, header};

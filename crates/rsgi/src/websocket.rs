@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use granian_aiobridge::{
-    Ready, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession, WebsocketStart,
-    bytes_from_str, resolve, serve_websocket,
+    LoopContext, Ready, Responder, TaskOutcome, WebsocketDecision, WebsocketEvent, WebsocketRead, WebsocketSession,
+    WebsocketStart, launch, resolve, serve_websocket,
 };
+use granian_pyconv::bytes_from_str;
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
-use granian_websocket::{Command, Handshake, Message, Utf8Bytes, is_sendable_close_code};
+use granian_websocket::{Command, Handshake, Message, Utf8Bytes, WebsocketLimits, is_sendable_close_code};
 use http::{HeaderMap, Request, Response, StatusCode};
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use tokio::sync::oneshot;
@@ -35,8 +35,8 @@ pub(crate) fn serve(
     request: Request<IncomingBody>,
     handshake: Handshake,
     conn: Arc<ConnInfo>,
+    limits: WebsocketLimits,
 ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
-    let limits = shared.websockets.clone().unwrap_or_default();
     serve_websocket(
         shared.context.handle().clone(),
         request,
@@ -55,32 +55,11 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: WebsocketStart) {
         decide,
         ..
     } = start;
-    let protocol = match Py::new(py, RsgiWebsocketProtocol::new(Arc::clone(shared), session, decide)) {
-        Ok(protocol) => protocol,
-        Err(err) => {
-            shared
-                .context
-                .log_error(py, "RSGI websocket setup failed", Some(err.value(py).as_any()));
-            return;
-        }
-    };
-    let launched = (|| -> PyResult<()> {
+    let protocol = RsgiWebsocketProtocol::new(Arc::clone(shared), session, decide);
+    launch(py, &shared.app, &shared.context, protocol, |protocol| {
         let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn)?.for_websocket())?;
-        let coroutine = shared.app.bind(py).call1((scope, protocol.clone_ref(py)))?;
-        let task = shared.context.spawn_task(py, &coroutine)?;
-        let done = WebsocketDone {
-            shared: Arc::clone(shared),
-            protocol: protocol.clone_ref(py),
-        };
-        task.call_method1(intern!(py, "add_done_callback"), (done,))?;
-        Ok(())
-    })();
-    if let Err(err) = launched {
-        shared
-            .context
-            .log_error(py, "Application exception", Some(err.value(py).as_any()));
-        protocol.borrow_mut(py).end(true);
-    }
+        Ok((scope, protocol.clone_ref(py)))
+    });
 }
 
 /// One received websocket message: `kind` 0 (closed, `data` None), 1 (bytes) or 2 (str).
@@ -172,6 +151,18 @@ impl RsgiWebsocketProtocol {
             State::Accepted(_) | State::Closed => {}
         }
         self.session.finish();
+    }
+}
+
+impl Responder for RsgiWebsocketProtocol {
+    const SETUP_FAILED: &'static str = "RSGI websocket setup failed";
+
+    fn context(&self) -> &LoopContext {
+        &self.shared.context
+    }
+
+    fn finished(&mut self, _py: Python<'_>, outcome: TaskOutcome) {
+        self.end(outcome != TaskOutcome::Returned);
     }
 }
 
@@ -275,25 +266,6 @@ impl RsgiWebsocketTransport {
         let text = unsafe { Utf8Bytes::from_bytes_unchecked(bytes) };
         self.session
             .send(py, &self.shared.context, Command::Send(Message::Text(text)), closed)
-    }
-}
-
-/// The done-callback of a websocket's task: refuses or closes what the application left open,
-/// and logs an exception.
-#[pyclass(frozen, module = "granian._native")]
-pub(crate) struct WebsocketDone {
-    shared: Arc<Shared>,
-    protocol: Py<RsgiWebsocketProtocol>,
-}
-
-#[pymethods]
-impl WebsocketDone {
-    fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
-        let context = &self.shared.context;
-        let mut protocol = self.protocol.bind(py).try_borrow_mut()?;
-        let failed = context.task_outcome(py, task)? != TaskOutcome::Returned;
-        protocol.end(failed);
-        Ok(())
     }
 }
 

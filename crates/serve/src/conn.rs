@@ -122,8 +122,8 @@ impl<H: Handler> Handler for Boxed<H> {
     }
 }
 
-/// A short plain-text response for errors the server itself produces, with the `Server` header
-/// set by [`set_server_header`](crate::set_server_header).
+/// A short plain-text response for errors the server itself produces. The protocol layer that
+/// sends it adds the `Server` header, as to every response (see [`add_server_header`](crate::add_server_header)).
 #[must_use]
 pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
     let reason = status.canonical_reason().unwrap_or("Error");
@@ -134,9 +134,6 @@ pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Some(server) = crate::server_header() {
-        headers.insert(header::SERVER, server);
-    }
     response
 }
 

@@ -3,32 +3,34 @@
 //! answers with, the per-connection [`ConnInfo`] (with its [`TlsInfo`] on TLS), the accept
 //! loop over a listening socket (TCP or Unix, [`Listener`]), the request body limit ([`admit`]),
 //! the [`Shutdown`] phases every connection follows and the [`InFlight`] count that tells an idle
-//! connection from a busy one, and the [`RequestCount`] a worker checks against its
-//! `max_requests`. Knows nothing about Python nor about
-//! any particular HTTP version.
+//! connection from a busy one, the [`RequestCount`] a worker checks against its
+//! `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
+//! [`add_server_header`], [`write_through!`]). Knows nothing about Python nor about any
+//! particular HTTP version.
 
 mod body;
 mod conn;
 mod counted;
 mod error;
+mod headers;
 mod incoming;
 mod inflight;
 mod limit;
 mod listener;
 mod origin;
-mod server_header;
 mod shutdown;
 mod tally;
+mod write_through;
 
 pub use body::{BodyAborted, ResponseBody, StreamSender};
 pub use conn::{Boxed, ConnInfo, Handler, Scheme, TlsInfo, error_response};
 pub use counted::{Counted, RequestCount};
 pub use error::Error;
+pub use headers::{add_server_header, lists_token};
 pub use incoming::{BodyError, IncomingBody, Limited};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
 pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
 pub use origin::{ClientAddr, RequestOrigin};
-pub use server_header::{add_server_header, server_header, set_server_header};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
 pub use tally::Tallied;

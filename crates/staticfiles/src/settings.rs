@@ -84,11 +84,24 @@ impl StaticSettings {
         })
     }
 
-    pub(crate) fn index(&self) -> Option<&str> {
+    /// Each route (`/` for the root route, others without a trailing `/`) and the directory
+    /// it serves (resolved), longest route first.
+    pub fn mounts(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.mounts.iter().map(|mount| {
+            let route = if mount.route.is_empty() { "/" } else { &*mount.route };
+            (route, mount.root.path())
+        })
+    }
+
+    /// The file served for a directory, if any.
+    #[must_use]
+    pub fn index(&self) -> Option<&str> {
         self.index.as_deref()
     }
 
-    pub(crate) fn expires(&self) -> Option<Duration> {
+    /// How long clients may cache what they get (whole seconds); `None` sends no cache headers.
+    #[must_use]
+    pub fn expires(&self) -> Option<Duration> {
         self.expires
     }
 
@@ -127,6 +140,17 @@ mod tests {
         let settings = settings(&["/s", "/s/img"]);
         assert_eq!(&*settings.find("/s/img/a.png").unwrap().0.route, "/s/img");
         assert_eq!(&*settings.find("/s/a.png").unwrap().0.route, "/s");
+    }
+
+    #[test]
+    fn mounts_read_back_longest_first() {
+        let dir = std::fs::canonicalize(std::env::temp_dir()).unwrap();
+        let settings = settings(&["/", "/s/img/", "/s"]);
+        let mounts: Vec<_> = settings.mounts().collect();
+        assert_eq!(
+            mounts,
+            [("/s/img", dir.as_path()), ("/s", dir.as_path()), ("/", dir.as_path())]
+        );
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl TlsAcceptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TlsVersion;
     use std::path::PathBuf;
 
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -136,13 +137,20 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
     }
 
-    async fn handshake(client_alpn: &[&[u8]]) -> (Accepted<tokio::io::DuplexStream>, Vec<u8>) {
-        let settings = TlsSettings {
+    fn settings(alpn: Vec<Vec<u8>>) -> TlsSettings {
+        TlsSettings {
             certificate: data("cert.pem"),
             key: data("key.pem"),
-            alpn: vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
-            ..TlsSettings::default()
-        };
+            key_password: None,
+            min_version: TlsVersion::Tls12,
+            alpn,
+            client_ca: None,
+            client_verify: false,
+        }
+    }
+
+    async fn handshake(client_alpn: &[&[u8]]) -> (Accepted<tokio::io::DuplexStream>, Vec<u8>) {
+        let settings = settings(vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]);
         let acceptor = TlsAcceptor::new(&settings, Some(Duration::from_secs(5))).unwrap();
         let mut client_config =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -201,12 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn handshake_times_out() {
-        let settings = TlsSettings {
-            certificate: data("cert.pem"),
-            key: data("key.pem"),
-            ..TlsSettings::default()
-        };
-        let acceptor = TlsAcceptor::new(&settings, Some(Duration::from_millis(50))).unwrap();
+        let acceptor = TlsAcceptor::new(&settings(Vec::new()), Some(Duration::from_millis(50))).unwrap();
         let (_client, server_io) = tokio::io::duplex(1024);
         assert!(matches!(acceptor.accept(server_io).await, Err(Error::HandshakeTimeout)));
     }

@@ -12,10 +12,9 @@ pub const ALPN_H2: &[u8] = b"h2";
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// The oldest TLS version a server accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsVersion {
     /// TLS 1.2 and 1.3.
-    #[default]
     Tls12,
     /// TLS 1.3 only.
     Tls13,
@@ -32,6 +31,15 @@ impl TlsVersion {
         }
     }
 
+    /// The CLI spelling, `tls1.2` or `tls1.3`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls12 => "tls1.2",
+            Self::Tls13 => "tls1.3",
+        }
+    }
+
     fn versions(self) -> &'static [&'static SupportedProtocolVersion] {
         static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
         match self {
@@ -42,7 +50,7 @@ impl TlsVersion {
 }
 
 /// Where a server's TLS material is and how clients are received.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TlsSettings {
     /// PEM file with the certificate chain, the server's own certificate first.
     pub certificate: PathBuf,
@@ -112,8 +120,10 @@ mod tests {
             certificate: data("cert.pem"),
             key: data("key-encrypted.pem"),
             key_password: Some("secret".into()),
+            min_version: TlsVersion::Tls12,
             alpn: vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
-            ..TlsSettings::default()
+            client_ca: None,
+            client_verify: false,
         }
     }
 
@@ -122,6 +132,9 @@ mod tests {
         assert_eq!(TlsVersion::parse("tls1.2"), Some(TlsVersion::Tls12));
         assert_eq!(TlsVersion::parse("tls1.3"), Some(TlsVersion::Tls13));
         assert_eq!(TlsVersion::parse("ssl3"), None);
+        for version in [TlsVersion::Tls12, TlsVersion::Tls13] {
+            assert_eq!(TlsVersion::parse(version.as_str()), Some(version));
+        }
     }
 
     #[test]

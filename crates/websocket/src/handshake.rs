@@ -1,5 +1,5 @@
-use granian_serve::{ResponseBody, ShutdownWatch};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use granian_serve::{ResponseBody, ShutdownWatch, lists_token};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 
@@ -25,15 +25,6 @@ pub struct Handshake {
     extensions: Vec<HeaderValue>,
     on_upgrade: OnUpgrade,
     shutdown: Option<ShutdownWatch>,
-}
-
-/// Whether a comma-separated header lists `token`, in any case.
-fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|text| text.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
-    })
 }
 
 /// Whether `key` is what RFC 6455 §4.1 asks for: 16 bytes in base64, which is 22 characters
@@ -199,6 +190,18 @@ impl Handshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderName;
+    use std::time::Duration;
+
+    fn limits() -> WebsocketLimits {
+        WebsocketLimits {
+            max_message_size: 1 << 20,
+            ping_interval: None,
+            ping_timeout: Duration::from_secs(20),
+            close_timeout: WebsocketLimits::CLOSE_TIMEOUT,
+            deflate: true,
+        }
+    }
 
     fn request(version: Version, method: Method, pairs: &[(&'static str, &'static str)]) -> Request<()> {
         let mut request = Request::builder().method(method).version(version).uri("/ws");
@@ -242,7 +245,7 @@ mod tests {
                 (HeaderName::from_static("x-app"), HeaderValue::from_static("1")),
                 (header::CONNECTION, HeaderValue::from_static("close")),
             ]),
-            WebsocketLimits::default(),
+            limits(),
         );
         assert_eq!(response.status(), 101);
         let headers = response.headers();
@@ -301,11 +304,10 @@ mod tests {
             )])
         };
         let mut req = request(Version::HTTP_11, Method::GET, &pairs);
-        let (response, pending) =
-            handshake(&mut req)
-                .unwrap()
-                .unwrap()
-                .accept(None, app_headers(), WebsocketLimits::default());
+        let (response, pending) = handshake(&mut req)
+            .unwrap()
+            .unwrap()
+            .accept(None, app_headers(), limits());
         assert_eq!(response.headers()["sec-websocket-extensions"], "permessage-deflate");
         assert_eq!(response.headers().get_all("sec-websocket-extensions").iter().count(), 1);
         assert!(pending.deflate().is_some());
@@ -313,7 +315,7 @@ mod tests {
         // Switched off: declined, and an application cannot claim an extension either.
         let off = WebsocketLimits {
             deflate: false,
-            ..WebsocketLimits::default()
+            ..limits()
         };
         let mut req = request(Version::HTTP_11, Method::GET, &pairs);
         let (response, pending) = handshake(&mut req).unwrap().unwrap().accept(None, app_headers(), off);
@@ -334,11 +336,10 @@ mod tests {
         );
         req.extensions_mut()
             .insert(hyper::ext::Protocol::from_static("websocket"));
-        let (response, pending) =
-            handshake(&mut req)
-                .unwrap()
-                .unwrap()
-                .accept(None, HeaderMap::new(), WebsocketLimits::default());
+        let (response, pending) = handshake(&mut req)
+            .unwrap()
+            .unwrap()
+            .accept(None, HeaderMap::new(), limits());
         assert_eq!(
             response.headers()["sec-websocket-extensions"],
             "permessage-deflate; server_no_context_takeover"
@@ -364,7 +365,7 @@ mod tests {
         let (response, _pending) = handshake.accept(
             None,
             HeaderMap::from_iter([(header::UPGRADE, HeaderValue::from_static("x"))]),
-            WebsocketLimits::default(),
+            limits(),
         );
         assert_eq!(response.status(), 200);
         assert!(!response.headers().contains_key("upgrade"));

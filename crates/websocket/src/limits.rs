@@ -18,19 +18,11 @@ pub struct WebsocketLimits {
     pub deflate: bool,
 }
 
-impl Default for WebsocketLimits {
-    fn default() -> Self {
-        Self {
-            max_message_size: 16 * 1024 * 1024,
-            ping_interval: Some(Duration::from_secs(20)),
-            ping_timeout: Duration::from_secs(20),
-            close_timeout: Duration::from_secs(5),
-            deflate: true,
-        }
-    }
-}
-
 impl WebsocketLimits {
+    /// How long a closing handshake waits for the peer's close frame, unless a test says
+    /// otherwise: no option sets it.
+    pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
     /// The yawc options for these limits, compressing when `deflate` was agreed. Buffers stay
     /// small so that many idle connections cost little memory.
     pub(crate) fn options(&self, deflate: bool) -> Options {

@@ -66,7 +66,14 @@ proptest! {
         }
         let mut request = request.body(()).unwrap();
         if let Ok(Some(handshake)) = handshake(&mut request) {
-            let _ = handshake.accept(None, http::HeaderMap::new(), granian_websocket::WebsocketLimits::default());
+            let limits = granian_websocket::WebsocketLimits {
+                max_message_size: 1 << 20,
+                ping_interval: None,
+                ping_timeout: std::time::Duration::from_secs(20),
+                close_timeout: granian_websocket::WebsocketLimits::CLOSE_TIMEOUT,
+                deflate: true,
+            };
+            let _ = handshake.accept(None, http::HeaderMap::new(), limits);
         }
     }
 

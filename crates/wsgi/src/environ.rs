@@ -1,4 +1,4 @@
-use granian_aiobridge::percent_decode;
+use granian_pyconv::percent_decode;
 use granian_serve::{ConnInfo, RequestOrigin, Scheme};
 use http::header::{self, HeaderMap, HeaderName};
 use http::request::Parts;

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use granian_aiobridge::bytes_from_py;
+use granian_pyconv::bytes_from_py;
 use granian_serve::{ResponseBody, StreamSender, error_response};
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use http::{HeaderMap, Response, StatusCode};

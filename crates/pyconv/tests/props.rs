@@ -1,6 +1,6 @@
 //! Path decoding: encoding any bytes and decoding them gives the bytes back.
 
-use granian_aiobridge::percent_decode;
+use granian_pyconv::percent_decode;
 use proptest::collection::vec;
 use proptest::prelude::*;
 

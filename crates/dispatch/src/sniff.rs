@@ -2,10 +2,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use granian_http2::PREFACE;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-
-/// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
-pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Which protocol a connection speaks, told by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,50 +85,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
     }
 }
 
-/// Implement `AsyncWrite` for a wrapper over a reader by passing every write to its `inner`
-/// field: the wrappers here only ever change what is read.
-macro_rules! write_through {
-    ($wrapper:ident) => {
-        impl<I: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for $wrapper<I> {
-            fn poll_write(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                self.inner.is_write_vectored()
-            }
-
-            fn poll_flush(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-            }
-
-            fn poll_shutdown(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-            }
-        }
-    };
-}
-pub(crate) use write_through;
-
-write_through!(Prefixed);
+granian_serve::write_through!(Prefixed);
 
 #[cfg(test)]
 mod tests {

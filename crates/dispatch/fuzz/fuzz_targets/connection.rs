@@ -6,8 +6,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
         return;
     };
-    let mode = granian_http2::fuzzing::mode_for(selector);
-    let output = granian_http2::fuzzing::serve_bytes(mode, input);
+    let mode = granian_dispatch::fuzzing::mode_for(selector);
+    let output = granian_dispatch::fuzzing::serve_bytes(mode, input);
     let is_http1 = output.starts_with(b"HTTP/1.1 ");
     // An HTTP/2 server's first frame is SETTINGS: a 9-byte header whose type byte is 0x4.
     let is_http2 = output.len() >= 9 && output[3] == 0x4;
