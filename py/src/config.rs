@@ -71,7 +71,7 @@ struct Options {
     http2_keep_alive_interval: Option<u64>,
     /// Seconds.
     #[pyo3(attribute)]
-    http2_keep_alive_timeout: u64,
+    http2_keep_alive_timeout: f64,
     #[pyo3(attribute)]
     max_request_body_size: Option<u64>,
     /// Replaces `http2_max_headers_size` when set.
@@ -202,7 +202,7 @@ impl Settings {
             protocols: Protocols {
                 mode,
                 http1: http1_limits(options, server.clone()),
-                http2: Arc::new(http2_limits(options, server)),
+                http2: Arc::new(http2_limits(options, server)?),
             },
             tls: tls_settings(options, mode)?,
             websockets: websocket_limits(options)?,
@@ -253,7 +253,7 @@ impl Settings {
             ),
             (
                 "http2_keep_alive_timeout",
-                Value::int(http2.keep_alive_timeout.as_secs()),
+                Value::seconds(Some(http2.keep_alive_timeout)),
             ),
             ("max_request_body_size", Value::or_none(http1.max_body_size, Value::int)),
             ("max_header_size", Value::or_none(http1.max_header_size, Value::int)),
@@ -328,8 +328,8 @@ fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Http1Limits {
     }
 }
 
-fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Http2Limits {
-    Http2Limits {
+fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2Limits, Invalid> {
+    Ok(Http2Limits {
         max_concurrent_streams: options.http2_max_concurrent_streams,
         initial_connection_window_size: options.http2_initial_connection_window_size,
         initial_stream_window_size: options.http2_initial_stream_window_size,
@@ -339,10 +339,10 @@ fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Http2Limits {
         max_send_buffer_size: options.http2_max_send_buffer_size,
         adaptive_window: options.http2_adaptive_window,
         keep_alive_interval: options.http2_keep_alive_interval.map(Duration::from_millis),
-        keep_alive_timeout: Duration::from_secs(options.http2_keep_alive_timeout),
+        keep_alive_timeout: seconds("http2_keep_alive_timeout", options.http2_keep_alive_timeout)?,
         max_body_size: options.max_request_body_size,
         server,
-    }
+    })
 }
 
 /// TLS when `ssl_cert` and `ssl_key` are given; ALPN offers what `mode` speaks, HTTP/2 first.
@@ -618,7 +618,7 @@ mod tests {
             http2_max_headers_size: 8_192,
             http2_max_send_buffer_size: 1 << 18,
             http2_keep_alive_interval: Some(1_500),
-            http2_keep_alive_timeout: 7,
+            http2_keep_alive_timeout: 7.0,
             max_request_body_size: Some(1 << 20),
             max_header_size: None,
             ssl_cert: Some(dir("cert.pem")),
@@ -809,7 +809,7 @@ mod tests {
             ("http2_max_headers_size", Value::Int(8_192)),
             ("http2_max_send_buffer_size", Value::Int(1 << 18)),
             ("http2_keep_alive_interval", Value::Int(1_500)),
-            ("http2_keep_alive_timeout", Value::Int(7)),
+            ("http2_keep_alive_timeout", Value::Float(7.0)),
             ("max_request_body_size", Value::Int(1 << 20)),
             ("max_header_size", Value::None),
             ("ssl_cert", Value::Path(dir("cert.pem"))),
