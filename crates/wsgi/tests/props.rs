@@ -43,7 +43,7 @@ proptest! {
         prop_assert_eq!(cgi.len(), 1);
         let (key, joined) = &cgi[0];
         prop_assert_eq!(key, if cookie { "HTTP_COOKIE" } else { "HTTP_X_REPEATED" });
-        let separator = if cookie { "; " } else { ", " };
+        let separator = if cookie { "; " } else { "," };
         let split: Vec<&str> = joined.split(separator).collect();
         prop_assert_eq!(split, values.iter().map(String::as_str).collect::<Vec<_>>());
     }
