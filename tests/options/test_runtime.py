@@ -43,11 +43,12 @@ def test_runtime_threads_per_worker(threads: int, interface: str) -> None:
 
 @pytest.mark.parametrize('interface', sorted(APPS))
 @pytest.mark.parametrize(
-    ('loop', 'module'), [('asyncio', 'asyncio.unix_events'), ('uvloop', 'uvloop'), ('auto', 'uvloop')]
+    ('loop', 'module'), [('asyncio', 'asyncio.unix_events'), ('uvloop', 'uvloop'), ('auto', 'rloop.loop')]
 )
 def test_loop_runs_the_application(interface: str, loop: str, module: str) -> None:
-    # `auto` picks uvloop when it is installed, as it is with the test extras.
+    # `auto` picks rloop first, then uvloop, as Granian does; the test extras install both.
     assert importlib.util.find_spec('uvloop') is not None
+    assert importlib.util.find_spec('rloop') is not None
     with run_server('--loop', loop, app=APPS[interface], interface=interface) as server:
         response = get(server.port, '/loop')
     assert response.status == 200, response
