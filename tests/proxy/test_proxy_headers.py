@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from granian import Granian
+from granian._options import PROXY_HEADERS
 from granian.server import ConfigError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
@@ -38,14 +39,6 @@ FORWARDED_BY_PROXY = [
     ('X-Forwarded-Port', '8443'),
     ('X-Forwarded-Prefix', '/edge/'),
 ]
-EVERY_HEADER = (
-    'forwarded',
-    'x-forwarded-for',
-    'x-forwarded-proto',
-    'x-forwarded-host',
-    'x-forwarded-port',
-    'x-forwarded-prefix',
-)
 
 
 @pytest.fixture(scope='module', params=list(APPS))
@@ -54,7 +47,7 @@ def trusted(request: pytest.FixtureRequest) -> Iterator[Server]:
         '--proxy-headers',
         '--forwarded-allow-ips',
         '127.0.0.1, ::1',
-        *(arg for name in EVERY_HEADER for arg in ('--forwarded-headers', name)),
+        *(arg for name in PROXY_HEADERS for arg in ('--forwarded-headers', name)),
         '--url-path-prefix',
         PREFIX,
         app=APPS[request.param],
