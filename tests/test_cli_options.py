@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from granian import Granian, __version__
 from granian._imports import TargetError, load_target, split_target
-from granian._options import BOUNDS, ConfigError, Options, default_blocking_threads
+from granian._options import BOUNDS, PROXY_HEADERS, ConfigError, Options, default_blocking_threads
 from granian.cli import cli, parse_duration
 from granian.constants import HTTPModes, Interfaces, LogLevels, Loops, RuntimeModes, SSLProtocols, TaskImpl
 from hypothesis import given, settings
@@ -132,6 +132,7 @@ VALUE_FLAGS = {
     'response_compression_min_size': '--response-compression-min-size',
     'response_compression_algorithms': '--response-compression-algorithms',
     'forwarded_allow_ips': '--forwarded-allow-ips',
+    'forwarded_headers': '--forwarded-headers',
     'url_path_prefix': '--url-path-prefix',
 }
 # Options written in octal on the command line and in their environment variable.
@@ -145,6 +146,7 @@ MULTIPLE_OPTIONS = (
     'env_files',
     'ssl_crl',
     'response_compression_algorithms',
+    'forwarded_headers',
 )
 # Any existing file does for options that only check that their file exists.
 A_FILE = HERE / '__init__.py'
@@ -888,6 +890,10 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'response_compression_min_size': bounded('response_compression_min_size'),
         'response_compression_algorithms': st.permutations(['br', 'zstd', 'gzip']).flatmap(
             lambda order: st.integers(1, 3).map(lambda count: tuple(order[:count]))
+        ),
+        # In the table's order, which is how they come out whatever order they go in.
+        'forwarded_headers': st.sets(st.sampled_from(PROXY_HEADERS), min_size=1).map(
+            lambda chosen: tuple(name for name in PROXY_HEADERS if name in chosen)
         ),
         # Options that only go with others (TLS, Unix sockets) have their own tests.
         **{name: st.booleans() for name in BOOL_FLAGS if name != 'ssl_client_verify'},

@@ -134,13 +134,15 @@ class ServerConfig:
         (`ssl_*` but `ssl_cert` and `ssl_key`, which are `None`, without TLS; `ws_*` without
         `websockets`; `response_compression_*` without `response_compression`;
         `static_path_dir_to_file` and `static_path_expires` without mounts;
-        `forwarded_allow_ips` without `proxy_headers`; `log_access_format` and
-        `log_access_json` without the access log) and `http2_max_headers_size` when
+        `forwarded_allow_ips` and `forwarded_headers` without `proxy_headers`;
+        `log_access_format` and `log_access_json` without the access log) and
+        `http2_max_headers_size` when
         `max_header_size` replaces it. `log_access` says whether the access log is on
         (`log_access and log_enabled`). As converted: static routes longest first without a
         trailing `/` (`/` for the root), mounts resolved, `static_path_expires` in whole seconds;
         `forwarded_allow_ips` as understood (`*` first, canonical addresses, a full-length
-        network as its address); durations to the nanosecond.
+        network as its address), `forwarded_headers` in the table's order; durations to the
+        nanosecond.
         """
 
 @final

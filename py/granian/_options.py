@@ -36,7 +36,9 @@ from .log import DEFAULT_ACCESS_LOG_FORMAT
 __all__ = [
     'BOUNDS',
     'COMPRESSION_ALGORITHMS',
+    'DEFAULT_PROXY_HEADERS',
     'OPTIONS',
+    'PROXY_HEADERS',
     'SHUTDOWN_MARGIN',
     'Bound',
     'ConfigError',
@@ -54,6 +56,17 @@ SHUTDOWN_MARGIN = 5.0
 
 # The response compression algorithms, in the default order of preference.
 COMPRESSION_ALGORITHMS = ('br', 'zstd', 'gzip')
+
+# The proxy headers --forwarded-headers can name, and those it names by default (as uvicorn reads).
+PROXY_HEADERS = (
+    'forwarded',
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-forwarded-host',
+    'x-forwarded-port',
+    'x-forwarded-prefix',
+)
+DEFAULT_PROXY_HEADERS = ('x-forwarded-for', 'x-forwarded-proto')
 
 
 class ConfigError(ConfigurationError, ValueError):
@@ -403,6 +416,18 @@ class Choices(Kind):
 
     def values(self) -> str:
         return ', '.join(self.choices)
+
+
+@dataclass(frozen=True)
+class Names(Choices):
+    """Distinct names among `choices`, in any case; at least one. Their order says nothing: they
+    are kept in the order of `choices`. The flag repeats."""
+
+    def check(self, name: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            raise ConfigError(name, f'{name} must name at least one of {", ".join(self.choices)}')
+        chosen = super().check(name, value)
+        return tuple(choice for choice in self.choices if choice in chosen)
 
 
 @dataclass(frozen=True)
@@ -1118,10 +1143,10 @@ class Options:
     proxy_headers: bool = option(
         False,
         S.PROXY,
-        'Take the client address, scheme, host and path prefix from Forwarded or X-Forwarded-* headers sent by a '
+        'Take the client address and scheme (and what --forwarded-headers adds) from the proxy headers sent by a '
         'peer in --forwarded-allow-ips (see docs/proxy-headers.md).',
         native=True,
-        docs='Take client, scheme, host and path prefix from `Forwarded`/`X-Forwarded-*` of trusted peers (see [proxy headers](docs/proxy-headers.md)).',
+        docs='Take the client address and scheme from `X-Forwarded-For`/`-Proto` of trusted peers, or from the headers `--forwarded-headers` names (see [proxy headers](docs/proxy-headers.md)).',
     )
     forwarded_allow_ips: str = option(
         '127.0.0.1,::1',
@@ -1130,6 +1155,15 @@ class Options:
         'peer. Unix socket peers are always trusted.',
         Custom(_forwarded_allow_ips, 'IP addresses, networks, *'),
         native=True,
+    )
+    forwarded_headers: tuple[str, ...] = option(
+        DEFAULT_PROXY_HEADERS,
+        S.PROXY,
+        'Proxy headers read from trusted peers (repeatable): forwarded, x-forwarded-for, x-forwarded-proto, '
+        'x-forwarded-host, x-forwarded-port, x-forwarded-prefix. Name only headers your proxy sets or overwrites.',
+        Names(PROXY_HEADERS),
+        native=True,
+        docs='Proxy headers read from trusted peers (repeatable): `forwarded`, `x-forwarded-for`, `-proto`, `-host`, `-port`, `-prefix`. Name only headers the proxy sets or overwrites: a client sends the others as it likes.',
     )
     url_path_prefix: str | None = option(
         None,

@@ -15,7 +15,7 @@ use granian_compress::{CompressionSettings, Encoding};
 use granian_dispatch::{HttpMode, Protocols};
 use granian_http1::Http1Limits;
 use granian_http2::Http2Limits;
-use granian_proxy::{ProxySettings, TrustedProxies};
+use granian_proxy::{ProxyHeader, ProxySettings, TrustedProxies};
 use granian_staticfiles::StaticSettings;
 use granian_tls::{ALPN_H2, ALPN_HTTP11, TlsSettings, TlsVersion};
 use granian_websocket::WebsocketLimits;
@@ -127,6 +127,9 @@ struct Options {
     /// Comma-separated addresses, networks and `*`.
     #[pyo3(attribute)]
     forwarded_allow_ips: String,
+    /// Lower-case header names, never empty.
+    #[pyo3(attribute)]
+    forwarded_headers: Vec<String>,
     #[pyo3(attribute)]
     url_path_prefix: Option<String>,
     #[pyo3(attribute)]
@@ -294,7 +297,11 @@ impl Settings {
         }
         describe_static(self.static_files.as_deref(), &mut out);
         if let Some(trusted) = self.proxy.trusted() {
-            out.push(("forwarded_allow_ips", Value::Str(trusted.to_string())));
+            let headers = self.proxy.headers().iter().map(|header| header.name().to_owned());
+            out.extend([
+                ("forwarded_allow_ips", Value::Str(trusted.to_string())),
+                ("forwarded_headers", Value::Strs(headers.collect())),
+            ]);
         }
         if let Some(sink) = &self.access_log {
             out.extend([
@@ -430,7 +437,14 @@ fn proxy_settings(options: &Options) -> Result<ProxySettings, Invalid> {
         .then(|| options.forwarded_allow_ips.parse::<TrustedProxies>())
         .transpose()
         .map_err(|err| Invalid::new("forwarded_allow_ips", err))?;
-    ProxySettings::new(trusted, options.url_path_prefix.as_deref()).map_err(|err| Invalid::new("url_path_prefix", err))
+    let headers = options
+        .forwarded_headers
+        .iter()
+        .map(|name| name.parse::<ProxyHeader>())
+        .collect::<Result<_, _>>()
+        .map_err(|err| Invalid::new("forwarded_headers", err))?;
+    ProxySettings::new(trusted, headers, options.url_path_prefix.as_deref())
+        .map_err(|err| Invalid::new("url_path_prefix", err))
 }
 
 /// The access log, on with `log_access` unless logging is off altogether.
@@ -642,6 +656,7 @@ mod tests {
             static_path_expires: 90.0,
             proxy_headers: true,
             forwarded_allow_ips: "10.0.0.0/8,::1".into(),
+            forwarded_headers: vec!["x-forwarded-prefix".into(), "forwarded".into()],
             url_path_prefix: Some("/app".into()),
             log_enabled: true,
             log_access: true,
@@ -781,6 +796,7 @@ mod tests {
             "ssl_protocol_min",
             "ws_ping_timeout",
             "forwarded_allow_ips",
+            "forwarded_headers",
             "log_access_format",
         ] {
             assert!(!names.contains(&absent), "{absent}");
@@ -839,6 +855,10 @@ mod tests {
             ("static_path_expires", Value::Float(90.0)),
             ("proxy_headers", Value::Bool(true)),
             ("forwarded_allow_ips", Value::Str("10.0.0.0/8,::1".into())),
+            (
+                "forwarded_headers",
+                Value::Strs(vec!["forwarded".into(), "x-forwarded-prefix".into()]),
+            ),
             ("url_path_prefix", Value::Str("/app".into())),
             ("log_access", Value::Bool(true)),
             ("log_access_format", Value::Str("%(status)d".into())),
@@ -871,6 +891,13 @@ mod tests {
                     ..options()
                 },
                 "forwarded_allow_ips",
+            ),
+            (
+                Options {
+                    forwarded_headers: vec!["x-real-ip".into()],
+                    ..options()
+                },
+                "forwarded_headers",
             ),
             (
                 Options {

@@ -325,6 +325,13 @@ async def pid(scope: Scope, receive: Receive, send: Send) -> None:
     await respond(send, 200, str(os.getpid()).encode())
 
 
+async def count(scope: Scope, receive: Receive, send: Send) -> None:
+    """Count the requests that reach the application in the record's `requests`."""
+    record = _record(_query(scope).get('id'))
+    record['requests'] = record.get('requests', 0) + 1
+    await respond(send, 200, b'counted')
+
+
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     await respond(send, 404, b'not found')
 
@@ -349,6 +356,7 @@ ROUTES: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
     '/set-headers': set_headers,
     '/status': status,
     '/pid': pid,
+    '/count': count,
 }
 
 

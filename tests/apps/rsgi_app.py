@@ -103,10 +103,16 @@ async def header_lookup(scope: Scope, protocol: HTTPProtocol) -> None:
 
 
 async def echo(scope: Scope, protocol: HTTPProtocol) -> None:
+    """The body back; with `id=X`, a record in state `reading` while waiting for it, `closed`
+    with the error when the client went away first."""
+    record = _record(_query(scope).get('id'))
+    record['state'] = 'reading'
     try:
         body = await protocol()
-    except ProtocolClosed:
+    except ProtocolClosed as exc:
         # The body is incomplete and nobody is listening.
+        record['error'] = _error(exc)
+        record['state'] = 'closed'
         return
     protocol.response_bytes(200, [('content-type', 'application/octet-stream')], body)
 

@@ -1,8 +1,10 @@
 """Proxy headers and the URL path prefix, end to end, for ASGI, RSGI and WSGI.
 
-A server per interface trusts 127.0.0.1 (the test client) with `--url-path-prefix /app`; another
-per interface trusts only 10.0.0.0/8, so the same headers from the test client are ignored. The
-apps (tests/apps/proxy_echo.py) answer with what their interface reports of the origin.
+A server per interface trusts 127.0.0.1 (the test client) with every proxy header named and
+`--url-path-prefix /app`; another per interface trusts 127.0.0.1 with the default headers
+(`X-Forwarded-For` and `-Proto` only); another trusts only 10.0.0.0/8, so the same headers from
+the test client are ignored. The apps (tests/apps/proxy_echo.py) answer with what their
+interface reports of the origin.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from granian import Granian
+from granian._options import PROXY_HEADERS
 from granian.server import ConfigError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
@@ -33,6 +36,7 @@ FORWARDED_BY_PROXY = [
     ('X-Forwarded-For', '203.0.113.7, 127.0.0.1'),
     ('X-Forwarded-Proto', 'https'),
     ('X-Forwarded-Host', 'example.com'),
+    ('X-Forwarded-Port', '8443'),
     ('X-Forwarded-Prefix', '/edge/'),
 ]
 
@@ -43,11 +47,19 @@ def trusted(request: pytest.FixtureRequest) -> Iterator[Server]:
         '--proxy-headers',
         '--forwarded-allow-ips',
         '127.0.0.1, ::1',
+        *(arg for name in PROXY_HEADERS for arg in ('--forwarded-headers', name)),
         '--url-path-prefix',
         PREFIX,
         app=APPS[request.param],
         interface=request.param,
     ) as running:
+        yield running
+        assert running.stop() == 0
+
+
+@pytest.fixture(scope='module', params=list(APPS))
+def default_headers(request: pytest.FixtureRequest) -> Iterator[Server]:
+    with run_server('--proxy-headers', app=APPS[request.param], interface=request.param) as running:
         yield running
         assert running.stop() == 0
 
@@ -93,7 +105,7 @@ def test_trusted_proxy_rewrites_the_origin(trusted: Server) -> None:
     elif interface == 'rsgi':
         assert seen['client'] == '203.0.113.7:0'
         assert seen['scheme'] == 'https'
-        assert seen['authority'] == 'example.com'
+        assert seen['authority'] == 'example.com:8443'
         # RSGI has no root path: the prefixes are not applied, as in Granian.
         assert seen['path'] == '/app/x'
         assert seen['server'] == f'{HOST}:{trusted.port}'
@@ -101,13 +113,31 @@ def test_trusted_proxy_rewrites_the_origin(trusted: Server) -> None:
         assert seen['REMOTE_ADDR'] == '203.0.113.7'
         assert seen['REMOTE_PORT'] == '0'
         assert seen['wsgi.url_scheme'] == 'https'
-        assert seen['HTTP_HOST'] == 'example.com'
+        assert seen['HTTP_HOST'] == 'example.com:8443'
         assert seen['SCRIPT_NAME'] == '/edge/app'
         assert seen['PATH_INFO'] == '/x'
         assert seen['SERVER_PORT'] == str(trusted.port)
 
 
-def test_forwarded_is_preferred_over_x_forwarded(trusted: Server) -> None:
+def test_default_headers_are_x_forwarded_for_and_proto(default_headers: Server) -> None:
+    """Without --forwarded-headers, only the client address and the scheme are taken; the host,
+    port and prefix a client could add through a proxy that does not overwrite them are not."""
+    seen = origin(default_headers, '/d', [*FORWARDED_BY_PROXY, ('Forwarded', 'for=192.0.2.1;proto=http;host=evil')])
+    interface = interface_of(default_headers)
+    if interface == 'asgi':
+        assert (seen['client'], seen['scheme']) == (['203.0.113.7', 0], 'https')
+        assert (seen['root_path'], seen['path']) == ('', '/d')
+        assert seen['host'] == f'{HOST}:{default_headers.port}'
+    elif interface == 'rsgi':
+        assert (seen['client'], seen['scheme']) == ('203.0.113.7:0', 'https')
+        assert seen['authority'] is None
+    else:
+        assert (seen['REMOTE_ADDR'], seen['wsgi.url_scheme']) == ('203.0.113.7', 'https')
+        assert seen['HTTP_HOST'] == f'{HOST}:{default_headers.port}'
+        assert (seen['SCRIPT_NAME'], seen['PATH_INFO']) == ('', '/d')
+
+
+def test_forwarded_when_named_is_preferred_over_x_forwarded(trusted: Server) -> None:
     headers = [
         ('Forwarded', 'for=198.51.100.1;proto=http, for="[2001:db8::7]:4711";proto=https;host=fwd.example'),
         ('Forwarded', 'for=127.0.0.1'),
@@ -131,34 +161,54 @@ def test_forwarded_is_preferred_over_x_forwarded(trusted: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    'headers',
+    ('headers', 'client'),
     [
-        # A malformed Forwarded silences X-Forwarded-* too: a client could append it otherwise.
-        [('Forwarded', 'for="unterminated'), ('X-Forwarded-For', '192.0.2.99'), ('X-Forwarded-Proto', 'https')],
-        [('Forwarded', 'for=[2001:db8::1]')],
-        [
-            ('X-Forwarded-For', 'not an address'),
-            ('X-Forwarded-Proto', '1nvalid'),
-            ('X-Forwarded-Host', 'user@evil.example'),
-            ('X-Forwarded-Prefix', 'no-slash'),
-        ],
-        [('X-Forwarded-For', '192.0.2.1:99999'), ('X-Forwarded-Prefix', '/a?b')],
+        # The nearest element is malformed: who the client is cannot be told. Forwarded, being
+        # present, is still the only source: X-Forwarded-* stay unread.
+        (
+            [('Forwarded', 'for="unterminated'), ('X-Forwarded-For', '192.0.2.99'), ('X-Forwarded-Proto', 'https')],
+            'unknown',
+        ),
+        ([('Forwarded', 'for=[2001:db8::1]')], 'unknown'),
+        # A malformed element beyond the client is never reached.
+        ([('Forwarded', 'for="unterminated'), ('Forwarded', 'for=192.0.2.5')], '192.0.2.5'),
+        (
+            [
+                ('X-Forwarded-For', 'not an address'),
+                ('X-Forwarded-Proto', '1nvalid'),
+                ('X-Forwarded-Host', 'user@evil.example'),
+                ('X-Forwarded-Port', '99999'),
+                ('X-Forwarded-Prefix', 'no-slash'),
+            ],
+            'unknown',
+        ),
+        ([('X-Forwarded-For', '192.0.2.1:99999'), ('X-Forwarded-Prefix', '/a?b')], 'unknown'),
+        ([('X-Forwarded-For', 'a"b, 203.0.113.9')], '203.0.113.9'),
     ],
-    ids=['forwarded-unterminated', 'forwarded-unquoted-ipv6', 'x-forwarded-junk', 'x-forwarded-bad-port'],
+    ids=[
+        'forwarded-unterminated',
+        'forwarded-unquoted-ipv6',
+        'forwarded-junk-beyond-the-client',
+        'x-forwarded-junk',
+        'x-forwarded-bad-port',
+        'x-forwarded-junk-beyond-the-client',
+    ],
 )
-def test_malformed_headers_are_ignored(trusted: Server, headers: list[tuple[str, str]]) -> None:
+def test_malformed_headers_are_ignored(trusted: Server, headers: list[tuple[str, str]], client: str) -> None:
+    """A malformed value changes nothing, except in the walk over the hops, which it ends: the
+    client is then `unknown`, never the trusted proxy that passed the value on."""
     seen = origin(trusted, f'{PREFIX}/y', headers)
     interface = interface_of(trusted)
     if interface == 'asgi':
-        assert seen['client'][0] == HOST
+        assert seen['client'] == [client, 0]
         assert seen['scheme'] == 'http'
         assert (seen['root_path'], seen['path']) == (PREFIX, f'{PREFIX}/y')
     elif interface == 'rsgi':
-        assert seen['client'].startswith(f'{HOST}:')
+        assert seen['client'] == (client if client == 'unknown' else f'{client}:0')
         assert seen['scheme'] == 'http'
         assert seen['authority'] is None
     else:
-        assert seen['REMOTE_ADDR'] == HOST
+        assert (seen['REMOTE_ADDR'], seen['REMOTE_PORT']) == (client, '0')
         assert seen['wsgi.url_scheme'] == 'http'
         assert seen['HTTP_HOST'] == f'{HOST}:{trusted.port}'
         assert (seen['SCRIPT_NAME'], seen['PATH_INFO']) == (PREFIX, '/y')
@@ -210,12 +260,12 @@ def test_http2_request(trusted: Server) -> None:
     if interface == 'asgi':
         assert (seen['client'], seen['scheme'], seen['root_path']) == (['203.0.113.7', 0], 'https', '/edge/app')
     elif interface == 'rsgi':
-        assert (seen['client'], seen['scheme'], seen['authority']) == ('203.0.113.7:0', 'https', 'example.com')
+        assert (seen['client'], seen['scheme'], seen['authority']) == ('203.0.113.7:0', 'https', 'example.com:8443')
     else:
         assert (seen['REMOTE_ADDR'], seen['wsgi.url_scheme'], seen['HTTP_HOST']) == (
             '203.0.113.7',
             'https',
-            'example.com',
+            'example.com:8443',
         )
         assert (seen['SCRIPT_NAME'], seen['PATH_INFO']) == ('/edge/app', '/h2')
 
@@ -274,8 +324,9 @@ def test_unix_socket_peers_are_trusted() -> None:
         (['--forwarded-allow-ips', '127.0.0.1,localhost'], {}, "'localhost'"),
         ([], {'GRANIAN_FORWARDED_ALLOW_IPS': '10.0.0.0/33'}, "'10.0.0.0/33'"),
         (['--url-path-prefix', 'app'], {}, "must start with '/'"),
+        (['--forwarded-headers', 'x-real-ip'], {}, "'x-real-ip'"),
     ],
-    ids=['host-bits', 'name', 'env-prefix-length', 'prefix-without-slash'],
+    ids=['host-bits', 'name', 'env-prefix-length', 'prefix-without-slash', 'unknown-header'],
 )
 def test_bad_values_refuse_to_start(args: list[str], env: dict[str, str], message: str) -> None:
     code, output = run_cli('--proxy-headers', *args, 'tests.apps.proxy_echo:asgi_app', env=env)
@@ -297,6 +348,19 @@ def test_granian_keywords() -> None:
         None,
     )
     assert Granian('app:main', url_path_prefix='/').options.url_path_prefix is None
-    for bad in ({'forwarded_allow_ips': 'fe80::1%eth0'}, {'forwarded_allow_ips': 42}, {'url_path_prefix': '/a\nb'}):
+    assert defaults.forwarded_headers == ('x-forwarded-for', 'x-forwarded-proto')
+    # Any case, any order; kept in the table's order.
+    named = Granian('app:main', forwarded_headers=['X-Forwarded-Prefix', 'forwarded']).options.forwarded_headers
+    assert named == ('forwarded', 'x-forwarded-prefix')
+    assert Granian('app:main', forwarded_headers='x-forwarded-host').options.forwarded_headers == ('x-forwarded-host',)
+    for bad in (
+        {'forwarded_allow_ips': 'fe80::1%eth0'},
+        {'forwarded_allow_ips': 42},
+        {'url_path_prefix': '/a\nb'},
+        {'forwarded_headers': 'x-real-ip'},
+        {'forwarded_headers': []},
+        {'forwarded_headers': None},
+        {'forwarded_headers': ['forwarded', 'Forwarded']},
+    ):
         with pytest.raises(ConfigError):
             Granian('app:main', **bad)  # type: ignore[arg-type]

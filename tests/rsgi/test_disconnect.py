@@ -54,7 +54,12 @@ def test_client_closing_mid_body_closes_the_iteration(server: Server) -> None:
 
 def test_client_closing_mid_whole_body_read(server: Server) -> None:
     """`await protocol()` raises RSGIProtocolClosed; the app's echo gives up and the server survives."""
+    record_id = new_id('whole-body')
     with RawConnection(server.port) as conn:
-        conn.send(request_bytes('POST', '/echo', headers=[('Content-Length', '1000000')]))
+        conn.send(request_bytes('POST', f'/echo?id={record_id}', headers=[('Content-Length', '1000000')]))
         conn.send(b'x' * 100_000)
+        assert app_record(server.port, record_id, until='reading')['state'] == 'reading'
+    record = app_record(server.port, record_id, until='closed')
+    assert record['state'] == 'closed', record
+    assert record['error'] == {'type': 'RSGIProtocolClosed', 'message': 'client disconnected'}
     assert_serves(server.port)

@@ -180,7 +180,7 @@ def test_exc_info_after_the_head_went_out_reraises(server: Server) -> None:
         conn.send(request_bytes('GET', f'/exc-info?when=after&id={record_id}'))
         data = conn.read_until_close(timeout=10.0)
     # The re-raised error ends the response: cut off, never completed (nor turned into a 500).
-    assert_cut_off(data, b'first chunk')
+    assert_cut_off(data, [b'first chunk'])
     record = app_record(server.port, record_id, until='reraised')
     assert record['state'] == 'reraised'
     assert record['error'] == 'boom after the headers went out'

@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::deadline::{Deadlines, SWITCHED, hyper_timeout};
+use crate::flushed::{AbortAfterFlush, CountFlushes};
 use crate::upgrade::body_fits;
 use crate::{Error, Http1Limits, Upgrades};
 
@@ -64,6 +65,9 @@ where
         limits.header_read_timeout,
         limits.keep_alive_timeout,
     );
+    let (io, flushes) = CountFlushes::new(io);
+    // With pipeline_flush, hyper skips flushes while requests wait: a failure would wait too.
+    let flushes = (!limits.pipeline_flush).then_some(flushes);
     let max_body_size = limits.max_body_size;
     let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
@@ -94,6 +98,7 @@ where
         let started = Arc::clone(&started);
         let closing = Arc::clone(&closing);
         let server = server.clone();
+        let flushes = flushes.clone();
         async move {
             let mut response = match outcome {
                 Outcome::Serve(response) => response.await,
@@ -102,7 +107,7 @@ where
             };
             let closing = closing.load(Ordering::Relaxed);
             finish(&mut response, server.as_ref(), closing, &started);
-            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
+            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(AbortAfterFlush::new(body, flushes), guard)))
         }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service).with_upgrades();

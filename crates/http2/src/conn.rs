@@ -13,6 +13,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::flood::FloodGuard;
 use crate::{Error, Http2Limits};
 
 /// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
@@ -24,9 +25,10 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 
 /// Serve HTTP/2 on `io` (the client's preface not yet consumed) until the peer closes, the
-/// protocol breaks, or the server shuts down: while draining, GOAWAY is sent and open streams
-/// finish (an idle connection whose client does not close it is dropped); when closing, the
-/// connection is dropped at once.
+/// protocol breaks, the client floods the connection with frames that carry nothing (see
+/// `flood.rs`: it is then dropped), or the server shuts down: while draining, GOAWAY is sent
+/// and open streams finish (an idle connection whose client does not close it is dropped);
+/// when closing, the connection is dropped at once.
 pub async fn serve_connection<I, H>(
     io: I,
     handler: H,
@@ -83,7 +85,7 @@ where
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });
-    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let connection = builder.serve_connection(TokioIo::new(FloodGuard::new(io)), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => return result.map_err(Error::from),

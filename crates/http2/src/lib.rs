@@ -2,12 +2,14 @@
 //! of the HTTP/1.1 `Upgrade: h2c` path ([`serve_upgraded`]: the upgrading request re-encoded as
 //! stream 1's HEADERS, [`encode_request_head`] and [`stream_one_frames`], slipped into the
 //! client's opening bytes by [`Injected`]; [`is_h2c_upgrade`] and [`decode_settings`] judge the
-//! request that asks). Knows nothing of HTTP/1.1 connections, which version a connection speaks
-//! (`granian_dispatch` decides), nor of Python; interfaces plug in through
+//! request that asks). A client flooding a connection with frames that carry nothing is
+//! dropped (nginx's rule, in `flood.rs`). Knows nothing of HTTP/1.1 connections, which version
+//! a connection speaks (`granian_dispatch` decides), nor of Python; interfaces plug in through
 //! [`granian_serve::Handler`].
 
 mod conn;
 mod error;
+mod flood;
 mod h2c;
 mod limits;
 

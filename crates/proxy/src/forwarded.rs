@@ -14,7 +14,7 @@ pub struct ForwardedElement {
 }
 
 /// The elements of a `Forwarded` header value (several header lines joined with `,`), first
-/// hop first, or `None` when the value breaks the RFC 7239 §4 grammar:
+/// hop first, or `None` when one of them breaks the RFC 7239 §4 grammar or there are none:
 ///
 /// ```text
 /// Forwarded         = 1#forwarded-element
@@ -26,27 +26,59 @@ pub struct ForwardedElement {
 /// Parameter names are case-insensitive and each may appear once per element; `by=` and
 /// extension parameters are accepted and ignored. Spaces around `,` and `;` are allowed, and
 /// empty list elements are skipped (RFC 9110 §5.6.1). A `for=` that is no node
-/// ([`parse_node`]) or a `host=` that is no `host[:port]` makes the whole value malformed.
+/// ([`parse_node`]) or a `host=` that is no `host[:port]` makes its element malformed.
 #[must_use]
 pub fn parse_forwarded(value: &str) -> Option<Vec<ForwardedElement>> {
-    let mut parser = Parser {
-        bytes: value.as_bytes(),
-        at: 0,
-    };
-    let mut elements = Vec::new();
-    loop {
-        let (element, pairs) = parser.element()?;
-        if pairs > 0 {
-            elements.push(element);
-        }
-        parser.skip_spaces();
-        match parser.next() {
-            None => break,
-            Some(b',') => {}
-            Some(_) => return None,
-        }
-    }
+    let elements = forwarded_elements(value.as_bytes())
+        .into_iter()
+        .collect::<Option<Vec<_>>>()?;
     (!elements.is_empty()).then_some(elements)
+}
+
+/// The elements of a `Forwarded` header value, first hop first, each parsed on its own: `None`
+/// stands for an element that breaks the grammar (see [`parse_forwarded`]), so that one bad
+/// element leaves the others readable. Empty elements are skipped.
+///
+/// Elements are separated by the commas outside quoted-strings; a quoted-string left open
+/// runs to the end of the value, and that last element is malformed.
+#[must_use]
+pub fn forwarded_elements(value: &[u8]) -> Vec<Option<ForwardedElement>> {
+    split_elements(value)
+        .filter_map(|bytes| {
+            let mut parser = Parser { bytes, at: 0 };
+            match parser.element().filter(|_| parser.rest_is_blank()) {
+                Some((_, 0)) => None,
+                Some((element, _)) => Some(Some(element)),
+                None => Some(None),
+            }
+        })
+        .collect()
+}
+
+/// The bytes of each list element: split at the commas outside quoted-strings.
+fn split_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let bytes = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        let comma = bytes.iter().position(|&byte| {
+            match (quoted, escaped, byte) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (_, _, b'"') => quoted = !quoted,
+                (false, _, b',') => return true,
+                _ => {}
+            }
+            false
+        });
+        match comma {
+            Some(at) => {
+                rest = bytes.get(at + 1..);
+                bytes.get(..at)
+            }
+            None => rest.take(),
+        }
+    })
 }
 
 struct Parser<'a> {
@@ -71,7 +103,13 @@ impl Parser<'_> {
         }
     }
 
-    /// One element and how many pairs it held; stops before the `,` or the end.
+    /// Whether only spaces are left.
+    fn rest_is_blank(&mut self) -> bool {
+        self.skip_spaces();
+        self.peek().is_none()
+    }
+
+    /// One element and how many pairs it held; stops after its last pair.
     fn element(&mut self) -> Option<(ForwardedElement, usize)> {
         let mut element = ForwardedElement::default();
         let mut seen = [false; 4];
@@ -297,6 +335,25 @@ mod tests {
         ] {
             assert_eq!(parse_forwarded(value), None, "{value:?}");
         }
+    }
+
+    #[test]
+    fn one_bad_element_leaves_the_others() {
+        let elements = forwarded_elements(b"for=192.0.2.1;for=192.0.2.2, , ext=\"a,b\";for=_c, for=10.0.0.1");
+        assert_eq!(elements.len(), 3);
+        assert_eq!(elements[0], None);
+        assert_eq!(
+            elements[1].as_ref().unwrap().client,
+            Some(ClientAddr::Name("_c".into()))
+        );
+        assert_eq!(elements[2].as_ref().unwrap().client, Some(ip("10.0.0.1:0")));
+        // An open quote runs to the end: the commas after it are inside it.
+        let elements = forwarded_elements(b"for=10.0.0.1, for=\"oops, for=10.0.0.2");
+        assert_eq!(elements.len(), 2);
+        assert_eq!((elements[0].is_some(), elements[1].is_none()), (true, true));
+        let elements = forwarded_elements(b"for=\"\\\",\", proto=\xffhttp, ;;");
+        assert_eq!(elements, [None, None]);
+        assert!(forwarded_elements(b"").is_empty());
     }
 
     #[test]

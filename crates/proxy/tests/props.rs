@@ -1,10 +1,14 @@
 //! Round trips through the `Forwarded` grammar and the node syntax, any input through the
-//! parsers without a panic, and network matching against plain arithmetic.
+//! parsers and the layer without a panic, network matching against plain arithmetic, and the
+//! walk over the hops: past trusted proxies to the first other hop, stopped by a malformed one.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use granian_proxy::{ForwardedElement, TrustedProxies, parse_forwarded, parse_node};
-use granian_serve::{ClientAddr, Scheme};
+use granian_proxy::{
+    ForwardedElement, ProxyHeader, ProxySettings, TrustedProxies, forwarded_elements, parse_forwarded, parse_node,
+};
+use granian_serve::{ClientAddr, RequestOrigin, Scheme};
+use http::{HeaderName, HeaderValue, Request};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -189,5 +193,204 @@ proptest! {
         let mask = u32::MAX.checked_shl(32 - u32::from(length)).unwrap_or(0);
         let parsed = format!("{}/{length}", Ipv4Addr::from(network)).parse::<TrustedProxies>();
         prop_assert_eq!(parsed.is_ok(), network & !mask == 0);
+    }
+}
+
+// -- the walk over the hops -----------------------------------------------------------------
+
+/// The proxies trusted in the walk tests.
+const TRUSTED: &str = "10.0.0.0/8,fd00::/8";
+
+fn trusted() -> TrustedProxies {
+    TRUSTED.parse().unwrap()
+}
+
+fn ip_hop(ip: impl Strategy<Value = IpAddr>) -> impl Strategy<Value = ClientAddr> {
+    (ip, prop_oneof![Just(0u16), any::<u16>()]).prop_map(|(ip, port)| ClientAddr::Ip(SocketAddr::new(ip, port)))
+}
+
+/// A proxy in [`TRUSTED`].
+fn trusted_hop() -> impl Strategy<Value = ClientAddr> {
+    ip_hop(prop_oneof![
+        any::<[u8; 3]>().prop_map(|[a, b, c]| IpAddr::from([10, a, b, c])),
+        any::<u128>().prop_map(|bits| IpAddr::from(Ipv6Addr::from(0xfd << 120 | bits >> 8))),
+    ])
+}
+
+/// An address outside [`TRUSTED`], or a name.
+fn untrusted_hop() -> impl Strategy<Value = ClientAddr> {
+    prop_oneof![
+        3 => ip_hop(any::<IpAddr>()).prop_filter("untrusted", |hop| match hop {
+            ClientAddr::Ip(addr) => !trusted().contains(addr.ip()),
+            ClientAddr::Name(_) => true,
+        }),
+        1 => "_[A-Za-z0-9._-]{1,8}|unknown".prop_map(|name| ClientAddr::Name(name.into())),
+    ]
+}
+
+/// An entry as a proxy may write it in `X-Forwarded-For`: a bare IPv6 address without a port.
+fn x_forwarded_for_entry(hop: &ClientAddr) -> String {
+    match hop {
+        ClientAddr::Ip(addr) if addr.port() == 0 => addr.ip().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Text that is no node: a quote, a backslash, a semicolon or a space inside a word.
+fn malformed_entry() -> impl Strategy<Value = String> {
+    "[a-z0-9.:]{1,6}[\"\\\\; ][a-z0-9.:]{0,6}"
+}
+
+/// Anything a header line may hold but a comma, a quote and a backslash (which would change
+/// where the next entry starts).
+fn farther_entry() -> impl Strategy<Value = String> {
+    "[ !#-+\\--\\[\\]-~]{0,16}"
+}
+
+/// `entries` as header lines: each line holds the entries up to a cut, joined by `sep`.
+fn lines(entries: &[String], cuts: &[usize], sep: &str) -> Vec<String> {
+    let mut cuts: Vec<_> = cuts.iter().map(|cut| cut % (entries.len() + 1)).collect();
+    cuts.extend([0, entries.len()]);
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2)
+        .map(|pair| entries[pair[0]..pair[1]].join(sep))
+        .collect()
+}
+
+fn origin(name: &str, lines: &[String], read: &[ProxyHeader]) -> Option<RequestOrigin> {
+    let mut request = Request::new(());
+    let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+    for line in lines {
+        request
+            .headers_mut()
+            .append(name.clone(), HeaderValue::from_str(line).unwrap());
+    }
+    let settings = ProxySettings::new(Some(trusted()), read.iter().copied().collect(), None).unwrap();
+    settings.origin(&request, "10.9.9.9:4000".parse().ok())
+}
+
+fn unknown() -> ClientAddr {
+    ClientAddr::Name("unknown".into())
+}
+
+const DEFAULT: &[ProxyHeader] = &[ProxyHeader::XForwardedFor, ProxyHeader::XForwardedProto];
+
+proptest! {
+    #[test]
+    fn x_forwarded_for_yields_the_hop_before_the_trusted_ones(
+        farther in vec(farther_entry(), 0..4),
+        client in untrusted_hop(),
+        proxies in vec(trusted_hop(), 0..6),
+        cuts in vec(any::<usize>(), 0..4),
+        sep in prop_oneof![Just(","), Just(", "), Just(" ,\t")],
+    ) {
+        let mut entries = farther;
+        entries.push(x_forwarded_for_entry(&client));
+        entries.extend(proxies.iter().map(x_forwarded_for_entry));
+        let lines = lines(&entries, &cuts, sep);
+        let seen = origin("x-forwarded-for", &lines, DEFAULT).and_then(|origin| origin.client);
+        prop_assert_eq!(seen, Some(client), "{:?}", lines);
+    }
+
+    #[test]
+    fn x_forwarded_for_of_trusted_hops_only_yields_the_farthest(
+        proxies in vec(trusted_hop(), 1..6),
+        cuts in vec(any::<usize>(), 0..4),
+    ) {
+        let entries: Vec<_> = proxies.iter().map(x_forwarded_for_entry).collect();
+        let seen = origin("x-forwarded-for", &lines(&entries, &cuts, ","), DEFAULT).and_then(|origin| origin.client);
+        prop_assert_eq!(seen, Some(proxies[0].clone()));
+    }
+
+    #[test]
+    fn a_malformed_entry_stops_the_walk(
+        farther in vec(farther_entry(), 0..4),
+        malformed in malformed_entry(),
+        proxies in vec(trusted_hop(), 0..6),
+        cuts in vec(any::<usize>(), 0..4),
+    ) {
+        prop_assume!(parse_node(malformed.trim()).is_none());
+        let mut entries = farther;
+        entries.push(malformed);
+        entries.extend(proxies.iter().map(x_forwarded_for_entry));
+        let lines = lines(&entries, &cuts, ", ");
+        let seen = origin("x-forwarded-for", &lines, DEFAULT).and_then(|origin| origin.client);
+        // Never a trusted proxy, nor the peer: the client is unknown.
+        prop_assert_eq!(seen, Some(unknown()), "{:?}", lines);
+    }
+
+    #[test]
+    fn forwarded_yields_the_element_before_the_trusted_ones(
+        farther in vec(farther_entry(), 0..3),
+        client in (untrusted_hop(), element(), spelling()),
+        proxies in vec((trusted_hop(), element(), spelling()), 0..5),
+        cuts in vec(any::<usize>(), 0..4),
+    ) {
+        let with_client = |(hop, element, spelling): &(ClientAddr, ForwardedElement, Spelling)| {
+            let element = ForwardedElement { client: Some(hop.clone()), ..element.clone() };
+            (write(&element, spelling), element)
+        };
+        let (client_text, client) = with_client(&client);
+        let mut entries = farther;
+        entries.push(client_text);
+        entries.extend(proxies.iter().map(|proxy| with_client(proxy).0));
+        let lines = lines(&entries, &cuts, ", ");
+        let seen = origin("forwarded", &lines, &[ProxyHeader::Forwarded]).unwrap_or_default();
+        prop_assert_eq!(&seen.client, &client.client, "{:?}", lines);
+        prop_assert_eq!(seen.scheme, client.scheme);
+        prop_assert_eq!(&seen.host, &client.host);
+        // Not named, the same header is not read at all.
+        prop_assert_eq!(origin("forwarded", &lines, DEFAULT), None);
+    }
+
+    #[test]
+    fn a_malformed_element_stops_the_walk(
+        client in (untrusted_hop(), element(), spelling()),
+        proxies in vec((trusted_hop(), spelling()), 0..5),
+        malformed in prop_oneof![
+            Just("for=\"unterminated".to_owned()),
+            Just("for=[2001:db8::1]".to_owned()),
+            Just("for=1.2.3.4;for=5.6.7.8".to_owned()),
+            malformed_entry().prop_map(|text| format!("for={text}")),
+        ],
+    ) {
+        prop_assume!(forwarded_elements(malformed.as_bytes()) == [None]);
+        let (hop, element, spelling) = client;
+        let element = ForwardedElement { client: Some(hop), ..element };
+        let mut entries = vec![write(&element, &spelling), malformed];
+        entries.extend(proxies.iter().map(|(hop, spelling)| {
+            write(&ForwardedElement { client: Some(hop.clone()), ..ForwardedElement::default() }, spelling)
+        }));
+        // One line per element: an unterminated quote runs only to the end of its line.
+        let seen = origin("forwarded", &entries, &[ProxyHeader::Forwarded]).unwrap_or_default();
+        prop_assert_eq!(seen.client, Some(unknown()), "{:?}", entries);
+        prop_assert_eq!((seen.scheme, seen.host), (None, None));
+    }
+
+    #[test]
+    fn any_header_lines_through_the_layer(
+        lines in vec((0usize..=ProxyHeader::ALL.len(), vec(any::<u8>(), 0..48)), 0..8),
+        trust in prop_oneof![Just("*"), Just(TRUSTED), Just("")],
+    ) {
+        let mut request = Request::new(());
+        for (header, bytes) in &lines {
+            let _ = forwarded_elements(bytes);
+            // The proxy headers, and `Host` past them.
+            let name = ProxyHeader::ALL.get(*header).map_or("host", |header| header.name());
+            if let Ok(value) = HeaderValue::from_bytes(bytes) {
+                request.headers_mut().append(name, value);
+            }
+        }
+        let trusted: TrustedProxies = trust.parse().unwrap();
+        let every = ProxySettings::new(Some(trusted.clone()), ProxyHeader::ALL.into_iter().collect(), None).unwrap();
+        let default = ProxySettings::new(Some(trusted), DEFAULT.iter().copied().collect(), None).unwrap();
+        for peer in [None, "10.1.1.1:1".parse().ok(), "203.0.113.1:1".parse().ok()] {
+            let _ = every.origin(&request, peer);
+            if let Some(origin) = default.origin(&request, peer) {
+                prop_assert_eq!(origin.host, None);
+                prop_assert_eq!(origin.forwarded_prefix, None);
+            }
+        }
     }
 }

@@ -151,6 +151,7 @@ pub(crate) fn subject_name(der: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::path::PathBuf;
 
     fn data(name: &str) -> PathBuf {
@@ -218,5 +219,98 @@ mod tests {
         assert!(name.contains("CN=localhost"), "{name}");
         assert!(name.contains("O=granian tests"), "{name}");
         assert_eq!(subject_name(b"not a certificate"), None);
+    }
+
+    /// A file holding `bytes` for the length of a test case.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(bytes: &[u8]) -> Self {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("granian-pem-{}-{index}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Every way PEM is read, on `bytes` as a file: a value or an error, never a panic.
+    fn read_all_ways(bytes: &[u8], password: Option<&str>) {
+        let file = Scratch::new(bytes);
+        let _ = certificates("certificate", &file.0);
+        let _ = private_key(&file.0, password);
+        let _ = private_key(&file.0, None);
+        let text = String::from_utf8_lossy(bytes);
+        let _ = decode_base64(&text);
+        let _ = section(&text, ENCRYPTED_BEGIN, ENCRYPTED_END);
+        let _ = subject_name(bytes);
+    }
+
+    const LABELS: [&str; 6] = [
+        "CERTIFICATE",
+        "PRIVATE KEY",
+        "ENCRYPTED PRIVATE KEY",
+        "RSA PRIVATE KEY",
+        "EC PRIVATE KEY",
+        "X509 CRL",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_read_without_a_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            password in proptest::option::of("[ -~]{0,12}"),
+        ) {
+            read_all_ways(&bytes, password.as_deref());
+        }
+
+        #[test]
+        fn pem_shaped_noise_is_read_without_a_panic(
+            label in 0..LABELS.len(),
+            body in "[A-Za-z0-9+/=\n -]{0,400}",
+            headers in proptest::option::of("Proc-Type: 4,ENCRYPTED\nDEK-Info: [A-Z0-9,-]{0,20}\n\n"),
+            end in any::<bool>(),
+        ) {
+            let label = LABELS[label];
+            let end = if end { format!("-----END {label}-----\n") } else { String::new() };
+            let text = format!("-----BEGIN {label}-----\n{}{body}\n{end}", headers.unwrap_or_default());
+            read_all_ways(text.as_bytes(), Some("secret"));
+        }
+
+        #[test]
+        fn written_certificates_read_back(der in proptest::collection::vec(any::<u8>(), 1..3000)) {
+            let pem = certificate_pem(&der);
+            prop_assert!(pem.lines().all(|line| line.len() <= 64));
+            let body = section(&pem, "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----").unwrap();
+            prop_assert_eq!(decode_base64(body).unwrap(), der.clone());
+            let parsed = CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap();
+            prop_assert_eq!(parsed, vec![CertificateDer::from(der.clone())]);
+            // The same read from a file, twice over in one chain.
+            let file = Scratch::new(format!("{pem}{pem}").as_bytes());
+            let chain = certificates("certificate", &file.0).unwrap();
+            prop_assert_eq!(chain, vec![CertificateDer::from(der.clone()), CertificateDer::from(der)]);
+        }
+
+        #[test]
+        fn base64_ignores_line_breaks_and_padding(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            breaks in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let pem = certificate_pem(&bytes);
+            let body = section(&pem, "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----").unwrap();
+            let mut text: Vec<char> = body.chars().filter(|c| !c.is_whitespace()).collect();
+            for (n, index) in breaks.iter().enumerate() {
+                let at = index.index(text.len() + 1);
+                text.insert(at, if n % 2 == 0 { '\n' } else { ' ' });
+            }
+            let text: String = text.into_iter().collect();
+            prop_assert_eq!(decode_base64(&text).unwrap(), bytes);
+        }
     }
 }

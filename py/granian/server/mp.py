@@ -108,6 +108,7 @@ class Granian:
         static_path_expires: float = 86400.0,
         proxy_headers: bool = False,
         forwarded_allow_ips: str | Sequence[str] = '127.0.0.1,::1',
+        forwarded_headers: Sequence[str] | str = ('x-forwarded-for', 'x-forwarded-proto'),
         url_path_prefix: str | None = None,
         log_enabled: bool = True,
         log_level: LogLevels | str = LogLevels.info,
