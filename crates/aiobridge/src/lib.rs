@@ -33,12 +33,15 @@
 //! the done-callback, an answer in its place when it fails), whatever the interface's
 //! [`Responder`]; [`RequestBody`] feeds the rest of the body to the application with a bounded
 //! queue; [`LoopContext`] holds the loop's methods, the error logger and the backpressured
-//! [`LoopContext::send_chunk`] for streamed responses. Websockets go the same way: [`serve_websocket`]
+//! [`LoopContext::send_chunk`] for streamed responses; [`respond_with_file`] answers with a file the
+//! application names (RSGI `response_file`, ASGI `http.response.pathsend`), read on the runtime in
+//! bounded chunks, never through Python. Websockets go the same way: [`serve_websocket`]
 //! hands the request to the interface and waits for its decision, [`launch`] starts the
 //! application, and a [`WebsocketSession`] carries messages both ways with a bound.
 
 mod awaitable;
 mod context;
+mod file;
 mod handle;
 mod launch;
 mod request;
@@ -46,6 +49,7 @@ mod websocket;
 
 pub use awaitable::{Done, Ready, resolve};
 pub use context::{LoopContext, TaskOutcome, reject};
+pub use file::{FileBody, respond_with_file};
 pub use handle::{Job, LoopHandle};
 pub use launch::{Responder, launch, must_fail};
 pub use request::{BodyEvent, Deliver, Read, RequestBody, RequestStart, serve_request};

@@ -28,6 +28,12 @@ pub(crate) struct Shared {
     permits: Arc<Semaphore>,
 }
 
+impl AsRef<LoopContext> for Shared {
+    fn as_ref(&self) -> &LoopContext {
+        &self.context
+    }
+}
+
 /// Serves requests with an RSGI application on one asyncio loop.
 #[derive(Clone)]
 pub struct RsgiHandler {
@@ -101,7 +107,8 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         respond,
         started: _,
     } = start;
-    let protocol = RsgiProtocol::new(Arc::clone(shared), body, respond);
+    let head_only = parts.method == http::Method::HEAD;
+    let protocol = RsgiProtocol::new(Arc::clone(shared), body, respond, head_only);
     launch(py, &shared.app, &shared.context, protocol, |protocol| {
         let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn)?)?;
         Ok((scope, protocol.clone_ref(py)))

@@ -10,7 +10,6 @@
 //! sends messages, `close(status)` refuses (before the accept) or closes (after it).
 
 mod error;
-mod file;
 mod handler;
 mod headers;
 mod protocol;

@@ -3,7 +3,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use granian_aiobridge::{
-    BodyEvent, LoopContext, Read, Ready, RequestBody, Responder, TaskOutcome, must_fail, reject, resolve,
+    BodyEvent, FileBody, LoopContext, Read, Ready, RequestBody, Responder, TaskOutcome, must_fail, reject, resolve,
+    respond_with_file,
 };
 use granian_pyconv::bytes_from_str;
 use granian_serve::{ResponseBody, StreamSender, error_response};
@@ -76,6 +77,8 @@ pub(crate) struct RsgiProtocol {
     body: Arc<RequestBody>,
     responding: Responding,
     body_use: BodyUse,
+    /// The request is a `HEAD`: files are measured, not read.
+    head_only: bool,
 }
 
 impl RsgiProtocol {
@@ -83,12 +86,14 @@ impl RsgiProtocol {
         shared: Arc<Shared>,
         body: Arc<RequestBody>,
         respond: oneshot::Sender<Response<ResponseBody>>,
+        head_only: bool,
     ) -> Self {
         Self {
             shared,
             body,
             responding: Responding::Pending(respond),
             body_use: BodyUse::Unread,
+            head_only,
         }
     }
 
@@ -270,7 +275,12 @@ impl RsgiProtocol {
         self.ensure_unsent()?;
         let head = response_head(status, headers)?;
         let respond = self.claim()?;
-        crate::file::respond_with_file(&self.shared, respond, head, file, None);
+        let file = FileBody {
+            path: file,
+            range: None,
+            head_only: self.head_only,
+        };
+        respond_with_file(&self.shared, respond, head, file);
         self.body.disconnect();
         Ok(())
     }
@@ -291,7 +301,12 @@ impl RsgiProtocol {
         }
         let head = response_head(status, headers)?;
         let respond = self.claim()?;
-        crate::file::respond_with_file(&self.shared, respond, head, file, Some((start, end)));
+        let file = FileBody {
+            path: file,
+            range: Some((start, end)),
+            head_only: self.head_only,
+        };
+        respond_with_file(&self.shared, respond, head, file);
         self.body.disconnect();
         Ok(())
     }

@@ -1,3 +1,7 @@
+//! Files answered from the runtime, for the interfaces whose applications name a file instead of
+//! sending its bytes (RSGI `response_file`, ASGI `http.response.pathsend`): the file is opened and
+//! read on the runtime in bounded chunks as the client takes them, never through Python.
+
 use std::io::{self, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +14,7 @@ use tokio::fs::File;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use tokio::sync::oneshot;
 
-use crate::handler::Shared;
+use crate::LoopContext;
 
 /// Bytes read from the file per chunk.
 const FILE_CHUNK: usize = 128 * 1024;
@@ -56,29 +60,43 @@ async fn open(path: &Path, range: Option<(u64, u64)>) -> Result<Opened, Refusal>
     })
 }
 
-/// Open `path` on the runtime and answer with it: its bytes (`range` of them) streamed in
-/// bounded chunks with `content-length` set, 404 when there is no such file, or 500 (logged
-/// on `granian.rsgi`) when it cannot be read.
-pub(crate) fn respond_with_file(
-    shared: &Arc<Shared>,
+/// A file to answer a request with.
+#[derive(Debug, Clone)]
+pub struct FileBody {
+    /// Where the file is.
+    pub path: PathBuf,
+    /// Bytes `start` (inclusive) to `end` (exclusive) only, clipped to the file; `None` for all.
+    pub range: Option<(u64, u64)>,
+    /// Answer with the head only (a `HEAD` request): the file is opened and measured, not read.
+    pub head_only: bool,
+}
+
+/// Open the file on `owner`'s runtime and answer `respond` with `head` and the file: its bytes
+/// streamed in bounded chunks with `content-length` set, 404 when there is no such file (or a
+/// directory), or 500 (logged on the interface's logger) when it cannot be read. `owner` keeps the
+/// loop context alive while the file is sent.
+pub fn respond_with_file<S>(
+    owner: &Arc<S>,
     respond: oneshot::Sender<Response<ResponseBody>>,
     head: Response<()>,
-    path: PathBuf,
-    range: Option<(u64, u64)>,
-) {
-    let shared = Arc::clone(shared);
-    let runtime = shared.context.runtime().clone();
+    file: FileBody,
+) where
+    S: AsRef<LoopContext> + Send + Sync + 'static,
+{
+    let shared = Arc::clone(owner);
+    let runtime = (*shared).as_ref().runtime().clone();
     runtime.spawn(async move {
+        let FileBody { path, range, head_only } = file;
         let response = match open(&path, range).await {
             Ok(Opened { file, length }) => {
-                let body = if length == 0 {
+                let body = if length == 0 || head_only {
                     ResponseBody::empty()
                 } else {
                     let (sender, body) = ResponseBody::channel(FILE_CHANNEL_CAPACITY);
                     let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
                         if let Err(err) = stream_file(file.take(length), length, &sender).await {
-                            shared.context.abort_stream(&sender);
+                            (*shared).as_ref().abort_stream(&sender);
                             log_soon(&shared, format!("Reading file {} failed: {err}", path.display()));
                         }
                     });
@@ -122,12 +140,12 @@ async fn stream_file<R: AsyncRead + Unpin>(mut reader: R, length: u64, sender: &
     Ok(())
 }
 
-fn log_soon(shared: &Arc<Shared>, message: String) {
+fn log_soon<S: AsRef<LoopContext> + Send + Sync + 'static>(shared: &Arc<S>, message: String) {
     let logger = Arc::clone(shared);
-    shared
-        .context
+    (**shared)
+        .as_ref()
         .handle()
-        .schedule(Box::new(move |py| logger.context.log_error(py, &message, None)));
+        .schedule(Box::new(move |py| (*logger).as_ref().log_error(py, &message, None)));
 }
 
 #[cfg(test)]
@@ -151,7 +169,7 @@ mod tests {
     }
 
     fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("granian-rsgi-{}-{name}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("granian-file-{}-{name}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         path
     }
@@ -190,7 +208,7 @@ mod tests {
     #[test]
     fn missing_files_and_directories_are_missing() {
         runtime().block_on(async {
-            let missing = std::env::temp_dir().join("granian-rsgi-definitely-missing");
+            let missing = std::env::temp_dir().join("granian-file-definitely-missing");
             assert!(matches!(open(&missing, None).await, Err(Refusal::Missing)));
             assert!(matches!(open(&std::env::temp_dir(), None).await, Err(Refusal::Missing)));
         });
