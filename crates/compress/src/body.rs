@@ -3,6 +3,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use granian_serve::{BodyAborted, ResponseBody};
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::encoder::Encoder;
@@ -17,13 +18,16 @@ const YIELD_AFTER: usize = 1024 * 1024;
 /// A body compressed on its way out: what the inner body yields goes through the encoder, and
 /// whenever the inner body has nothing ready the encoder is flushed, so a streamed response
 /// (server-sent events, a slow generator) reaches the client chunk by chunk. Nothing is held
-/// beyond the encoder's own window and one frame of output.
+/// beyond the encoder's own window and one frame of output. A trailer section goes out after the
+/// end of the compressed stream, untouched.
 pub(crate) struct CompressedBody {
     inner: ResponseBody,
     /// `None` once the stream is finished.
     encoder: Option<Encoder>,
     /// Input went in since the last flush.
     unflushed: bool,
+    /// The inner body's trailer section, held until the compressed stream has ended.
+    trailers: Option<HeaderMap>,
 }
 
 impl CompressedBody {
@@ -32,6 +36,7 @@ impl CompressedBody {
             inner,
             encoder: Some(encoder),
             unflushed: false,
+            trailers: None,
         }
     }
 }
@@ -53,13 +58,18 @@ impl Body for CompressedBody {
         let mut consumed = 0;
         loop {
             let Some(encoder) = this.encoder.as_mut() else {
-                return Poll::Ready(None);
+                return Poll::Ready(this.trailers.take().map(|trailers| Ok(Frame::trailers(trailers))));
             };
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
-                    // A response body only carries data; anything else has no compressed form.
-                    let Ok(chunk) = frame.into_data() else {
-                        continue;
+                    let chunk = match frame.into_data() {
+                        Ok(chunk) => chunk,
+                        // The trailer section ends the inner body; it follows the compressed
+                        // stream's own end.
+                        Err(frame) => {
+                            this.trailers = frame.into_trailers().ok();
+                            continue;
+                        }
                     };
                     if encoder.write(&chunk).is_err() {
                         this.encoder = None;
@@ -84,7 +94,9 @@ impl Body for CompressedBody {
                         return Poll::Ready(None);
                     };
                     return match encoder.finish() {
-                        Ok(rest) if rest.is_empty() => Poll::Ready(None),
+                        Ok(rest) if rest.is_empty() => {
+                            Poll::Ready(this.trailers.take().map(|trailers| Ok(Frame::trailers(trailers))))
+                        }
                         Ok(rest) => data(rest),
                         Err(_) => aborted(),
                     };
@@ -108,7 +120,7 @@ impl Body for CompressedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.encoder.is_none()
+        self.encoder.is_none() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -173,6 +185,26 @@ mod tests {
                 "{encoding:?}"
             );
             assert!(body.is_end_stream());
+        }
+    }
+
+    #[tokio::test]
+    async fn trailers_follow_the_compressed_stream() {
+        for encoding in Encoding::ALL {
+            let (tx, inner) = ResponseBody::channel(4);
+            let body = CompressedBody::new(inner, Encoder::new(encoding).unwrap());
+            assert!(tx.send(Bytes::from_static(b"payload ").repeat(64).into()).await);
+            let mut trailers = HeaderMap::new();
+            trailers.insert("x-digest", http::HeaderValue::from_static("sha-256=abc"));
+            tx.finish(trailers);
+            drop(tx);
+            let collected = body.collect().await.unwrap();
+            assert_eq!(collected.trailers().unwrap()["x-digest"], "sha-256=abc", "{encoding:?}");
+            assert_eq!(
+                decode(encoding, &collected.to_bytes()),
+                b"payload ".repeat(64),
+                "{encoding:?}"
+            );
         }
     }
 

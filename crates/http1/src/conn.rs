@@ -8,7 +8,7 @@ use granian_serve::{
     ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit,
     error_response, payload_too_large, within_limit,
 };
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::deadline::{Deadlines, SWITCHED, hyper_timeout};
 use crate::flushed::{AbortAfterFlush, CountFlushes};
+use crate::interim::{Interim, InterimQueue};
 use crate::upgrade::body_fits;
 use crate::{Error, Http1Limits, Upgrades};
 
@@ -38,19 +39,7 @@ where
     H: Handler,
     U: Upgrades,
 {
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .keep_alive(limits.keep_alive)
-        // RFC 9112 §9.6: a client that half-closes after its request is treated as gone,
-        // which is what lets an interface learn of disconnects while a response is pending.
-        .half_close(false)
-        .max_buf_size(limits.effective_buffer_size())
-        .pipeline_flush(limits.pipeline_flush)
-        .timer(TokioTimer::new())
-        .header_read_timeout(hyper_timeout(limits.header_read_timeout, limits.keep_alive_timeout));
-    if let Some(max_header_size) = limits.max_header_size {
-        builder.max_header_size(max_header_size);
-    }
+    let builder = builder(limits);
     let serving = InFlight::new();
     let started = Arc::new(AtomicU64::new(0));
     let lingering = serving.clone();
@@ -58,6 +47,7 @@ where
     // Set once the server drains: responses then tell the client the connection closes.
     let draining = Arc::new(AtomicBool::new(false));
     let closing = Arc::clone(&draining);
+    let interim = InterimQueue::default();
     let io = Deadlines::new(
         io,
         serving.clone(),
@@ -68,12 +58,13 @@ where
     let (io, flushes) = CountFlushes::new(io);
     // With pipeline_flush, hyper skips flushes while requests wait: a failure would wait too.
     let flushes = (!limits.pipeline_flush).then_some(flushes);
+    let io = Interim::new(io, interim.clone());
     let max_body_size = limits.max_body_size;
     let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
-        started.fetch_add(1, Ordering::Relaxed);
+        let number = started.fetch_add(1, Ordering::Relaxed);
         let guard = serving.enter();
         // A request that may take the connection over (a websocket) carries the shutdown
         // along: once switched, the connection outlives this function and its watch.
@@ -90,21 +81,33 @@ where
             (Some((upgrades, protocol)), Some(watch)) => {
                 Outcome::Switch(Box::pin(switch_protocols(upgrades, protocol, request, watch.clone())))
             }
-            _ => match admit(request, max_body_size) {
-                Ok((request, overflow)) => Outcome::Serve(within_limit(handler.handle(request, &conn), overflow, true)),
-                Err(_) => Outcome::Ready(payload_too_large(true)),
-            },
+            _ => {
+                // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
+                if request.version() == Version::HTTP_11 {
+                    request.extensions_mut().insert(interim.open(number));
+                }
+                match admit(request, max_body_size) {
+                    Ok((request, overflow)) => {
+                        Outcome::Serve(within_limit(handler.handle(request, &conn), overflow, true))
+                    }
+                    Err(_) => Outcome::Ready(payload_too_large(true)),
+                }
+            }
         };
         let started = Arc::clone(&started);
         let closing = Arc::clone(&closing);
         let server = server.clone();
         let flushes = flushes.clone();
+        let interim = interim.clone();
         async move {
             let mut response = match outcome {
                 Outcome::Serve(response) => response.await,
                 Outcome::Switch(response) => response.await,
                 Outcome::Ready(response) => response,
             };
+            // The final response goes to hyper now: an informational one after it would be
+            // read as the next response.
+            interim.close(number);
             let closing = closing.load(Ordering::Relaxed);
             finish(&mut response, server.as_ref(), closing, &started);
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(AbortAfterFlush::new(body, flushes), guard)))
@@ -142,6 +145,24 @@ where
         result = connection => result.map_err(Error::from),
         () = shutdown.reached(Phase::Closing) => Ok(()),
     }
+}
+
+/// hyper's connection settings for `limits`.
+fn builder(limits: &Http1Limits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(limits.keep_alive)
+        // RFC 9112 §9.6: a client that half-closes after its request is treated as gone,
+        // which is what lets an interface learn of disconnects while a response is pending.
+        .half_close(false)
+        .max_buf_size(limits.effective_buffer_size())
+        .pipeline_flush(limits.pipeline_flush)
+        .timer(TokioTimer::new())
+        .header_read_timeout(hyper_timeout(limits.header_read_timeout, limits.keep_alive_timeout));
+    if let Some(max_header_size) = limits.max_header_size {
+        builder.max_header_size(max_header_size);
+    }
+    builder
 }
 
 /// What every response gets on its way out: the `Server` header, `Connection: close` once the
@@ -302,6 +323,136 @@ mod tests {
     fn an_idle_connection_closes_after_the_linger() {
         let output = drain_then_request(DRAIN_LINGER + Duration::from_millis(300));
         assert_eq!(output, "");
+    }
+
+    /// Sends a `103` with one link ahead of its answer, which it gives once `go` fires (at once
+    /// without one); the body says whether the hint could be sent.
+    #[derive(Clone)]
+    struct Hinting(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>);
+
+    impl Handler for Hinting {
+        fn handle(
+            &self,
+            request: Request<granian_serve::IncomingBody>,
+            _conn: &Arc<ConnInfo>,
+        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+            let informational = request.extensions().get::<granian_serve::Informational>().cloned();
+            let go = self.0.lock().unwrap().take();
+            async move {
+                let mut hint = Response::new(());
+                *hint.status_mut() = StatusCode::EARLY_HINTS;
+                hint.headers_mut()
+                    .append(header::LINK, HeaderValue::from_static("</style.css>; rel=preload"));
+                let sent = informational.is_some_and(|informational| informational.send(hint));
+                if let Some(go) = go {
+                    let _ = go.await;
+                }
+                Response::new(ResponseBody::full(if sent { "hinted" } else { "plain" }.into()))
+            }
+        }
+    }
+
+    #[test]
+    fn early_hints_precede_the_response() {
+        let input = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.0\r\nHost: x\r\n\r\n";
+        let output = drive(input, |io, conn, watch| async move {
+            let handler = Hinting(Arc::default());
+            let _ = serve_connection(io, handler, conn, &limits(), watch, None::<NoUpgrades>).await;
+        });
+        let output = String::from_utf8_lossy(&output);
+        let (first, second) = output.split_once("hinted").unwrap();
+        assert!(
+            first.starts_with("HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\n"),
+            "{output}"
+        );
+        // RFC 9110 §15.2: an HTTP/1.0 client gets no 1xx response.
+        assert!(
+            second.starts_with("HTTP/1.0 200 OK\r\n") && second.ends_with("plain"),
+            "{output}"
+        );
+        assert_eq!(output.matches(" 103 ").count(), 1, "{output}");
+    }
+
+    #[test]
+    fn an_early_hint_goes_out_while_the_response_is_pending() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, server) = tokio::io::duplex(64 * 1024);
+            let shutdown = granian_serve::Shutdown::new();
+            let watch = shutdown.watch();
+            let conn = Arc::new(ConnInfo::with_addresses(None, None, granian_serve::Scheme::Http));
+            let (go, wait) = tokio::sync::oneshot::channel();
+            let handler = Hinting(Arc::new(std::sync::Mutex::new(Some(wait))));
+            let task = tokio::spawn(async move {
+                let _ = serve_connection(server, handler, conn, &limits(), watch, None::<NoUpgrades>).await;
+            });
+            let (mut reader, mut writer) = tokio::io::split(client);
+            writer.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            // The handler holds its response back until the hint has been read.
+            let mut hint = vec![0; 4096];
+            let read = tokio::time::timeout(Duration::from_secs(5), reader.read(&mut hint))
+                .await
+                .expect("the hint waited for the response")
+                .unwrap();
+            assert!(hint[..read].starts_with(b"HTTP/1.1 103 Early Hints\r\n"));
+            assert!(hint[..read].ends_with(b"\r\n\r\n"));
+            go.send(()).unwrap();
+            let mut rest = vec![0; 4096];
+            let read = reader.read(&mut rest).await.unwrap();
+            assert!(rest[..read].starts_with(b"HTTP/1.1 200 OK\r\n"));
+            drop(writer);
+            drop(reader);
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        });
+    }
+
+    /// A chunked answer that announces `x-checksum` and ends with it as a trailer field.
+    #[derive(Clone)]
+    struct Trailing;
+
+    impl Handler for Trailing {
+        fn handle(
+            &self,
+            _request: Request<granian_serve::IncomingBody>,
+            _conn: &Arc<ConnInfo>,
+        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+            async move {
+                let (sender, body) = ResponseBody::channel(4);
+                let _ = sender.try_send(bytes::Bytes::from_static(b"data"));
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("x-checksum", HeaderValue::from_static("abc"));
+                trailers.insert("x-unannounced", HeaderValue::from_static("dropped"));
+                sender.finish(trailers);
+                let mut response = Response::new(body);
+                response
+                    .headers_mut()
+                    .insert(header::TRAILER, HeaderValue::from_static("x-checksum"));
+                response
+            }
+        }
+    }
+
+    #[test]
+    fn trailers_need_te_and_an_announcement() {
+        let serve = |input: &'static [u8]| {
+            let output = drive(input, |io, conn, watch| async move {
+                let _ = serve_connection(io, Trailing, conn, &limits(), watch, None::<NoUpgrades>).await;
+            });
+            String::from_utf8_lossy(&output).into_owned()
+        };
+        // hyper sends the fields the `Trailer` header announced, to a client that accepts them.
+        let accepted = serve(b"GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n");
+        assert!(accepted.contains("transfer-encoding: chunked\r\n"), "{accepted}");
+        assert!(
+            accepted.ends_with("4\r\ndata\r\n0\r\nx-checksum: abc\r\n\r\n"),
+            "{accepted}"
+        );
+        // Without `TE: trailers` the body still ends cleanly, with no trailer section.
+        let plain = serve(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(plain.ends_with("4\r\ndata\r\n0\r\n\r\n"), "{plain}");
     }
 
     #[test]

@@ -2,6 +2,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
@@ -12,9 +13,17 @@ use tokio::sync::mpsc;
 #[error("response body aborted by the application")]
 pub struct BodyAborted;
 
-type Chunk = Result<Bytes, BodyAborted>;
+/// What travels through a streamed body's channel.
+#[derive(Debug)]
+enum Item {
+    Data(Bytes),
+    /// The trailer section, after the last data; the body ends with it.
+    Trailers(HeaderMap),
+    Abort,
+}
 
-/// A response body: nothing, one buffer, or chunks streamed through a bounded channel.
+/// A response body: nothing, one buffer, or chunks streamed through a bounded channel (with, at
+/// their end, a trailer section when the producer sends one).
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
@@ -45,7 +54,7 @@ enum Kind {
     Full(Option<Bytes>),
     /// `aborting` is set once the abort was received and held back for one poll.
     Stream {
-        rx: mpsc::Receiver<Chunk>,
+        rx: mpsc::Receiver<Item>,
         aborting: bool,
     },
     /// Any other body, e.g. one re-encoding another on its way out.
@@ -129,12 +138,19 @@ impl Body for ResponseBody {
                 // The abort may arrive in the same pass as the chunks before it: yield once so
                 // the connection writes those out (with the head) before it tears the message
                 // down, and the client sees a truncated response rather than a bare close.
-                Poll::Ready(Some(Err(BodyAborted))) => {
+                Poll::Ready(Some(Item::Abort)) => {
                     *aborting = true;
                     cx.waker().wake_by_ref();
                     Poll::Pending
                 }
-                other => other.map(|item| item.map(|chunk| chunk.map(Frame::data))),
+                Poll::Ready(Some(Item::Data(chunk))) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+                Poll::Ready(Some(Item::Trailers(trailers))) => {
+                    // Nothing may follow the trailer section.
+                    rx.close();
+                    Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
             },
             Kind::Boxed(Wrapped(body)) => body.as_mut().poll_frame(cx),
         }
@@ -159,33 +175,47 @@ impl Body for ResponseBody {
 }
 
 /// Feeds a streamed [`ResponseBody`]. Dropping it ends the body cleanly; [`StreamSender::abort`]
-/// ends it with [`BodyAborted`].
+/// ends it with [`BodyAborted`], [`StreamSender::finish`] with a trailer section.
 #[derive(Debug, Clone)]
 pub struct StreamSender {
-    tx: mpsc::Sender<Chunk>,
+    tx: mpsc::Sender<Item>,
 }
 
 impl StreamSender {
     /// Queue a chunk if there is room. `Err(Some(chunk))` hands the chunk back when the
     /// channel is full; `Err(None)` means the client is gone.
     pub fn try_send(&self, chunk: Bytes) -> Result<(), Option<Bytes>> {
-        match self.tx.try_send(Ok(chunk)) {
+        match self.tx.try_send(Item::Data(chunk)) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(Ok(chunk))) => Err(Some(chunk)),
+            Err(mpsc::error::TrySendError::Full(Item::Data(chunk))) => Err(Some(chunk)),
             Err(_) => Err(None),
         }
     }
 
     /// Queue a chunk, waiting for room. `false` when the client is gone.
     pub async fn send(&self, chunk: Bytes) -> bool {
-        self.tx.send(Ok(chunk)).await.is_ok()
+        self.tx.send(Item::Data(chunk)).await.is_ok()
     }
 
     /// End the body as truncated.
     pub fn abort(&self) {
-        // A full channel still gets the abort: the receiver sees it once it drains.
+        self.queue_last(Item::Abort);
+    }
+
+    /// End the body with `trailers`, the trailer section (RFC 9110 §6.5); nothing may be sent
+    /// after it. Whether the client gets them is the protocol's business: HTTP/1.1 sends only
+    /// the fields a `Trailer` header announced, to a client that sent `TE: trailers`, on a
+    /// chunked response.
+    pub fn finish(&self, trailers: HeaderMap) {
+        self.queue_last(Item::Trailers(trailers));
+    }
+
+    /// Queue the item that ends the body; a full channel still gets it, from a task of the
+    /// runtime, and the receiver sees it once it drained what came before. Needs a runtime
+    /// context when the channel is full.
+    fn queue_last(&self, item: Item) {
         let tx = self.tx.clone();
-        if let Err(mpsc::error::TrySendError::Full(item)) = tx.try_send(Err(BodyAborted)) {
+        if let Err(mpsc::error::TrySendError::Full(item)) = tx.try_send(item) {
             tokio::spawn(async move {
                 let _ = tx.send(item).await;
             });
@@ -237,6 +267,26 @@ mod tests {
         tx.abort();
         drop(tx);
         assert!(body.collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn trailers_end_the_stream() {
+        let (tx, body) = ResponseBody::channel(1);
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("abc"));
+        let producer = tokio::spawn(async move {
+            assert!(tx.send(Bytes::from_static(b"data")).await);
+            // The channel is full: the trailers wait on a task for room.
+            tx.finish(trailers);
+            // Nothing is taken after the trailer section.
+            tokio::task::yield_now().await;
+            tx
+        });
+        let collected = body.collect().await.unwrap();
+        let tx = producer.await.unwrap();
+        assert!(tx.is_closed());
+        assert_eq!(collected.trailers().unwrap()["x-checksum"], "abc");
+        assert_eq!(collected.to_bytes(), Bytes::from_static(b"data"));
     }
 
     #[tokio::test]

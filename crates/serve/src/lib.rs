@@ -1,9 +1,10 @@
 //! What granian's protocol crates (`http1`, `http2`) and interface crates (`asgi`, ...) share:
 //! the [`Handler`] an interface implements and a protocol drives, the [`ResponseBody`] it
-//! answers with, the per-connection [`ConnInfo`] (with its [`TlsInfo`] on TLS), the accept
-//! loop over a listening socket (TCP or Unix, [`Listener`]), the request body limit ([`admit`]),
-//! the [`Shutdown`] phases every connection follows and the [`InFlight`] count that tells an idle
-//! connection from a busy one, the [`RequestCount`] a worker checks against its
+//! answers with (a trailer section included), the [`Informational`] responses a protocol may let
+//! an interface send ahead of it, the per-connection [`ConnInfo`] (with its [`TlsInfo`] on TLS),
+//! the accept loop over a listening socket (TCP or Unix, [`Listener`]), the request body limit
+//! ([`admit`]), the [`Shutdown`] phases every connection follows and the [`InFlight`] count that
+//! tells an idle connection from a busy one, the [`RequestCount`] a worker checks against its
 //! `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
 //! [`add_server_header`], [`write_through!`]). Knows nothing about Python nor about any
 //! particular HTTP version.
@@ -15,6 +16,7 @@ mod error;
 mod headers;
 mod incoming;
 mod inflight;
+mod informational;
 mod limit;
 mod listener;
 mod origin;
@@ -29,6 +31,7 @@ pub use error::Error;
 pub use headers::{add_server_header, lists_token};
 pub use incoming::{BodyError, IncomingBody, Limited};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
+pub use informational::{Informational, is_informational};
 pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
 pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
 pub use origin::{ClientAddr, RequestOrigin};
