@@ -355,6 +355,9 @@ class H2Response:
     body: bytes = b''
     ended: bool = False
     reset: int | None = None
+    trailers: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
+    # The header lists of the informational (1xx) responses before this one.
+    informational: list[list[tuple[bytes, bytes]]] = dataclasses.field(default_factory=list)
 
     def header(self, name: bytes) -> bytes | None:
         return next((value for key, value in self.headers if key == name), None)
@@ -379,6 +382,7 @@ class H2Client:
         self.sock = connect(port, timeout=timeout, receive_buffer=receive_buffer)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
         self.responses: dict[int, H2Response] = {}
+        self._interim: dict[int, list[list[tuple[bytes, bytes]]]] = {}
         self.completed: list[int] = []
         self.terminated: h2.events.ConnectionTerminated | None = None
         if upgrade is None:
@@ -447,10 +451,15 @@ class H2Client:
         return stream_id
 
     def _handle(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.ResponseReceived):
+        if isinstance(event, h2.events.InformationalResponseReceived):
+            self._interim.setdefault(event.stream_id, []).append(list(event.headers))
+        elif isinstance(event, h2.events.ResponseReceived):
             headers = list(event.headers)
             status = int(dict(headers)[b':status'])
-            self.responses[event.stream_id] = H2Response(status, headers)
+            informational = self._interim.pop(event.stream_id, [])
+            self.responses[event.stream_id] = H2Response(status, headers, informational=informational)
+        elif isinstance(event, h2.events.TrailersReceived):
+            self.responses[event.stream_id].trailers = list(event.headers)
         elif isinstance(event, h2.events.DataReceived):
             self.responses[event.stream_id].body += event.data
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)

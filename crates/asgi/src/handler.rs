@@ -1,8 +1,7 @@
 use std::sync::Arc;
 
 use granian_aiobridge::{LoopContext, LoopHandle, RequestStart, launch, serve_request};
-use granian_serve::IncomingBody;
-use granian_serve::{ConnInfo, Handler, ResponseBody};
+use granian_serve::{ConnInfo, Handler, IncomingBody, Informational, ResponseBody, lists_token};
 use granian_websocket::WebsocketLimits;
 use http::{Request, Response};
 use pyo3::prelude::*;
@@ -10,7 +9,7 @@ use pyo3::types::{PyDict, PyString};
 use tokio::sync::Semaphore;
 
 use crate::receive::AsgiReceive;
-use crate::send::AsgiSend;
+use crate::send::{AsgiSend, ResponseTraits};
 
 /// How an [`AsgiHandler`] is set up beyond its application and loop.
 #[derive(Debug)]
@@ -71,6 +70,12 @@ pub(crate) struct Shared {
     pub(crate) cache: PyCache,
     pub(crate) websockets: Option<WebsocketLimits>,
     permits: Arc<Semaphore>,
+}
+
+impl AsRef<LoopContext> for Shared {
+    fn as_ref(&self) -> &LoopContext {
+        &self.context
+    }
 }
 
 /// Serves requests with an ASGI application on one asyncio loop.
@@ -148,7 +153,12 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         respond,
         started: _,
     } = start;
-    let send = AsgiSend::new(respond, Arc::clone(&body), Arc::clone(shared));
+    let traits = ResponseTraits {
+        informational: parts.extensions.get::<Informational>().cloned(),
+        accepts_trailers: lists_token(&parts.headers, &http::header::TE, "trailers"),
+        head_only: parts.method == http::Method::HEAD,
+    };
+    let send = AsgiSend::new(respond, Arc::clone(&body), Arc::clone(shared), traits);
     launch(py, &shared.app, &shared.context, send, |send| {
         let scope = crate::scope::http_scope(py, shared, &parts, &conn)?;
         let receive = Py::new(py, AsgiReceive::new(body, Arc::clone(shared)))?;

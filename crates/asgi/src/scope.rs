@@ -1,5 +1,5 @@
 use granian_pyconv::percent_decode;
-use granian_serve::{ConnInfo, RequestOrigin, Scheme, TlsInfo};
+use granian_serve::{ConnInfo, Informational, RequestOrigin, Scheme, TlsInfo};
 use http::Version;
 use http::request::Parts;
 use pyo3::prelude::*;
@@ -49,9 +49,38 @@ fn conn_addresses<'a>(py: Python<'_>, conn: &'a ConnInfo) -> PyResult<Option<&'a
     Ok(conn.interface_cache.get().and_then(|cached| cached.downcast_ref()))
 }
 
-/// The http scope of one request: a copy of the server's template dict with the
-/// per-request keys set.
+/// The http scope of one request, with the `extensions` an http response may use:
+/// `http.response.pathsend` and `http.response.trailers` always, `http.response.early_hint` when
+/// the protocol can send informational responses (HTTP/1.1), `tls` on a TLS connection.
 pub(crate) fn http_scope<'py>(
+    py: Python<'py>,
+    shared: &Shared,
+    parts: &Parts,
+    conn: &ConnInfo,
+) -> PyResult<Bound<'py, PyDict>> {
+    let scope = request_scope(py, shared, parts, conn)?;
+    let extensions = tls_extensions(py, conn)?;
+    extensions.set_item(intern!(py, "http.response.pathsend"), PyDict::new(py))?;
+    extensions.set_item(intern!(py, "http.response.trailers"), PyDict::new(py))?;
+    if parts.extensions.get::<Informational>().is_some() {
+        extensions.set_item(intern!(py, "http.response.early_hint"), PyDict::new(py))?;
+    }
+    scope.set_item(intern!(py, "extensions"), extensions)?;
+    Ok(scope)
+}
+
+/// A fresh `extensions` dict, with `tls` on a TLS connection.
+fn tls_extensions<'py>(py: Python<'py>, conn: &ConnInfo) -> PyResult<Bound<'py, PyDict>> {
+    let extensions = PyDict::new(py);
+    if let Some(tls) = &conn.tls {
+        extensions.set_item(intern!(py, "tls"), tls_extension(py, tls)?)?;
+    }
+    Ok(extensions)
+}
+
+/// The keys every scope of a request has: a copy of the server's template dict with the
+/// per-request keys set.
+fn request_scope<'py>(
     py: Python<'py>,
     shared: &Shared,
     parts: &Parts,
@@ -84,11 +113,6 @@ pub(crate) fn http_scope<'py>(
     } else {
         scope.set_item(intern!(py, "client"), address(py, conn.peer)?)?;
         scope.set_item(intern!(py, "server"), address(py, conn.local)?)?;
-    }
-    if let Some(tls) = &conn.tls {
-        let extensions = PyDict::new(py);
-        extensions.set_item(intern!(py, "tls"), tls_extension(py, tls)?)?;
-        scope.set_item(intern!(py, "extensions"), extensions)?;
     }
     if let Some(state) = &shared.state {
         scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
@@ -143,7 +167,8 @@ fn headers<'py>(py: Python<'py>, parts: &Parts) -> PyResult<Bound<'py, PyList>> 
 }
 
 /// The websocket scope of one request: the http scope's keys, with `type` `websocket`, the
-/// `ws`/`wss` scheme, the offered `subprotocols` and the denial response extension.
+/// `ws`/`wss` scheme, the offered `subprotocols`, and as `extensions` the denial response and,
+/// on a TLS connection, `tls`.
 pub(crate) fn websocket_scope<'py>(
     py: Python<'py>,
     shared: &Shared,
@@ -151,7 +176,7 @@ pub(crate) fn websocket_scope<'py>(
     conn: &ConnInfo,
     subprotocols: &[String],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let scope = http_scope(py, shared, parts, conn)?;
+    let scope = request_scope(py, shared, parts, conn)?;
     scope.set_item(intern!(py, "type"), intern!(py, "websocket"))?;
     let secure = parts
         .extensions
@@ -165,13 +190,7 @@ pub(crate) fn websocket_scope<'py>(
     scope.set_item(intern!(py, "scheme"), scheme)?;
     scope.del_item(intern!(py, "method"))?;
     scope.set_item(intern!(py, "subprotocols"), PyList::new(py, subprotocols)?)?;
-    // A fresh dict: the template's, if any, is shared by every scope.
-    let extensions = PyDict::new(py);
-    if let Some(existing) = scope.get_item(intern!(py, "extensions"))?
-        && let Ok(existing) = existing.cast::<PyDict>()
-    {
-        extensions.update(existing.as_mapping())?;
-    }
+    let extensions = tls_extensions(py, conn)?;
     extensions.set_item(intern!(py, "websocket.http.response"), PyDict::new(py))?;
     scope.set_item(intern!(py, "extensions"), extensions)?;
     Ok(scope)

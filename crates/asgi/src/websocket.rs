@@ -12,7 +12,7 @@ use granian_aiobridge::{
 use granian_pyconv::bytes_from_str;
 use granian_serve::{ConnInfo, IncomingBody, ResponseBody, error_response};
 use granian_websocket::{Command, Handshake, Message, Utf8Bytes, WebsocketLimits, is_sendable_close_code};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{ClientDisconnected, Error};
 use crate::handler::Shared;
-use crate::send::{body_bytes, response_head, unexpected};
+use crate::send::{body_bytes, header_map, response_head, unexpected};
 
 /// Serve a websocket request with the application.
 pub(crate) fn serve(
@@ -154,31 +154,6 @@ pub(crate) enum Outgoing {
 
 fn bad(message: &str) -> PyErr {
     Error::BadMessage(message.to_owned()).into()
-}
-
-/// Headers as ASGI gives them: an iterable of `[name, value]` byte strings.
-fn header_map(items: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
-    let mut headers = HeaderMap::new();
-    for item in items.try_iter()? {
-        let item = item?;
-        let name = item.get_item(0)?;
-        let value = item.get_item(1)?;
-        let name = name
-            .cast::<PyBytes>()
-            .map_err(|_| bad("header names must be bytes"))?
-            .as_bytes();
-        let value = value
-            .cast::<PyBytes>()
-            .map_err(|_| bad("header values must be bytes"))?
-            .as_bytes();
-        let invalid = || Error::BadHeader {
-            name: String::from_utf8_lossy(name).into_owned(),
-        };
-        let name = HeaderName::from_bytes(name).map_err(|_| invalid())?;
-        let value = HeaderValue::from_bytes(value).map_err(|_| invalid())?;
-        headers.append(name, value);
-    }
-    Ok(headers)
 }
 
 /// A key of `message` that is present and not `None`.
