@@ -88,6 +88,9 @@ struct Options {
     ssl_protocol_min: String,
     #[pyo3(attribute)]
     ssl_ca: Option<PathBuf>,
+    /// Empty unless `ssl_ca` is given.
+    #[pyo3(attribute)]
+    ssl_crl: Vec<PathBuf>,
     #[pyo3(attribute)]
     ssl_client_verify: bool,
     #[pyo3(attribute)]
@@ -376,6 +379,7 @@ fn tls_settings(options: &Options, mode: HttpMode) -> Result<Option<TlsSettings>
         alpn,
         client_ca: options.ssl_ca.clone(),
         client_verify: options.ssl_client_verify,
+        client_crls: options.ssl_crl.clone(),
     }))
 }
 
@@ -477,6 +481,7 @@ fn describe_tls(tls: &TlsSettings, out: &mut Vec<(&'static str, Value)>) {
         ("ssl_key_password", Value::or_none(tls.key_password.clone(), Value::Str)),
         ("ssl_protocol_min", Value::Str(tls.min_version.as_str().to_owned())),
         ("ssl_ca", Value::or_none(tls.client_ca.clone(), Value::Path)),
+        ("ssl_crl", Value::Paths(tls.client_crls.clone())),
         ("ssl_client_verify", Value::Bool(tls.client_verify)),
     ]);
 }
@@ -640,6 +645,7 @@ mod tests {
             ssl_key_password: Some("secret".into()),
             ssl_protocol_min: "tls1.3".into(),
             ssl_ca: None,
+            ssl_crl: Vec::new(),
             ssl_client_verify: false,
             websockets: true,
             ws_deflate: false,
@@ -752,6 +758,22 @@ mod tests {
     }
 
     #[test]
+    fn revocation_lists_go_with_the_client_ca() {
+        let options = Options {
+            ssl_ca: Some(dir("ca.pem")),
+            ssl_crl: vec![dir("a.crl"), dir("b.crl")],
+            ssl_client_verify: true,
+            ..options()
+        };
+        let tls = settings(&options).tls.unwrap();
+        assert_eq!(tls.client_crls, [dir("a.crl"), dir("b.crl")]);
+        assert_eq!(
+            value(&options, "ssl_crl"),
+            Some(Value::Paths(vec![dir("a.crl"), dir("b.crl")]))
+        );
+    }
+
+    #[test]
     fn compression_keeps_the_order_given() {
         let compression = settings(&options()).compression.unwrap();
         assert_eq!(compression.encodings, [Encoding::Gzip, Encoding::Brotli]);
@@ -833,6 +855,7 @@ mod tests {
             ("ssl_key_password", Value::Str("secret".into())),
             ("ssl_protocol_min", Value::Str("tls1.3".into())),
             ("ssl_ca", Value::None),
+            ("ssl_crl", Value::Paths(Vec::new())),
             ("ssl_client_verify", Value::Bool(false)),
             ("websockets", Value::Bool(true)),
             ("ws_deflate", Value::Bool(false)),

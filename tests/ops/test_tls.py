@@ -1,6 +1,6 @@
 """TLS: certificates from tests/ops/conftest.py (generated per run), ALPN choosing HTTP/2 or
-HTTP/1.1, the https scheme in every interface, the ASGI `tls` extension, mutual TLS, the
-oldest protocol version, and a wrong key password."""
+HTTP/1.1, the https scheme in every interface, the ASGI `tls` extension, mutual TLS with
+certificate revocation lists, the oldest protocol version, and a wrong key password."""
 
 from __future__ import annotations
 
@@ -122,6 +122,42 @@ def test_optional_client_certificate_with_ca_alone(certs: Certs) -> None:
         with certs.client(server.port, client=True) as client:
             chain = client.get('/').json()['tls']['client_cert_chain']
             assert chain[0] == certs.client_cert.read_text()
+
+
+@pytest.mark.parametrize('verify', [True, False], ids=['required', 'optional'])
+def test_a_revoked_client_certificate_fails_the_handshake(certs: Certs, verify: bool) -> None:
+    # Two lists of the CA, the revoking one second: the newest decides, whatever the order.
+    crls = ['--ssl-crl', str(certs.empty_crl), '--ssl-crl', str(certs.crl)]
+    args = tls_args(certs, '--ssl-ca', str(certs.ca), *crls, *(['--ssl-client-verify'] if verify else []))
+    with run_server(*args, app=APPS['asgi'], interface='asgi') as server:
+        for http2 in (False, True):
+            with certs.client(server.port, http2=http2, revoked_client=True) as client:
+                with pytest.raises(httpx.TransportError):
+                    client.get('/')
+            with certs.client(server.port, http2=http2, client=True) as client:
+                response = client.get('/')
+            assert response.status_code == 200
+            assert 'CN=granian test client' in response.json()['tls']['client_cert_name']
+        if not verify:
+            # A certificate stays optional: a client without one is served.
+            with certs.client(server.port) as client:
+                assert client.get('/').json()['tls']['client_cert_chain'] == []
+
+
+def test_a_revocation_list_that_revokes_nothing_serves_every_client(certs: Certs) -> None:
+    args = tls_args(certs, '--ssl-ca', str(certs.ca), '--ssl-crl', str(certs.empty_crl), '--ssl-client-verify')
+    with run_server(*args, app=APPS['asgi'], interface='asgi') as server:
+        for context in ({'client': True}, {'revoked_client': True}):
+            with certs.client(server.port, **context) as client:
+                assert client.get('/').status_code == 200
+
+
+def test_a_crl_file_without_a_list_is_a_clear_error(certs: Certs) -> None:
+    args = tls_args(certs, '--ssl-ca', str(certs.ca), '--ssl-crl', str(certs.ca))
+    code, output = run_cli('--interface', 'asgi', '--port', '0', *args, APPS['asgi'])
+    assert code != 0
+    assert f"Error: TLS: CRL '{certs.ca}': no X509 CRL section found" in output, output
+    assert 'Traceback' not in output
 
 
 def test_protocol_min_tls13_refuses_tls12(certs: Certs) -> None:

@@ -146,6 +146,7 @@ mod tests {
             alpn,
             client_ca: None,
             client_verify: false,
+            client_crls: Vec::new(),
         }
     }
 
@@ -205,6 +206,74 @@ mod tests {
         assert_eq!(accepted.alpn.as_deref(), Some(&b"http/1.1"[..]));
         let (accepted, _) = handshake(&[]).await;
         assert_eq!(accepted.alpn, None);
+    }
+
+    /// The server's side of a TLS 1.3 handshake with a client presenting the certificate of
+    /// testdata `name` (signed by `cert.pem`), against a server that checks the lists `crls`.
+    async fn client_certificate_handshake(
+        name: &str,
+        crls: &[&str],
+    ) -> Result<Accepted<tokio::io::DuplexStream>, Error> {
+        use rustls_pki_types::pem::PemObject;
+        let settings = TlsSettings {
+            client_ca: Some(data("cert.pem")),
+            client_verify: true,
+            client_crls: crls.iter().map(|crl| data(crl)).collect(),
+            min_version: TlsVersion::Tls13,
+            ..settings(Vec::new())
+        };
+        let acceptor = TlsAcceptor::new(&settings, Some(Duration::from_secs(5))).unwrap();
+        let chain = vec![CertificateDer::from_pem_file(data(&format!("{name}.pem"))).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(data(&format!("{name}-key.pem"))).unwrap();
+        let client_config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyServer))
+                .with_client_auth_cert(chain, key)
+                .unwrap();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let client = tokio::spawn(async move {
+            let name = ServerName::try_from("localhost").unwrap();
+            // In TLS 1.3 the client learns of a refused certificate on its first read.
+            let mut stream = connector.connect(name, client_io).await?;
+            let mut byte = [0; 1];
+            stream.read(&mut byte).await
+        });
+        let accepted = acceptor.accept(server_io).await;
+        drop(client);
+        accepted
+    }
+
+    #[tokio::test]
+    async fn a_revoked_client_certificate_fails_the_handshake() {
+        let accepted = client_certificate_handshake("client-valid", &["crl.pem"])
+            .await
+            .unwrap();
+        assert_eq!(
+            accepted.info.client_cert_name.as_deref(),
+            Some("CN=client-valid.granian.test")
+        );
+        let err = client_certificate_handshake("client-revoked", &["crl.pem"])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("Revoked"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_newest_list_of_an_issuer_decides() {
+        // The older list revokes nothing: alone, it lets the certificate through.
+        assert!(
+            client_certificate_handshake("client-revoked", &["crl-older-empty.pem"])
+                .await
+                .is_ok()
+        );
+        for crls in [["crl-older-empty.pem", "crl.pem"], ["crl.pem", "crl-older-empty.pem"]] {
+            let refused = client_certificate_handshake("client-revoked", &crls).await;
+            assert!(refused.is_err(), "{crls:?}");
+        }
     }
 
     #[tokio::test]

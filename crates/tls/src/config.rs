@@ -68,6 +68,11 @@ pub struct TlsSettings {
     /// Refuse clients without a certificate signed by `client_ca` (otherwise a certificate is
     /// asked for, verified when given, and optional).
     pub client_verify: bool,
+    /// PEM files of certificate revocation lists a client certificate is checked against (with
+    /// `client_ca` only): a certificate of the chain its issuer's list revokes fails the
+    /// handshake, and so does one whose issuer has no list here (the CA itself, a trust anchor,
+    /// is not checked). Of several lists of one issuer the newest (`thisUpdate`) decides.
+    pub client_crls: Vec<PathBuf>,
 }
 
 impl TlsSettings {
@@ -90,7 +95,14 @@ impl TlsSettings {
                         reason: err.to_string(),
                     })?;
                 }
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let mut crls = Vec::new();
+                for path in &self.client_crls {
+                    crls.extend(pem::revocation_lists(path)?);
+                }
+                // rustls checks a certificate against the first list of its issuer: the newest
+                // goes first, as it holds every revocation still in force (RFC 5280 §5).
+                crls.sort_by_key(|crl| std::cmp::Reverse(pem::issued_at(crl)));
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).with_crls(crls);
                 let verifier = if self.client_verify {
                     verifier
                 } else {
@@ -124,6 +136,7 @@ mod tests {
             alpn: vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
             client_ca: None,
             client_verify: false,
+            client_crls: Vec::new(),
         }
     }
 
@@ -152,6 +165,29 @@ mod tests {
             ..settings()
         };
         assert!(config.server_config().is_ok());
+    }
+
+    #[test]
+    fn builds_with_revocation_lists() {
+        let config = TlsSettings {
+            client_ca: Some(data("cert.pem")),
+            client_crls: vec![data("crl.pem"), data("crl.pem")],
+            ..settings()
+        };
+        assert!(config.server_config().is_ok());
+    }
+
+    #[test]
+    fn a_file_without_a_revocation_list_fails() {
+        for (file, reason) in [("cert.pem", "no X509 CRL section"), ("missing.pem", "cannot read CRL")] {
+            let config = TlsSettings {
+                client_ca: Some(data("cert.pem")),
+                client_crls: vec![data(file)],
+                ..settings()
+            };
+            let err = config.server_config().unwrap_err().to_string();
+            assert!(err.contains(reason), "{err}");
+        }
     }
 
     #[test]

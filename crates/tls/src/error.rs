@@ -7,7 +7,7 @@ pub enum Error {
     /// A certificate, key or CA file could not be read.
     #[error("cannot read {what} '{path}': {source}")]
     Read {
-        /// Which file (`certificate`, `key`, `CA`).
+        /// Which file (`certificate`, `key`, `CA`, `CRL`).
         what: &'static str,
         /// The file.
         path: PathBuf,

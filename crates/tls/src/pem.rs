@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use x509_cert::der::Decode;
 
 use crate::Error;
@@ -38,6 +38,26 @@ pub(crate) fn certificates(what: &'static str, path: &Path) -> Result<Vec<Certif
         return Err(pem_error(what, path, "no CERTIFICATE section found"));
     }
     Ok(certs)
+}
+
+/// When a revocation list was issued (its `thisUpdate`), as seconds since the epoch; `None` when
+/// it does not parse (rustls then refuses it).
+pub(crate) fn issued_at(crl: &CertificateRevocationListDer<'_>) -> Option<u64> {
+    let list = x509_cert::crl::CertificateList::from_der(crl).ok()?;
+    Some(list.tbs_cert_list.this_update.to_unix_duration().as_secs())
+}
+
+/// Every `X509 CRL` section of a PEM file, in order; at least one.
+pub(crate) fn revocation_lists(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, Error> {
+    const WHAT: &str = "CRL";
+    let bytes = read(WHAT, path)?;
+    let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| pem_error(WHAT, path, err.to_string()))?;
+    if crls.is_empty() {
+        return Err(pem_error(WHAT, path, "no X509 CRL section found"));
+    }
+    Ok(crls)
 }
 
 /// The private key of a PEM file: PKCS#8 (plain or encrypted), PKCS#1 (RSA) or SEC1 (EC).
@@ -156,6 +176,14 @@ mod tests {
 
     fn data(name: &str) -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    }
+
+    #[test]
+    fn revocation_lists_tell_when_they_were_issued() {
+        let crls = revocation_lists(&data("crl.pem")).unwrap();
+        // 2025-01-01T00:00:00Z.
+        assert_eq!(crls.iter().map(issued_at).collect::<Vec<_>>(), [Some(1_735_689_600)]);
+        assert_eq!(issued_at(&CertificateRevocationListDer::from(vec![0x30, 0x00])), None);
     }
 
     #[test]
