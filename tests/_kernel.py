@@ -1,7 +1,8 @@
 """What the kernel reports about sockets, read without external tools.
 
 `listeners` asks sock_diag over netlink for the IPv4 TCP sockets listening on a port, with the
-address each is bound to and its backlog (what `ss -ltn` shows as Local Address and Send-Q).
+address each is bound to and its backlog (what `ss -ltn` shows as Local Address and Send-Q);
+`listener_inodes` gives their inode numbers, which `/proc/PID/fd` links name (`socket:[N]`).
 `data_segments_in` reads `TCP_INFO` on a client socket for the number of segments that carried
 data, which tells how many writes the server's bytes arrived in.
 """
@@ -33,6 +34,8 @@ _SPORT_OFFSET = 4
 _SRC_OFFSET = 4 + 4
 _WQUEUE = struct.Struct('=I')
 _WQUEUE_OFFSET = 4 + 48 + 8
+# ... then the owner's uid and the socket's inode.
+_INODE_OFFSET = 4 + 48 + 16
 
 # struct tcp_info (linux/tcp.h): tcpi_data_segs_in is the u32 at this offset (Linux 4.6+).
 _TCPI_DATA_SEGS_IN = 152
@@ -47,9 +50,19 @@ class Listener:
 
 def listeners(port: int) -> list[Listener]:
     """The IPv4 TCP sockets listening on `port`: their address and backlog (accept queue limit)."""
+    return [Listener(address, backlog) for address, backlog, _ in _listening(port)]
+
+
+def listener_inodes(port: int) -> list[int]:
+    """The inode numbers of the IPv4 TCP sockets listening on `port`."""
+    return [inode for _, _, inode in _listening(port)]
+
+
+def _listening(port: int) -> list[tuple[str, int, int]]:
+    """(address, backlog, inode) of each IPv4 TCP socket listening on `port`."""
     request = _REQUEST.pack(socket.AF_INET, socket.IPPROTO_TCP, 0, 1 << TCP_LISTEN)
     header = _NLMSG.pack(_NLMSG.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-    found: list[Listener] = []
+    found: list[tuple[str, int, int]] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as sock:
         sock.settimeout(5.0)
         sock.sendall(header + request)
@@ -65,7 +78,8 @@ def listeners(port: int) -> list[Listener]:
                 body = offset + _NLMSG.size
                 if _SPORT.unpack_from(data, body + _SPORT_OFFSET)[0] == port:
                     address = socket.inet_ntoa(data[body + _SRC_OFFSET : body + _SRC_OFFSET + 4])
-                    found.append(Listener(address, _WQUEUE.unpack_from(data, body + _WQUEUE_OFFSET)[0]))
+                    backlog = _WQUEUE.unpack_from(data, body + _WQUEUE_OFFSET)[0]
+                    found.append((address, backlog, _WQUEUE.unpack_from(data, body + _INODE_OFFSET)[0]))
                 offset += (length + 3) & ~3
 
 

@@ -67,10 +67,30 @@ def test_every_option_is_a_granian_keyword_with_the_same_default() -> None:
 def test_the_table_defaults_validate_to_themselves() -> None:
     options = validate('app', {})
     assert options == Granian('app').options
-    resolved = {'backpressure', 'blocking_threads'}
+    resolved = {'backpressure', 'blocking_threads', 'runtime_mode'}
     for row in OPTIONS:
         if row.name not in resolved:
             assert getattr(options, row.name) == row.default, row.name
+    # The default interface is RSGI on one runtime thread over HTTP/1 and HTTP/2: Granian's rule
+    # picks the single-threaded runtime.
+    assert options.runtime_mode == 'st'
+
+
+@pytest.mark.parametrize(
+    ('values', 'mode'),
+    [
+        ({}, 'st'),
+        ({'http': '1'}, 'st'),
+        ({'http': '2'}, 'mt'),
+        ({'runtime_threads': 2}, 'mt'),
+        ({'interface': 'asgi'}, 'mt'),
+        ({'interface': 'wsgi'}, 'mt'),
+        ({'interface': 'asgi', 'runtime_mode': 'st'}, 'st'),
+        ({'runtime_mode': 'mt'}, 'mt'),
+    ],
+)
+def test_runtime_mode_auto_follows_granians_rule(values: dict[str, object], mode: str) -> None:
+    assert validate('app', values).runtime_mode == mode
 
 
 def test_options_fields_are_the_table() -> None:

@@ -12,7 +12,8 @@ environment variables, and one help line. Everything else follows from that row:
 * the native server config reads the fields it needs by name (`py/src/config.rs`).
 
 Validation happens here, once. A validated `Options` holds resolved values: `backpressure` and
-`blocking_threads` are never `None`, paths are absolute, a lone static mount has its route.
+`blocking_threads` are never `None`, `runtime_mode` is never `auto`, paths are absolute, a lone
+static mount has its route.
 """
 
 from __future__ import annotations
@@ -1425,6 +1426,12 @@ def _resolve(values: dict[str, Any]) -> None:
     interface = values['interface']
     if values['backpressure'] is None:
         values['backpressure'] = max(1, values['backlog'] // values['workers'])
+    if values['runtime_mode'] is RuntimeModes.auto:
+        # Granian's rule: one single-threaded runtime for RSGI on one thread without HTTP/2 only.
+        single = (
+            interface is Interfaces.RSGI and values['runtime_threads'] == 1 and values['http'] is not HTTPModes.http2
+        )
+        values['runtime_mode'] = RuntimeModes.st if single else RuntimeModes.mt
     blocking = values['blocking_threads']
     if blocking is None:
         values['blocking_threads'] = (

@@ -16,6 +16,7 @@ use granian_dispatch::{HttpMode, Protocols};
 use granian_http1::Http1Limits;
 use granian_http2::Http2Limits;
 use granian_proxy::{ProxyHeader, ProxySettings, TrustedProxies};
+use granian_serve::{RuntimeMode, RuntimeSettings};
 use granian_staticfiles::StaticSettings;
 use granian_tls::{ALPN_H2, ALPN_HTTP11, TlsSettings, TlsVersion};
 use granian_websocket::WebsocketLimits;
@@ -37,6 +38,15 @@ struct Options {
     http: String,
     #[pyo3(attribute)]
     runtime_threads: usize,
+    /// `'mt'` or `'st'` (`RuntimeModes`; Python resolved `'auto'`).
+    #[pyo3(attribute)]
+    runtime_mode: String,
+    /// `None` leaves tokio's bound.
+    #[pyo3(attribute)]
+    runtime_blocking_threads: Option<usize>,
+    /// Seconds.
+    #[pyo3(attribute)]
+    blocking_threads_idle_timeout: f64,
     #[pyo3(attribute)]
     backpressure: usize,
     #[pyo3(attribute)]
@@ -170,7 +180,9 @@ impl From<Invalid> for PyErr {
 /// What one worker's server runs with, as the crates take it.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub(crate) runtime_threads: usize,
+    pub(crate) runtime: RuntimeSettings,
+    /// How long a WSGI thread beyond the first waits for work before it exits.
+    pub(crate) blocking_threads_idle_timeout: Duration,
     pub(crate) backpressure: usize,
     /// The HTTP mode and each protocol's limits (the `Server` header among them).
     pub(crate) protocols: Protocols,
@@ -202,8 +214,21 @@ impl Settings {
             .map(HeaderValue::from_str)
             .transpose()
             .map_err(|err| Invalid::new("server_header", err))?;
+        let runtime_mode = match options.runtime_mode.as_str() {
+            "mt" => RuntimeMode::MultiThread,
+            "st" => RuntimeMode::SingleThread,
+            other => return Err(Invalid::new("runtime_mode", format_args!("no runtime mode {other:?}"))),
+        };
         Ok(Self {
-            runtime_threads: options.runtime_threads,
+            runtime: RuntimeSettings {
+                mode: runtime_mode,
+                threads: options.runtime_threads,
+                max_blocking_threads: options.runtime_blocking_threads,
+            },
+            blocking_threads_idle_timeout: seconds(
+                "blocking_threads_idle_timeout",
+                options.blocking_threads_idle_timeout,
+            )?,
             backpressure: options.backpressure,
             protocols: Protocols {
                 mode,
@@ -234,7 +259,19 @@ impl Settings {
         let http2 = &self.protocols.http2;
         let mut out = vec![
             ("http", Value::Str(mode_name(self.protocols.mode).to_owned())),
-            ("runtime_threads", Value::int(self.runtime_threads)),
+            ("runtime_threads", Value::int(self.runtime.threads)),
+            (
+                "runtime_mode",
+                Value::Str(runtime_mode_name(self.runtime.mode).to_owned()),
+            ),
+            (
+                "runtime_blocking_threads",
+                Value::or_none(self.runtime.max_blocking_threads, Value::int),
+            ),
+            (
+                "blocking_threads_idle_timeout",
+                Value::seconds(Some(self.blocking_threads_idle_timeout)),
+            ),
             ("backpressure", Value::int(self.backpressure)),
             ("http1_keep_alive", Value::Bool(http1.keep_alive)),
             ("http1_pipeline_flush", Value::Bool(http1.pipeline_flush)),
@@ -461,6 +498,13 @@ fn access_log(options: &Options) -> Result<Option<Arc<AccessLogSink>>, Invalid> 
     Ok(Some(crate::access_log::sink(format)))
 }
 
+fn runtime_mode_name(mode: RuntimeMode) -> &'static str {
+    match mode {
+        RuntimeMode::MultiThread => "mt",
+        RuntimeMode::SingleThread => "st",
+    }
+}
+
 fn mode_name(mode: HttpMode) -> &'static str {
     match mode {
         HttpMode::Auto => "auto",
@@ -600,9 +644,10 @@ impl ServerConfig {
 
     fn __repr__(&self) -> String {
         format!(
-            "ServerConfig(http={:?}, runtime_threads={}, backpressure={})",
+            "ServerConfig(http={:?}, runtime_mode={:?}, runtime_threads={}, backpressure={})",
             mode_name(self.settings.protocols.mode),
-            self.settings.runtime_threads,
+            runtime_mode_name(self.settings.runtime.mode),
+            self.settings.runtime.threads,
             self.settings.backpressure
         )
     }
@@ -623,6 +668,9 @@ mod tests {
         Options {
             http: "auto".into(),
             runtime_threads: 2,
+            runtime_mode: "st".into(),
+            runtime_blocking_threads: Some(16),
+            blocking_threads_idle_timeout: 12.5,
             backpressure: 64,
             http1_keep_alive: true,
             http1_pipeline_flush: false,
@@ -758,6 +806,29 @@ mod tests {
     }
 
     #[test]
+    fn runtime_modes_convert() {
+        let converted = settings(&options());
+        assert_eq!(
+            converted.runtime,
+            RuntimeSettings {
+                mode: RuntimeMode::SingleThread,
+                threads: 2,
+                max_blocking_threads: Some(16),
+            }
+        );
+        assert_eq!(converted.blocking_threads_idle_timeout, Duration::from_millis(12_500));
+        let multi = Options {
+            runtime_mode: "mt".into(),
+            runtime_blocking_threads: None,
+            ..options()
+        };
+        assert_eq!(value(&multi, "runtime_mode"), Some(Value::Str("mt".into())));
+        // No bound given: tokio's own, reported as none.
+        assert_eq!(value(&multi, "runtime_blocking_threads"), Some(Value::None));
+        assert_eq!(settings(&multi).runtime.max_blocking_threads, None);
+    }
+
+    #[test]
     fn revocation_lists_go_with_the_client_ca() {
         let options = Options {
             ssl_ca: Some(dir("ca.pem")),
@@ -833,6 +904,9 @@ mod tests {
         let mut expected = vec![
             ("http", Value::Str("auto".into())),
             ("runtime_threads", Value::Int(2)),
+            ("runtime_mode", Value::Str("st".into())),
+            ("runtime_blocking_threads", Value::Int(16)),
+            ("blocking_threads_idle_timeout", Value::Float(12.5)),
             ("backpressure", Value::Int(64)),
             ("http1_keep_alive", Value::Bool(true)),
             ("http1_pipeline_flush", Value::Bool(false)),
@@ -907,6 +981,14 @@ mod tests {
                     ..options()
                 },
                 "server_header",
+            ),
+            (
+                Options {
+                    // Python resolves `auto` before the options cross.
+                    runtime_mode: "auto".into(),
+                    ..options()
+                },
+                "runtime_mode",
             ),
             (
                 Options {

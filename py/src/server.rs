@@ -5,7 +5,9 @@ use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
 use granian_dispatch::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
-use granian_serve::{Counted, Handler, Phase, RequestCount, Scheme, Shutdown, accept_loop, listener_from_fd};
+use granian_serve::{
+    Counted, Handler, Listener, Phase, RequestCount, Runtimes, Scheme, Shutdown, accept_loop, listener_from_fd,
+};
 use granian_tls::{MaybeTls, TlsAcceptor};
 use granian_wsgi::{WsgiHandler, WsgiOptions};
 use pyo3::create_exception;
@@ -55,13 +57,13 @@ impl LoopInterface for RsgiHandler {
     }
 }
 
-/// A server on a listening socket, whatever its interface: the runtime, the accept loop and
+/// A server on a listening socket, whatever its interface: the runtimes, the accept loops and
 /// the shutdown phases. The `#[pyclass]` servers below wrap one each.
 struct ServerCore<H> {
     fd: i32,
     config: Py<ServerConfig>,
     protocols: Arc<Protocols>,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtimes: Runtimes,
     handler: H,
     shutdown: Arc<Shutdown>,
     requests: RequestCount,
@@ -70,7 +72,7 @@ struct ServerCore<H> {
 }
 
 impl<H: Handler> ServerCore<H> {
-    /// Build the runtime, then the handler on it.
+    /// Build the runtimes, then the handler on them (its own tasks go to the first).
     fn new(
         fd: i32,
         config: &Bound<'_, ServerConfig>,
@@ -86,13 +88,13 @@ impl<H: Handler> ServerCore<H> {
             .map(|tls| TlsAcceptor::new(tls, settings.tls_handshake_timeout()))
             .transpose()
             .map_err(|err| TlsError::new_err(err.to_string()))?;
-        let runtime = granian_serve::runtime(settings.runtime_threads).map_err(|err| to_py(&err))?;
-        let handler = handler(runtime.handle().clone())?;
+        let runtimes = Runtimes::new(settings.runtime).map_err(|err| to_py(&err))?;
+        let handler = handler(runtimes.handle().clone())?;
         Ok(Self {
             fd,
             config: config.clone().unbind(),
             protocols: Arc::new(settings.protocols.clone()),
-            runtime: Some(runtime),
+            runtimes,
             handler,
             shutdown: Arc::new(Shutdown::new()),
             requests: RequestCount::new(),
@@ -110,31 +112,37 @@ impl<H: Handler> ServerCore<H> {
         // nothing then, not even a branch each.
         if layers::any(config) {
             let handler = layers::compose(self.handler.clone(), config);
-            self.accept(Counted::new(handler, self.requests.clone()))?;
+            self.accept(&Counted::new(handler, self.requests.clone()))?;
         } else {
             let handler = granian_serve::Boxed::new(self.handler.clone());
-            self.accept(Counted::new(handler, self.requests.clone()))?;
+            self.accept(&Counted::new(handler, self.requests.clone()))?;
         }
         self.started = true;
         Ok(())
     }
 
-    /// Accept connections on the listening socket and serve each with `handler`.
-    fn accept<G: Handler>(&self, handler: G) -> PyResult<()> {
-        let runtime = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| PyRuntimeError::new_err("the server is shut down"))?;
-        let listener = {
-            let _context = runtime.enter();
-            listener_from_fd(self.fd).map_err(|err| to_py(&err))?
-        };
+    /// Accept connections on the listening socket and serve each with `handler`: one accept loop
+    /// per runtime that accepts (each single-threaded runtime has its own).
+    fn accept<G: Handler>(&self, handler: &G) -> PyResult<()> {
+        for runtime in self.runtimes.accepting() {
+            let listener = {
+                let _context = runtime.enter();
+                listener_from_fd(self.fd).map_err(|err| to_py(&err))?
+            };
+            runtime.spawn(self.accept_loop(listener, handler.clone()));
+        }
+        Ok(())
+    }
+
+    /// Serve every connection `listener` accepts with `handler` (TLS first, when configured),
+    /// until the server drains.
+    fn accept_loop<G: Handler>(&self, listener: Listener, handler: G) -> impl Future<Output = ()> + Send + use<G, H> {
         let shutdown = Arc::clone(&self.shutdown);
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let metrics = self.config.get().metrics.clone();
-        runtime.spawn(async move {
+        async move {
             accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
                 let handler = handler.clone();
                 let protocols = Arc::clone(&protocols);
@@ -166,8 +174,7 @@ impl<H: Handler> ServerCore<H> {
                 }
             })
             .await;
-        });
-        Ok(())
+        }
     }
 }
 
@@ -179,11 +186,7 @@ impl<H: LoopInterface> ServerCore<H> {
         let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let shutdown = Arc::clone(&self.shutdown);
         shutdown.advance(Phase::Draining);
-        let runtime = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| PyRuntimeError::new_err("the server is shut down"))?;
-        runtime.spawn(async move {
+        self.runtimes.handle().spawn(async move {
             if tokio::time::timeout(drain, shutdown.wait_idle()).await.is_err() {
                 shutdown.advance(Phase::Closing);
                 let _ = tokio::time::timeout(CLOSE_GRACE, shutdown.wait_idle()).await;
@@ -195,14 +198,6 @@ impl<H: LoopInterface> ServerCore<H> {
             }));
         });
         Ok(future)
-    }
-}
-
-impl<H> Drop for ServerCore<H> {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 
@@ -319,6 +314,7 @@ impl WsgiServer {
     ) -> PyResult<Self> {
         let options = WsgiOptions {
             blocking_threads,
+            idle_timeout: config.get().settings.blocking_threads_idle_timeout,
             backpressure: config.get().settings.backpressure,
             multiprocess,
         };
@@ -340,18 +336,14 @@ impl WsgiServer {
     /// Stop accepting, drain for up to `timeout` seconds, close what is left, then stop the
     /// blocking threads. Blocks until done, without holding the GIL (the threads need it to
     /// finish their requests).
-    fn shutdown(&mut self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+    fn shutdown(&mut self, py: Python<'_>, timeout: f64) {
         let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let shutdown = Arc::clone(&self.core.shutdown);
         shutdown.advance(Phase::Draining);
-        let runtime = self
-            .core
-            .runtime
-            .as_ref()
-            .ok_or_else(|| PyRuntimeError::new_err("the server is shut down"))?;
+        let runtimes = &self.core.runtimes;
         let handler = &self.core.handler;
         py.detach(|| {
-            runtime.block_on(async {
+            runtimes.block_on(async {
                 if tokio::time::timeout(drain, shutdown.wait_idle()).await.is_err() {
                     shutdown.advance(Phase::Closing);
                     let _ = tokio::time::timeout(CLOSE_GRACE, shutdown.wait_idle()).await;
@@ -362,7 +354,6 @@ impl WsgiServer {
             // exits regardless.
             let _ = handler.wait_closed(CLOSE_GRACE);
         });
-        Ok(())
     }
 }
 

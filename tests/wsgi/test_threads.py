@@ -1,6 +1,7 @@
 """The blocking threads: requests run in parallel up to --blocking-threads, --backpressure bounds
-the requests in flight, a thread waiting for the client does not hold the GIL, and a thread's
-state (threading.local) lasts from one request to the next."""
+the requests in flight, a thread waiting for the client does not hold the GIL, a thread's state
+(threading.local) lasts from one request to the next, and threads beyond the first exit after
+--blocking-threads-idle-timeout without work and start again on demand."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -107,3 +109,42 @@ def test_sigterm_lets_the_requests_in_flight_finish() -> None:
                 chunks.append(chunk)
         assert b''.join(chunks) == b''.join(bytes([97 + i]) * 10 for i in range(5))
         assert running.wait_exit() == 0
+
+
+def wsgi_threads(pid: int) -> int:
+    """The worker's application threads (named granian-wsgi-N by the server)."""
+    count = 0
+    for task in Path(f'/proc/{pid}/task').iterdir():
+        try:
+            count += (task / 'comm').read_text().startswith('granian-wsgi-')
+        except FileNotFoundError:  # exited meanwhile
+            pass
+    return count
+
+
+def wait_for_threads(pid: int, expected: int, timeout: float) -> float:
+    """Poll until the worker has `expected` application threads; how long that took."""
+    started = time.monotonic()
+    while wsgi_threads(pid) != expected:
+        assert time.monotonic() - started < timeout, (wsgi_threads(pid), expected)
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_idle_threads_exit_and_come_back_under_load() -> None:
+    idle = 5.0
+    with single_server('--blocking-threads', '4', '--blocking-threads-idle-timeout', str(idle)) as running:
+        (pid,) = running.worker_pids()
+        # One thread to start with; the others start when requests find none free.
+        wait_for_threads(pid, 1, timeout=10)
+        for _ in range(2):
+            elapsed, responses = parallel_gets(running, [f'/sleep?seconds={SLEEP}'] * 4)
+            assert all(response.status_code == 200 for response in responses)
+            assert len({response.content for response in responses}) == 4
+            assert elapsed < 2 * SLEEP, elapsed
+            assert wsgi_threads(pid) == 4
+            # Without work, all but one leave once the idle timeout has passed, not before.
+            waited = wait_for_threads(pid, 1, timeout=idle + 10)
+            assert waited > idle - 1, waited
+        # The one left serves on.
+        assert httpx.get(running.url + '/', timeout=5.0).status_code == 200

@@ -2,10 +2,11 @@
 //! the [`Handler`] an interface implements and a protocol drives, the [`ResponseBody`] it
 //! answers with (a trailer section included), the [`Informational`] responses a protocol may let
 //! an interface send ahead of it, the per-connection [`ConnInfo`] (with its [`TlsInfo`] on TLS),
-//! the accept loop over a listening socket (TCP or Unix, [`Listener`]), the request body limit
-//! ([`admit`]), the [`Shutdown`] phases every connection follows and the [`InFlight`] count that
-//! tells an idle connection from a busy one, the [`RequestCount`] a worker checks against its
-//! `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
+//! the accept loop over a listening socket (TCP or Unix, [`Listener`]) and the [`Runtimes`] it
+//! runs on (one multi-threaded runtime, or a single-threaded one per thread), the request body
+//! limit ([`admit`]), the [`Shutdown`] phases every connection follows and the [`InFlight`] count
+//! that tells an idle connection from a busy one, the [`RequestCount`] a worker checks against
+//! its `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
 //! [`add_server_header`], [`write_through!`]). Knows nothing about Python nor about any
 //! particular HTTP version.
 
@@ -20,6 +21,7 @@ mod informational;
 mod limit;
 mod listener;
 mod origin;
+mod runtimes;
 mod shutdown;
 mod tally;
 mod write_through;
@@ -33,7 +35,8 @@ pub use incoming::{BodyError, IncomingBody, Limited};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use informational::{Informational, is_informational};
 pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
-pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
+pub use listener::{Listener, Stream, accept_loop, listener_from_fd};
 pub use origin::{ClientAddr, RequestOrigin};
+pub use runtimes::{RUNTIME_THREAD_NAME, RuntimeMode, RuntimeSettings, Runtimes};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
 pub use tally::Tallied;

@@ -11,15 +11,6 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::{ConnInfo, Error, Phase, Scheme, Shutdown, ShutdownWatch};
 
-/// Build the runtime connections run on: `threads` worker threads named `granian-rt`.
-pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, Error> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("granian-rt")
-        .enable_all()
-        .build()?)
-}
-
 /// A listening stream socket: TCP (IPv4 or IPv6) or Unix.
 #[derive(Debug)]
 pub enum Listener {

@@ -1,5 +1,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -20,7 +21,7 @@ use crate::error::Error;
 use crate::file::FileWrapper;
 use crate::input::WsgiInput;
 use crate::log::{Logger, WsgiErrors};
-use crate::pool::Pool;
+use crate::pool::{Next, Pool};
 use crate::response::{ResponseState, SharedState, StartResponse, body_bytes, lock, push};
 
 /// The stack of each blocking thread: what Python gives its own threads on Linux, so deep
@@ -37,9 +38,12 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 /// How a [`WsgiHandler`] is set up beyond its application.
 #[derive(Debug, Clone, Copy)]
 pub struct WsgiOptions {
-    /// Threads running the application; each request holds one from the call to the end of
-    /// its body.
+    /// Most threads running the application; each request holds one from the call to the end
+    /// of its body. One runs from the start, the others start when a request finds no thread
+    /// free.
     pub blocking_threads: usize,
+    /// How long a thread beyond the last one left waits for a request before it exits.
+    pub idle_timeout: Duration,
     /// Requests admitted at once (running or queued for a thread); more wait for a slot.
     pub backpressure: usize,
     /// `wsgi.multiprocess`: whether other processes serve the same application.
@@ -65,6 +69,8 @@ struct Shared {
     text_io: Py<PyAny>,
     permits: Arc<Semaphore>,
     pool: Pool<Job>,
+    /// Threads started so far, for their names.
+    started: AtomicUsize,
 }
 
 /// Serves requests with a WSGI application on a pool of blocking threads: the runtime parses
@@ -77,8 +83,8 @@ pub struct WsgiHandler {
 }
 
 impl WsgiHandler {
-    /// Start `options.blocking_threads` threads that will run `app`; responses are written on
-    /// `runtime`.
+    /// Start the first thread that will run `app` (more start on demand, up to
+    /// `options.blocking_threads`); responses are written on `runtime`.
     pub fn new(py: Python<'_>, app: Py<PyAny>, runtime: Handle, options: WsgiOptions) -> PyResult<Self> {
         let shared = Arc::new(Shared {
             app,
@@ -87,20 +93,14 @@ impl WsgiHandler {
             logger: Logger::new(py)?,
             text_io: py.import("io")?.getattr("TextIOBase")?.unbind(),
             permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
-            pool: Pool::new(),
+            pool: Pool::new(options.blocking_threads, options.idle_timeout),
+            started: AtomicUsize::new(0),
         });
-        for index in 0..options.blocking_threads.max(1) {
-            shared.pool.thread_started();
-            let worker_shared = Arc::clone(&shared);
-            let spawned = std::thread::Builder::new()
-                .name(format!("granian-wsgi-{index}"))
-                .stack_size(STACK_SIZE)
-                .spawn(move || worker(&worker_shared));
-            if let Err(err) = spawned {
-                shared.pool.thread_exited();
-                shared.pool.close();
-                return Err(err.into());
-            }
+        shared.pool.thread_started();
+        if let Err(err) = start_thread(&shared) {
+            shared.pool.thread_exited();
+            shared.pool.close();
+            return Err(err.into());
         }
         Ok(Self { shared })
     }
@@ -148,8 +148,16 @@ async fn serve_request(
         respond,
         _permit: permit,
     };
-    if shared.pool.submit(job).is_err() {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE);
+    match shared.pool.submit(job) {
+        Ok(false) => {}
+        // No thread is free and there may be more: one starts for this request. Should it fail
+        // to start (out of threads), the request waits for a busy one instead.
+        Ok(true) => {
+            if start_thread(&shared).is_err() {
+                shared.pool.thread_exited();
+            }
+        }
+        Err(_) => return error_response(StatusCode::SERVICE_UNAVAILABLE),
     }
     // A job dropped unserved: the pool closed under it.
     response
@@ -157,34 +165,59 @@ async fn serve_request(
         .unwrap_or_else(|_| error_response(StatusCode::SERVICE_UNAVAILABLE))
 }
 
-/// Marks a blocking thread gone however it leaves.
-struct ExitGuard<'a>(&'a Pool<Job>);
+/// Start a blocking thread, already counted in the pool.
+fn start_thread(shared: &Arc<Shared>) -> std::io::Result<()> {
+    let index = shared.started.fetch_add(1, Ordering::Relaxed);
+    let worker_shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name(format!("granian-wsgi-{index}"))
+        .stack_size(STACK_SIZE)
+        .spawn(move || worker(&worker_shared))
+        .map(drop)
+}
+
+/// Marks a blocking thread gone however it leaves, unless the pool counted it out already.
+struct ExitGuard<'a> {
+    pool: &'a Pool<Job>,
+    counted_out: bool,
+}
 
 impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
-        self.0.thread_exited();
+        if !self.counted_out {
+            self.pool.thread_exited();
+        }
     }
 }
 
 /// A blocking thread: attached to the interpreter for its whole life, so the thread state
 /// (and with it `threading.local` data such as a framework's database connection) lasts from
-/// one request to the next; detached while it waits for work.
+/// one request to the next; detached while it waits for work. It leaves when the pool closes,
+/// or after waiting the idle timeout for work while other threads remain.
 fn worker(shared: &Arc<Shared>) {
-    let _exit = ExitGuard(&shared.pool);
+    let mut exit = ExitGuard {
+        pool: &shared.pool,
+        counted_out: false,
+    };
     Python::try_attach(|py| {
         // A job already queued is taken while still holding the GIL: releasing it only to take
         // it back would hand it to another thread and cost a switch per request under load.
         let next = |py: Python<'_>| match shared.pool.try_next() {
-            Ok(Some(job)) => Some(job),
+            Ok(Some(job)) => Next::Job(job),
             Ok(None) => py.detach(|| shared.pool.next()),
-            Err(()) => None,
+            Err(()) => Next::Closed,
         };
-        while let Some(job) = next(py) {
-            // The client left while the request waited for a thread.
-            if job.respond.is_closed() {
-                continue;
+        loop {
+            match next(py) {
+                // The client left while the request waited for a thread.
+                Next::Job(job) if job.respond.is_closed() => {}
+                Next::Job(job) => serve_job(py, shared, job),
+                Next::Retire => {
+                    exit.counted_out = true;
+                    break;
+                }
+                Next::Closed => break,
             }
-            serve_job(py, shared, job);
         }
     });
 }
