@@ -77,14 +77,21 @@ async def misuse(scope: Scope, receive: Receive, send: Send) -> None:
             await send({'type': 'http.response.start', 'status': 200, 'trailers': True})
             await send({'type': 'http.response.body', 'body': b'x', 'more_body': True})
             await send({'type': 'http.response.trailers', 'headers': []})
+        elif case == 'pathsend-with-trailers':
+            await send({'type': 'http.response.start', 'status': 200, 'trailers': True})
+            await send({'type': 'http.response.pathsend', 'path': '/etc/hostname'})
         elif case == 'hint-str-link':
             await send({'type': 'http.response.early_hint', 'links': ['</a>; rel=preload']})
+        elif case == 'hint-bad-link':
+            await send({'type': 'http.response.early_hint', 'links': [b'</a>\r\nx: y']})
     except Exception as exc:
         # The exception is what the test looks at; a response already started keeps its head.
         try:
             await _json(send, {'error': type(exc).__name__, 'message': str(exc)})
         except RuntimeError:
             await send({'type': 'http.response.body', 'body': json.dumps({'error': type(exc).__name__}).encode()})
+            if case == 'pathsend-with-trailers':
+                await send({'type': 'http.response.trailers', 'headers': []})
         return
     await _json(send, {'error': None})
 
@@ -97,6 +104,12 @@ async def trailers(scope: Scope, receive: Receive, send: Send) -> None:
     await send({'type': 'http.response.body', 'body': b'world', 'more_body': False})
     await send({'type': 'http.response.trailers', 'headers': [(b'x-checksum', b'abc')], 'more_trailers': True})
     await send({'type': 'http.response.trailers', 'headers': [(b'x-count', b'2')], 'more_trailers': False})
+
+
+async def trailers_unfinished(scope: Scope, receive: Receive, send: Send) -> None:
+    """Announces trailers, completes the body, and returns without sending them."""
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'trailer', b'x-a')], 'trailers': True})
+    await send({'type': 'http.response.body', 'body': b'complete body', 'more_body': False})
 
 
 async def hints(scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,6 +137,7 @@ ROUTES: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
     '/pathsend': pathsend,
     '/misuse': misuse,
     '/trailers': trailers,
+    '/trailers-unfinished': trailers_unfinished,
     '/hints': hints,
     '/release': release,
 }

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests._http import H2Client, RawConnection, request_bytes
-from tests.conftest import Server, run_server
+from tests.conftest import REPO_ROOT, Server, run_server
 from tests.ops._tls import Certs, make_certs
 
 APP = 'tests.asgi._extensions_app:app'
@@ -163,6 +163,13 @@ def test_pathsend_of_an_empty_file(server: Server, files: dict[str, Path]) -> No
     assert response.body == b''
 
 
+def test_pathsend_resolves_a_relative_path_from_the_working_directory(server: Server) -> None:
+    # The test servers run in the repository root.
+    response = h1_get(server, pathsend_target('pyproject.toml'))
+    assert response.status == 200
+    assert response.body == (REPO_ROOT / 'pyproject.toml').read_bytes()
+
+
 @pytest.mark.parametrize('which', ['missing', 'dir'])
 def test_pathsend_of_no_file_is_404(server: Server, files: dict[str, Path], which: str) -> None:
     assert h1_get(server, pathsend_target(files[which])).status == 404
@@ -170,7 +177,13 @@ def test_pathsend_of_no_file_is_404(server: Server, files: dict[str, Path], whic
 
 @pytest.mark.parametrize(
     ('case', 'error'),
-    [('pathsend-before-start', 'RuntimeError'), ('pathsend-bytes', 'TypeError'), ('hint-str-link', 'TypeError')],
+    [
+        ('pathsend-before-start', 'RuntimeError'),
+        ('pathsend-bytes', 'TypeError'),
+        ('pathsend-with-trailers', 'RuntimeError'),
+        ('hint-str-link', 'TypeError'),
+        ('hint-bad-link', 'ValueError'),
+    ],
 )
 def test_pathsend_and_hint_misuse_raises(server: Server, case: str, error: str) -> None:
     response = h1_get(server, f'/misuse?case={case}')
@@ -236,6 +249,21 @@ def test_http2_trailers_need_te_too(server: Server) -> None:
     assert response.body == b'hello world'
     assert response.ended
     assert response.trailers == []
+
+
+@pytest.mark.parametrize('protocol', ['h1', 'h2'])
+def test_a_response_whose_trailers_never_come_is_cut_off(server: Server, protocol: str) -> None:
+    if protocol == 'h1':
+        with h1(server, '/trailers-unfinished', headers=[('TE', 'trailers')]) as conn:
+            raw = conn.read_until_close()
+        # The body's chunk went out, but not the last chunk that would end the message.
+        assert raw.endswith(b'\r\n\r\nD\r\ncomplete body\r\n'), raw
+        assert not raw.endswith(b'0\r\n\r\n'), raw
+    else:
+        response = h2_get(server, '/trailers-unfinished', headers=[('te', 'trailers')])
+        assert response.body == b'complete body'
+        assert response.reset is not None and not response.ended
+    assert server.saw('returned without completing its response', timeout=5)
 
 
 @pytest.mark.parametrize('case', ['trailers-unannounced', 'trailers-early'])

@@ -87,6 +87,21 @@ def test_response_file_range(client: httpx.Client, data_file: tuple[Path, bytes]
     assert response.content == expected
 
 
+@pytest.mark.parametrize('http2', [False, True])
+def test_response_file_to_head_sends_the_length_only(
+    server: Server, data_file: tuple[Path, bytes], http2: bool
+) -> None:
+    path, contents = data_file
+    with httpx.Client(base_url=server.url, http1=not http2, http2=http2, timeout=10.0) as client:
+        whole = client.head('/file', params={'path': str(path)})
+        ranged = client.head('/file', params={'path': str(path), 'start': 10, 'end': 110})
+    assert whole.status_code == 200
+    assert whole.headers['content-length'] == str(len(contents))
+    assert whole.content == b''
+    assert ranged.status_code == 206
+    assert ranged.headers['content-length'] == '100'
+
+
 def test_empty_file(client: httpx.Client, tmp_path: Path) -> None:
     path = tmp_path / 'empty'
     path.write_bytes(b'')
