@@ -61,7 +61,9 @@ class ASGIReceive:
 
 @final
 class ASGISend:
-    """The `send` callable an ASGI application gets; built by the server only."""
+    """The `send` callable an ASGI application gets; built by the server only. Takes
+    `http.response.start` (with `trailers`), `http.response.body`, and the extension messages
+    `http.response.pathsend`, `http.response.trailers` and `http.response.early_hint`."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[None]: ...
 
@@ -149,9 +151,11 @@ class ServerConfig:
 class AsgiServer:
     """Serves an ASGI application on an already listening socket, driven by an asyncio loop.
 
-    `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
-    `state` is the lifespan state: each request scope gets a shallow copy of it under 'state'
-    (no 'state' key when it is None).
+    `fd` is a listening TCP socket; the server duplicates it (once per accepting runtime: one,
+    or one per thread with `runtime_mode` `st`), so the caller keeps ownership. `state` is the
+    lifespan state: each request scope gets a shallow copy of it under 'state' (no 'state' key
+    when it is None). Every http scope has 'extensions': 'http.response.pathsend' and
+    'http.response.trailers', 'http.response.early_hint' on HTTP/1.1, 'tls' over TLS.
     """
 
     def __new__(
@@ -362,8 +366,10 @@ class WSGIStartResponse:
 
 @final
 class WsgiServer:
-    """Serves a WSGI application on an already listening socket, on `blocking_threads` Python
-    threads; no event loop is involved.
+    """Serves a WSGI application on an already listening socket, on up to `blocking_threads`
+    Python threads (one from the start, the others started when a request finds none free and
+    gone after `config`'s `blocking_threads_idle_timeout` without work); no event loop is
+    involved.
 
     `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
     `multiprocess` is `wsgi.multiprocess`.

@@ -722,16 +722,21 @@ class Options:
         Int(Bound(1)),
         default_text='512',
         native=True,
-        docs='Most threads per worker the Rust runtime starts for blocking I/O, such as reading static and RSGI files.',
+        docs='Most threads per worker the Rust runtime starts for blocking I/O, such as reading static, RSGI and ASGI '
+        "`pathsend` files (tokio's default of 512 when not given, as Granian); with `--runtime-mode st` shared out "
+        'among the runtimes, at least one each. Idle ones exit after 10 seconds.',
     )
     runtime_mode: RuntimeModes = option(
         RuntimeModes.auto,
         S.WORKERS,
         'Rust runtime of a worker: mt, one runtime over --runtime-threads threads; st, one single-threaded '
-        'runtime per thread; auto picks.',
+        'runtime per thread, each accepting connections itself; auto picks.',
         Choice(RuntimeModes),
         native=True,
-        docs='`mt`: one multi-threaded Rust runtime per worker over `--runtime-threads` threads; `st`: a single-threaded runtime per thread; `auto` lets the server pick.',
+        docs='`mt`: one multi-threaded Rust runtime per worker over `--runtime-threads` threads, which share every '
+        'connection (work stealing); `st`: `--runtime-threads` single-threaded runtimes, each on a thread of its own '
+        'accepting from the shared socket, a connection staying on the thread that accepted it; `auto`: `st` for '
+        "RSGI on one thread without `--http 2`, `mt` otherwise (Granian's rule).",
     )
     blocking_threads: int | None = option(
         None,
@@ -746,6 +751,8 @@ class Options:
         'Time an idle blocking thread is kept before it exits.',
         Seconds(Bound(5, 600)),
         native=True,
+        docs='Time a WSGI thread beyond the first waits for a request before it exits; threads start again on demand, '
+        'up to `--blocking-threads`.',
     )
     loop: Loops = option(
         Loops.auto,
@@ -1007,6 +1014,10 @@ class Options:
         Paths(files=True),
         default_text='none',
         native=True,
+        docs="PEM certificate revocation lists (repeatable; needs `--ssl-ca`): a client certificate its issuer's list "
+        'revokes fails the handshake, and so does one whose issuer has no list given (intermediates need theirs; the '
+        'CA itself is not checked). Of several lists of one CA the newest (`thisUpdate`) decides; `nextUpdate` is not '
+        'enforced. Read at start: a new list needs a reload.',
     )
     ssl_client_verify: bool = option(
         False, S.TLS, 'Refuse clients without a certificate signed by --ssl-ca (mutual TLS).', native=True

@@ -1,8 +1,9 @@
 //! TLS for granian's listeners, on rustls with the `ring` provider: a server configuration built
-//! from PEM files ([`TlsSettings`], with encrypted PKCS#8 keys decrypted by the `pkcs8` crate),
-//! the handshake on an accepted connection ([`TlsAcceptor`]), and what the handshake tells an
-//! interface ([`granian_serve::TlsInfo`]: version, cipher suite, client certificates). The
-//! negotiated ALPN protocol is handed back so the caller picks HTTP/2 or HTTP/1.1 from it.
+//! from PEM files ([`TlsSettings`], with encrypted PKCS#8 keys decrypted by the `pkcs8` crate,
+//! client certificates verified against CAs and certificate revocation lists), the handshake on an
+//! accepted connection ([`TlsAcceptor`]), and what the handshake tells an interface
+//! ([`granian_serve::TlsInfo`]: version, cipher suite, client certificates). The negotiated ALPN
+//! protocol is handed back so the caller picks HTTP/2 or HTTP/1.1 from it.
 
 mod acceptor;
 mod config;

@@ -1,9 +1,10 @@
-//! The WSGI interface (PEP 3333): requests parsed on the runtime are handed to a pool of
-//! blocking Python threads, each of which builds the environ, calls `app(environ,
-//! start_response)` and streams the response body back through a bounded channel. Request
-//! bodies are read from the connection as `wsgi.input` is read; every wait for the client
-//! happens without the GIL. Knows nothing about HTTP versions: it serves whatever
-//! [`granian_serve::Handler`] requests a protocol hands it.
+//! The WSGI interface (PEP 3333): requests parsed on the runtime are handed to a pool of blocking
+//! Python threads, each of which builds the environ, calls `app(environ, start_response)` and
+//! streams the response body back through a bounded channel. The pool starts one thread and grows
+//! when a request finds none free, up to its limit; a thread beyond the last that stays idle for
+//! the idle timeout exits. Request bodies are read from the connection as `wsgi.input` is read;
+//! every wait for the client happens without the GIL. Knows nothing about HTTP versions: it serves
+//! whatever [`granian_serve::Handler`] requests a protocol hands it.
 
 mod environ;
 mod error;
