@@ -28,16 +28,21 @@ fn pem_error(what: &'static str, path: &Path, reason: impl Into<String>) -> Erro
     }
 }
 
-/// Every `CERTIFICATE` section of a PEM file, in order; at least one.
-pub(crate) fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+/// Every section of kind `T` (its label `label`) of a PEM file, in order; at least one.
+fn sections<T: PemObject>(what: &'static str, label: &str, path: &Path) -> Result<Vec<T>, Error> {
     let bytes = read(what, path)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
+    let found = T::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| pem_error(what, path, err.to_string()))?;
-    if certs.is_empty() {
-        return Err(pem_error(what, path, "no CERTIFICATE section found"));
+    if found.is_empty() {
+        return Err(pem_error(what, path, format!("no {label} section found")));
     }
-    Ok(certs)
+    Ok(found)
+}
+
+/// Every `CERTIFICATE` section of a PEM file, in order; at least one.
+pub(crate) fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    sections(what, "CERTIFICATE", path)
 }
 
 /// When a revocation list was issued (its `thisUpdate`), as seconds since the epoch; `None` when
@@ -49,15 +54,7 @@ pub(crate) fn issued_at(crl: &CertificateRevocationListDer<'_>) -> Option<u64> {
 
 /// Every `X509 CRL` section of a PEM file, in order; at least one.
 pub(crate) fn revocation_lists(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, Error> {
-    const WHAT: &str = "CRL";
-    let bytes = read(WHAT, path)?;
-    let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| pem_error(WHAT, path, err.to_string()))?;
-    if crls.is_empty() {
-        return Err(pem_error(WHAT, path, "no X509 CRL section found"));
-    }
-    Ok(crls)
+    sections("CRL", "X509 CRL", path)
 }
 
 /// The private key of a PEM file: PKCS#8 (plain or encrypted), PKCS#1 (RSA) or SEC1 (EC).
