@@ -68,6 +68,24 @@ PROXY_HEADERS = (
 )
 DEFAULT_PROXY_HEADERS = ('x-forwarded-for', 'x-forwarded-proto')
 
+# Upper bounds of the options that have no natural one: far beyond any deployment, so that a
+# mistyped value (an extra digit, milliseconds given as seconds) is refused at startup instead
+# of overflowing a timer or an allocation on the first request.
+HOUR = 3600
+HOUR_MS = HOUR * 1000
+DAY = 24 * HOUR
+YEAR = 365 * DAY
+# Processes and threads of one server.
+MAX_THREADS = 4096
+# Connections, requests and queue lengths of one worker.
+MAX_QUEUE = 2**20
+# Requests counted over a worker's life.
+MAX_COUNT = 10**12
+# A request head, and so an HTTP/1 read buffer: 64 MiB.
+MAX_HEAD = 2**26
+# Descriptor numbers are C ints.
+MAX_FD = 2**31 - 1
+
 
 class ConfigError(ConfigurationError, ValueError):
     """An invalid option; `option` is the keyword of `Granian` it concerns. A `ValueError`, and
@@ -107,6 +125,8 @@ class Bound(NamedTuple):
     min_open: bool = False
 
     def describe(self) -> str:
+        if self.min is not None and self.max is not None and self.min_open:
+            return f'> {_num(self.min)} and <= {_num(self.max)}'
         if self.min is not None and self.max is not None:
             return f'between {_num(self.min)} and {_num(self.max)}'
         if self.min is not None:
@@ -657,7 +677,7 @@ class Options:
         S.SERVER,
         'Serve on an inherited listening socket (TCP or Unix) with this file descriptor, instead of HOST:PORT; '
         'without --uds and --fd, a socket passed by systemd (LISTEN_FDS) is used.',
-        Int(Bound(0)),
+        Int(Bound(0, MAX_FD)),
         default_text='none',
     )
     interface: Interfaces = option(
@@ -711,14 +731,17 @@ class Options:
 
     # Workers
     workers: int = option(
-        1, S.WORKERS, 'Worker processes serving the application, each forked by the main process.', Int(Bound(1))
+        1,
+        S.WORKERS,
+        'Worker processes serving the application, each forked by the main process.',
+        Int(Bound(1, MAX_THREADS)),
     )
-    runtime_threads: int = option(1, S.WORKERS, 'Rust I/O threads per worker.', Int(Bound(1)), native=True)
+    runtime_threads: int = option(1, S.WORKERS, 'Rust I/O threads per worker.', Int(Bound(1, MAX_THREADS)), native=True)
     runtime_blocking_threads: int | None = option(
         None,
         S.WORKERS,
         'Most threads per worker the Rust runtime starts for blocking I/O (file reads).',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_THREADS)),
         default_text='512',
         native=True,
         docs='Most threads per worker the Rust runtime starts for blocking I/O, such as reading static and RSGI files.',
@@ -736,7 +759,7 @@ class Options:
         None,
         S.WORKERS,
         'Python threads per worker running a WSGI application (1 with other interfaces).',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_THREADS)),
         default_text='WSGI: 4 per CPU core, at most 32 and at most --backpressure; others: 1',
     )
     blocking_threads_idle_timeout: float = option(
@@ -764,25 +787,25 @@ class Options:
         1024,
         S.WORKERS,
         'Length of the listen queue of connections not yet accepted.',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_QUEUE)),
         docs='Listen queue length (for sockets the server binds itself).',
     )
     backpressure: int | None = option(
         None,
         S.WORKERS,
         'Requests each worker runs at once; more wait for a free slot.',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_QUEUE)),
         default_text='backlog / workers',
         native=True,
     )
     graceful_timeout: float = option(
-        30.0, S.WORKERS, 'Time in-flight requests get to finish when a worker stops.', Seconds(Bound(0))
+        30.0, S.WORKERS, 'Time in-flight requests get to finish when a worker stops.', Seconds(Bound(0, DAY))
     )
     workers_kill_timeout: float | None = option(
         None,
         S.WORKERS,
         'Time to wait for a stopping worker before killing it.',
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, DAY, min_open=True)),
         default_text='graceful timeout + 5s',
     )
     respawn_failed_workers: bool = option(
@@ -793,26 +816,26 @@ class Options:
         docs='Replace a worker that dies instead of stopping the server; the server still exits 1 when workers keep failing (more than 5 failures within 60s). See Processes and signals.',
     )
     respawn_interval: float = option(
-        3.5, S.WORKERS, 'Time to wait before respawning a failed worker.', Seconds(Bound(0))
+        3.5, S.WORKERS, 'Time to wait before respawning a failed worker.', Seconds(Bound(0, HOUR))
     )
     workers_lifetime: float | None = option(
         None,
         S.WORKERS,
         'Time after which a worker is gracefully replaced by a new one.',
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, YEAR, min_open=True)),
         default_text='unlimited',
     )
     workers_lifetime_jitter: float = option(
         0.0,
         S.WORKERS,
         "Most extra time randomly added to each worker's lifetime, so workers are not all replaced at once.",
-        Seconds(Bound(0)),
+        Seconds(Bound(0, YEAR)),
     )
     workers_max_rss: int | None = option(
         None,
         S.WORKERS,
         'Resident memory above which a worker is gracefully replaced (Linux).',
-        Int(Bound(1), 'MiB'),
+        Int(Bound(1, 2**20), 'MiB'),
         default_text='unlimited',
         docs='Resident memory above which a worker is gracefully replaced, checked every `--rss-sample-interval` (Linux).',
     )
@@ -820,23 +843,23 @@ class Options:
         30.0,
         S.WORKERS,
         "Time between two checks of the workers' memory against --workers-max-rss.",
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, HOUR, min_open=True)),
     )
     rss_samples: int = option(
         1,
         S.WORKERS,
         'Consecutive checks a worker must be over --workers-max-rss before it is replaced.',
-        Int(Bound(1)),
+        Int(Bound(1, 10_000)),
     )
     max_requests: int | None = option(
         None,
         S.WORKERS,
         'Requests after which a worker is gracefully replaced by a new one.',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_COUNT)),
         default_text='unlimited',
     )
     max_requests_jitter: int = option(
-        0, S.WORKERS, "Most extra requests randomly added to each worker's --max-requests.", Int(Bound(0))
+        0, S.WORKERS, "Most extra requests randomly added to each worker's --max-requests.", Int(Bound(0, MAX_COUNT))
     )
 
     # HTTP/1
@@ -844,7 +867,7 @@ class Options:
         417792,
         S.HTTP1,
         'Largest request head and read buffer of an HTTP/1 connection.',
-        Int(Bound(8192), 'bytes'),
+        Int(Bound(8192, MAX_HEAD), 'bytes'),
         native=True,
         docs='HTTP/1.1 read buffer, and so the largest head without `--max-header-size` (`431` beyond).',
     )
@@ -907,7 +930,7 @@ class Options:
         None,
         S.HTTP2,
         'Interval between HTTP/2 PING frames on a quiet connection.',
-        Int(Bound(1), 'ms'),
+        Int(Bound(1, HOUR_MS), 'ms'),
         default_text='no pings',
         native=True,
     )
@@ -915,7 +938,7 @@ class Options:
         20.0,
         S.HTTP2,
         'Time a keep-alive PING gets to be answered before the connection closes.',
-        Seconds(Bound(1)),
+        Seconds(Bound(1, HOUR)),
         native=True,
     )
     http2_max_concurrent_streams: int = option(
@@ -1031,14 +1054,14 @@ class Options:
         20.0,
         S.WEBSOCKETS,
         'Time a websocket may be quiet before the server pings it; 0 sends no pings.',
-        Seconds(Bound(0)),
+        Seconds(Bound(0, HOUR)),
         native=True,
     )
     ws_ping_timeout: float = option(
         20.0,
         S.WEBSOCKETS,
         'Time a pinged websocket peer gets to send anything before it is dropped.',
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, HOUR, min_open=True)),
         native=True,
     )
     ws_deflate: bool = option(
@@ -1063,11 +1086,12 @@ class Options:
         None,
         S.LIMITS,
         'Largest request head (HTTP/1) or header list (HTTP/2): 431 beyond it. Overrides the per-protocol limits.',
-        Int(Bound(1024, 2**32 - 1), 'bytes'),
+        Int(Bound(1024, MAX_HEAD), 'bytes'),
         default_text='--http1-buffer-size, --http2-max-headers-size',
         native=True,
         docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset). Overrides `--http1-buffer-size` and `--http2-max-headers-size` as head limits.',
     )
+
 
     # Responses
     server_header: str | None = option(
@@ -1134,7 +1158,7 @@ class Options:
         86400.0,
         S.STATIC,
         'Time static files may be cached (Cache-Control max-age and Expires); 0 sends neither.',
-        Seconds(Bound(0)),
+        Seconds(Bound(0, 10 * YEAR)),
         native=True,
         docs='Seconds (or `1d`) for `Cache-Control: max-age` and `Expires`; `0`: neither.',
     )
