@@ -46,6 +46,7 @@ __all__ = [
     'Options',
     'Section',
     'default_blocking_threads',
+    'default_max_connections',
     'markdown',
     'validate',
 ]
@@ -1092,6 +1093,16 @@ class Options:
         docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset). Overrides `--http1-buffer-size` and `--http2-max-headers-size` as head limits.',
     )
 
+    max_connections: int | None = option(
+        None,
+        S.LIMITS,
+        'Connections each worker holds at once; beyond, it stops accepting (the listen queue holds the rest) '
+        'and closes its longest-idle connections first.',
+        Int(Bound(1, MAX_QUEUE)),
+        default_text='3/4 of the open-file limit',
+        native=True,
+        docs="Connections each worker holds at once (websockets included); beyond, it stops accepting and new connections wait in the listen queue (`--backlog`). With fewer than 1/16 of them free, the connections idle longest (nothing received yet, between keep-alive requests, HTTP/2 without a stream) are closed, as nginx does. The default leaves a quarter of the worker's open-file limit (`ulimit -n`) to the application. nginx: `worker_connections` 512, upstream connections included.",
+    )
 
     # Responses
     server_header: str | None = option(
@@ -1405,6 +1416,20 @@ def default_blocking_threads() -> int:
     return min(32, 4 * max(1, cores))
 
 
+def default_max_connections() -> int:
+    """Connections per worker when `max_connections` is not given: three quarters of this
+    process's open-file limit (the workers inherit it), leaving the rest to the application's
+    files, sockets and the static files being served, so that the cap is met before `EMFILE`."""
+    try:
+        import resource
+    except ImportError:  # not on Unix: as with the usual limit of 1024
+        return 768
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return MAX_QUEUE
+    return min(MAX_QUEUE, max(1, soft * 3 // 4))
+
+
 def validate(target: Any, values: Mapping[str, Any]) -> Options:
     """Check every option in `values` (defaults for the others) and resolve what depends on
     several; raises `ConfigError` naming the first invalid one."""
@@ -1449,6 +1474,8 @@ def _resolve(values: dict[str, Any]) -> None:
     interface = values['interface']
     if values['backpressure'] is None:
         values['backpressure'] = max(1, values['backlog'] // values['workers'])
+    if values['max_connections'] is None:
+        values['max_connections'] = default_max_connections()
     blocking = values['blocking_threads']
     if blocking is None:
         values['blocking_threads'] = (

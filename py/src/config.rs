@@ -140,6 +140,9 @@ struct Options {
     log_access_json: bool,
     #[pyo3(attribute)]
     log_access_format: String,
+    /// Connections per worker, resolved by Python (a share of the open-file limit by default).
+    #[pyo3(attribute)]
+    max_connections: usize,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -169,6 +172,8 @@ impl From<Invalid> for PyErr {
 pub(crate) struct Settings {
     pub(crate) runtime_threads: usize,
     pub(crate) backpressure: usize,
+    /// Connections a worker holds at once.
+    pub(crate) max_connections: usize,
     /// The HTTP mode and each protocol's limits (the `Server` header among them).
     pub(crate) protocols: Protocols,
     /// `None` without TLS.
@@ -202,6 +207,7 @@ impl Settings {
         Ok(Self {
             runtime_threads: options.runtime_threads,
             backpressure: options.backpressure,
+            max_connections: options.max_connections,
             protocols: Protocols {
                 mode,
                 http1: http1_limits(options, server.clone()),
@@ -269,6 +275,7 @@ impl Settings {
                 Value::or_none(self.proxy.path_prefix(), |prefix| Value::Str(prefix.to_owned())),
             ),
             ("log_access", Value::Bool(self.access_log.is_some())),
+            ("max_connections", Value::int(self.max_connections)),
         ];
         if http1.max_header_size.is_none() {
             out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
@@ -662,6 +669,7 @@ mod tests {
             log_access: true,
             log_access_json: true,
             log_access_format: "%(status)d".into(),
+            max_connections: 300,
         }
     }
 
@@ -863,6 +871,7 @@ mod tests {
             ("log_access", Value::Bool(true)),
             ("log_access_format", Value::Str("%(status)d".into())),
             ("log_access_json", Value::Bool(true)),
+            ("max_connections", Value::Int(300)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

@@ -5,7 +5,10 @@ use granian_aiobridge::{LoopHandle, resolve};
 use granian_asgi::{AsgiHandler, AsgiOptions};
 use granian_dispatch::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
-use granian_serve::{Counted, Handler, Phase, RequestCount, Scheme, Shutdown, accept_loop, listener_from_fd};
+use granian_serve::{
+    AcceptFailure, ConnectionSlots, Counted, Handler, Phase, RequestCount, Scheme, Shutdown, accept_loop,
+    listener_from_fd,
+};
 use granian_tls::{MaybeTls, TlsAcceptor};
 use granian_wsgi::{WsgiHandler, WsgiOptions};
 use pyo3::create_exception;
@@ -35,6 +38,22 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn to_py(err: &granian_serve::Error) -> PyErr {
     ProtocolError::new_err(err.to_string())
+}
+
+/// Log a failed accept (out of descriptors, memory) as a warning of the server's logger; the
+/// accept loop calls this at most once per interval, however often accepts fail.
+fn log_accept_failure(failure: &AcceptFailure) {
+    let message = failure.to_string();
+    Python::attach(|py| {
+        let logged = py
+            .import("logging")
+            .and_then(|logging| logging.call_method1("getLogger", ("_granian",)))
+            .and_then(|logger| logger.call_method1("warning", (&message,)));
+        if logged.is_err() {
+            // Logging itself failed (a broken handler): stderr is all that is left.
+            eprintln!("[WARNING] {message}");
+        }
+    });
 }
 
 /// An interface whose application runs on an asyncio loop: what a server needs of it beyond
@@ -134,37 +153,45 @@ impl<H: Handler> ServerCore<H> {
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let metrics = self.config.get().metrics.clone();
+        let slots = ConnectionSlots::new(self.config.get().settings.max_connections);
         runtime.spawn(async move {
-            accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
-                let handler = handler.clone();
-                let protocols = Arc::clone(&protocols);
-                let tls = tls.clone();
-                // Counts the connection as open until its task ends.
-                let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
-                async move {
-                    let connection = connection;
-                    let Some(tls) = tls else {
-                        let conn = Arc::new(conn);
-                        granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
-                        return;
-                    };
-                    // The handshake runs on the connection's own task, bounded by its timeout
-                    // and by the server's drain.
-                    let accepted = tokio::select! {
-                        accepted = tls.accept(stream) => accepted,
-                        () = watch.reached(Phase::Draining) => return,
-                    };
-                    let Ok(accepted) = accepted else {
-                        if let Some(connection) = &connection {
-                            connection.failed();
-                        }
-                        return;
-                    };
-                    let conn = Arc::new(conn.with_tls(accepted.info));
-                    let alpn = accepted.alpn.as_deref();
-                    granian_dispatch::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
-                }
-            })
+            accept_loop(
+                listener,
+                &shutdown,
+                scheme,
+                &slots,
+                log_accept_failure,
+                move |stream, conn, mut watch| {
+                    let handler = handler.clone();
+                    let protocols = Arc::clone(&protocols);
+                    let tls = tls.clone();
+                    // Counts the connection as open until its task ends.
+                    let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
+                    async move {
+                        let connection = connection;
+                        let Some(tls) = tls else {
+                            let conn = Arc::new(conn);
+                            granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
+                            return;
+                        };
+                        // The handshake runs on the connection's own task, bounded by its timeout
+                        // and by the server's drain.
+                        let accepted = tokio::select! {
+                            accepted = tls.accept(stream) => accepted,
+                            () = watch.reached(Phase::Draining) => return,
+                        };
+                        let Ok(accepted) = accepted else {
+                            if let Some(connection) = &connection {
+                                connection.failed();
+                            }
+                            return;
+                        };
+                        let conn = Arc::new(conn.with_tls(accepted.info));
+                        let alpn = accepted.alpn.as_deref();
+                        granian_dispatch::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
+                    }
+                },
+            )
             .await;
         });
         Ok(())

@@ -32,6 +32,7 @@ COMMON = {
     'graceful_timeout': 3600,
     'max_requests': 10**9,
     'workers_max_rss': 64 * 1024,
+    'max_connections': 100_000,
 }
 
 # One absurd value per kind of option, each beyond its bound, and the error it gets.
@@ -40,6 +41,7 @@ ABSURD = {
     'http1_buffer_size': 2**40,
     'workers': 10**6,
     'http2_keep_alive_timeout': 10**9,
+    'max_connections': 10**9,
     'ws_ping_interval': 10**7,
 }
 

@@ -1,8 +1,9 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use granian_http1::{Http1Limits, NoUpgrades, Upgrades};
+use granian_http1::{DRAIN_LINGER, Http1Limits, NoUpgrades, Upgrades};
 use granian_http2::{Http2Limits, serve_connection};
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, ShutdownWatch, error_response};
+use granian_serve::{ConnInfo, Handler, IncomingBody, Phase, ResponseBody, ShutdownWatch, error_response};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -84,13 +85,14 @@ pub async fn serve_tls<I, H>(
 /// Serve a connection that may speak either version (`protocols.mode` is not `Http1`), told
 /// apart by its first bytes: HTTP/2 with prior knowledge, or HTTP/1.1 with `upgrades` (which
 /// an HTTP/2-only server still honours, answering other requests with 505). A peer that sends
-/// nothing within the header read timeout is dropped.
+/// nothing within the header read timeout is dropped, and so is one still silent when the
+/// server drains or the connection's slot is reclaimed.
 async fn serve_sniffed<I, H, U>(
     io: I,
     handler: H,
     conn: Arc<ConnInfo>,
     protocols: &Protocols,
-    watch: ShutdownWatch,
+    mut watch: ShutdownWatch,
     upgrades: Option<U>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -98,10 +100,23 @@ async fn serve_sniffed<I, H, U>(
     U: Upgrades,
 {
     let http1 = &protocols.http1;
-    let sniffing = sniff(io);
-    let sniffed = match http1.header_read_timeout {
-        Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
-        None => Some(sniffing.await),
+    let sniffing = async {
+        let sniffing = sniff(io);
+        match http1.header_read_timeout {
+            Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
+            None => Some(sniffing.await),
+        }
+    };
+    tokio::pin!(sniffing);
+    // A connection still silent when the server drains may have its first request on the way:
+    // it gets the moment an idle HTTP/1.1 connection gets. One whose slot is reclaimed only gets
+    // what already arrived read: another client waits for the slot.
+    let sniffed = tokio::select! {
+        sniffed = &mut sniffing => sniffed,
+        () = watch.reached(Phase::Draining) => {
+            let linger = if watch.is_reclaimed() { Duration::ZERO } else { DRAIN_LINGER };
+            tokio::time::timeout(linger, sniffing).await.ok().flatten()
+        }
     };
     match sniffed {
         Some(Ok((Sniffed::Http2, io))) => {

@@ -3,7 +3,8 @@
 //! answers with, the per-connection [`ConnInfo`] (with its [`TlsInfo`] on TLS), the accept
 //! loop over a listening socket (TCP or Unix, [`Listener`]), the request body limit ([`admit`]),
 //! the [`Shutdown`] phases every connection follows and the [`InFlight`] count that tells an idle
-//! connection from a busy one, the [`RequestCount`] a worker checks against its
+//! connection from a busy one, the [`ConnectionSlots`] that cap a worker's connections (closing
+//! the idle ones first when they run short), the [`RequestCount`] a worker checks against its
 //! `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
 //! [`add_server_header`], [`write_through!`]). Knows nothing about Python nor about any
 //! particular HTTP version.
@@ -19,6 +20,7 @@ mod limit;
 mod listener;
 mod origin;
 mod shutdown;
+mod slots;
 mod tally;
 mod write_through;
 
@@ -30,7 +32,8 @@ pub use headers::{add_server_header, lists_token};
 pub use incoming::{BodyError, IncomingBody, Limited};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
-pub use listener::{Listener, Stream, accept_loop, listener_from_fd, runtime};
+pub use listener::{AcceptFailure, Listener, Stream, accept_loop, listener_from_fd, runtime};
 pub use origin::{ClientAddr, RequestOrigin};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
+pub use slots::{ConnectionSlots, Room, Slot};
 pub use tally::Tallied;

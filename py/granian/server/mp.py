@@ -98,6 +98,7 @@ class Granian:
         ws_deflate: bool = True,
         max_request_body_size: int | None = None,
         max_header_size: int | None = None,
+        max_connections: int | None = None,
         server_header: str | bool | None = 'granian',
         response_compression: bool = False,
         response_compression_min_size: int = 1024,
