@@ -875,10 +875,10 @@ class Options:
     http1_header_read_timeout: int = option(
         30000,
         S.HTTP1,
-        'Time a client gets to send a request head (and to finish a TLS handshake).',
+        'Time a client gets to send a request head (and to finish a TLS handshake, or to open HTTP/2).',
         Int(Bound(1, 60_000), 'ms'),
         native=True,
-        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake.",
+        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake, and the HTTP/2 client preface and SETTINGS frame (from the switch to HTTP/2). nginx: `client_header_timeout` 60 s, which bounds the same.",
     )
     http1_keep_alive: bool = option(True, S.HTTP1, 'Keep HTTP/1 connections open for further requests.', native=True)
     http1_keep_alive_timeout: int = option(
@@ -912,6 +912,14 @@ class Options:
         S.HTTP2,
         'Size HTTP/2 flow-control windows from the measured bandwidth-delay product; it then replaces the two initial window sizes below.',
         native=True,
+    )
+    http2_idle_timeout: float = option(
+        75.0,
+        S.HTTP2,
+        'Time an HTTP/2 connection without an open stream is kept before GOAWAY closes it; 0 keeps it for ever.',
+        Seconds(Bound(0, HOUR)),
+        native=True,
+        docs='Time an HTTP/2 connection without an open stream stays open before GOAWAY closes it; `0` keeps it for ever. nginx: `keepalive_timeout` 75 s (HTTP/2 too, since 1.19.7); above the 60 s idle timeout of proxies and balancers in front (nginx upstream keep-alive, AWS ALB), so they close first.',
     )
     http2_initial_connection_window_size: int = option(
         1024 * 1024,

@@ -143,6 +143,9 @@ struct Options {
     /// Connections per worker, resolved by Python (a share of the open-file limit by default).
     #[pyo3(attribute)]
     max_connections: usize,
+    /// Seconds; 0 sets no idle limit.
+    #[pyo3(attribute)]
+    http2_idle_timeout: f64,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -276,6 +279,7 @@ impl Settings {
             ),
             ("log_access", Value::Bool(self.access_log.is_some())),
             ("max_connections", Value::int(self.max_connections)),
+            ("http2_idle_timeout", Value::seconds(http2.idle_timeout)),
         ];
         if http1.max_header_size.is_none() {
             out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
@@ -354,6 +358,9 @@ fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2L
         adaptive_window: options.http2_adaptive_window,
         keep_alive_interval: options.http2_keep_alive_interval.map(Duration::from_millis),
         keep_alive_timeout: seconds("http2_keep_alive_timeout", options.http2_keep_alive_timeout)?,
+        // As nginx's `client_header_timeout` bounds both: the time a client has to open.
+        handshake_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
+        idle_timeout: nonzero(seconds("http2_idle_timeout", options.http2_idle_timeout)?),
         max_body_size: options.max_request_body_size,
         server,
     })
@@ -670,6 +677,7 @@ mod tests {
             log_access_json: true,
             log_access_format: "%(status)d".into(),
             max_connections: 300,
+            http2_idle_timeout: 42.5,
         }
     }
 
@@ -699,6 +707,8 @@ mod tests {
         assert_eq!(settings.tls_handshake_timeout(), Some(Duration::from_millis(2_500)));
         assert_eq!(http2.keep_alive_interval, Some(Duration::from_millis(1_500)));
         assert_eq!(http2.keep_alive_timeout, Duration::from_secs(7));
+        assert_eq!(http2.handshake_timeout, Some(Duration::from_millis(2_500)));
+        assert_eq!(http2.idle_timeout, Some(Duration::from_millis(42_500)));
         let websockets = settings.websockets.as_ref().unwrap();
         assert_eq!(websockets.ping_timeout, Duration::from_millis(2_500));
         assert_eq!(
@@ -717,6 +727,11 @@ mod tests {
             ..options()
         };
         assert_eq!(value(&without_expiry, "static_path_expires"), Some(Value::Float(0.0)));
+        let untimed = Options {
+            http2_idle_timeout: 0.0,
+            ..options()
+        };
+        assert_eq!(Settings::new(&untimed).unwrap().protocols.http2.idle_timeout, None);
         let timed = Options {
             http1_keep_alive_timeout: 90_000,
             ws_ping_interval: 0.25,
@@ -872,6 +887,7 @@ mod tests {
             ("log_access_format", Value::Str("%(status)d".into())),
             ("log_access_json", Value::Bool(true)),
             ("max_connections", Value::Int(300)),
+            ("http2_idle_timeout", Value::Float(42.5)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

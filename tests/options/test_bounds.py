@@ -33,6 +33,7 @@ COMMON = {
     'max_requests': 10**9,
     'workers_max_rss': 64 * 1024,
     'max_connections': 100_000,
+    'http2_idle_timeout': 3600,
 }
 
 # One absurd value per kind of option, each beyond its bound, and the error it gets.

@@ -154,8 +154,9 @@ impl Handler for VersionNotSupported {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::serve_bytes;
+    use crate::testing::{protocols, serve_bytes};
     use granian_http2::PREFACE;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const UPGRADE: &[u8] = b"POST /up HTTP/1.1\r\nhost: example\r\ncontent-length: 5\r\n\
 connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nhello";
@@ -232,6 +233,40 @@ connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkA
             "{}",
             String::from_utf8_lossy(&out)
         );
+    }
+
+    /// How long a connection that sends `input` and then nothing (without closing) stays open.
+    async fn open_for(mode: HttpMode, input: &'static [u8]) -> std::time::Duration {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let conn = Arc::new(ConnInfo::new(addr, addr, granian_serve::Scheme::Http));
+        let shutdown = granian_serve::Shutdown::new();
+        let watch = shutdown.watch();
+        let start = tokio::time::Instant::now();
+        let task = tokio::spawn(async move {
+            serve(server, granian_harness::Echo, conn, &protocols(mode), watch).await;
+        });
+        client.write_all(input).await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        task.await.unwrap();
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_preface_has_a_deadline_on_every_path() {
+        let handshake = protocols(HttpMode::Auto).http2.handshake_timeout.unwrap();
+        let idle = protocols(HttpMode::Auto).http2.idle_timeout.unwrap();
+        // After `Upgrade: h2c` and its 101, after the preface alone (prior knowledge): the client
+        // that does not go on is dropped once the deadline passes, long before the idle timeout.
+        for (mode, input) in [
+            (HttpMode::Auto, UPGRADE),
+            (HttpMode::Http2, UPGRADE),
+            (HttpMode::Auto, &PREFACE[..]),
+        ] {
+            let open = open_for(mode, input).await;
+            assert!(open >= handshake && open < idle, "{mode:?}: {open:?}");
+        }
     }
 
     #[test]

@@ -75,6 +75,7 @@ class Granian:
         http1_pipeline_flush: bool = False,
         http1_settings: HTTP1Settings | None = None,
         http2_adaptive_window: bool = False,
+        http2_idle_timeout: float = 75.0,
         http2_initial_connection_window_size: int = 1048576,
         http2_initial_stream_window_size: int = 1048576,
         http2_keep_alive_interval: int | None = None,
