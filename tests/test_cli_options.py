@@ -57,6 +57,7 @@ BOOL_FLAGS = {
     'response_compression': ('--response-compression', '--no-response-compression'),
     'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
     'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
+    'h2c_upgrade': ('--h2c-upgrade', '--no-h2c-upgrade'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {

@@ -980,6 +980,13 @@ class Options:
         Int(Bound(1, 2**32 - 1), 'bytes'),
         native=True,
     )
+    h2c_upgrade: bool = option(
+        True,
+        S.HTTP2,
+        'Honour the HTTP/1.1 Upgrade: h2c request (cleartext); off, such requests are served as HTTP/1.1.',
+        native=True,
+        docs='Switch an HTTP/1.1 connection to HTTP/2 on `Upgrade: h2c` (cleartext, `--http auto` or `2`); off, the request is served as HTTP/1.1 (`505` with `--http 2`). Turn it off behind a proxy that forwards `Upgrade` headers.',
+    )
     http2_settings: HTTP2Settings | None = option(
         None,
         S.HTTP2,

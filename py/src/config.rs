@@ -146,6 +146,8 @@ struct Options {
     /// Seconds; 0 sets no idle limit.
     #[pyo3(attribute)]
     http2_idle_timeout: f64,
+    #[pyo3(attribute)]
+    h2c_upgrade: bool,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -213,6 +215,7 @@ impl Settings {
             max_connections: options.max_connections,
             protocols: Protocols {
                 mode,
+                h2c_upgrade: options.h2c_upgrade,
                 http1: http1_limits(options, server.clone()),
                 http2: Arc::new(http2_limits(options, server)?),
             },
@@ -280,6 +283,7 @@ impl Settings {
             ("log_access", Value::Bool(self.access_log.is_some())),
             ("max_connections", Value::int(self.max_connections)),
             ("http2_idle_timeout", Value::seconds(http2.idle_timeout)),
+            ("h2c_upgrade", Value::Bool(self.protocols.h2c_upgrade)),
         ];
         if http1.max_header_size.is_none() {
             out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
@@ -678,6 +682,7 @@ mod tests {
             log_access_format: "%(status)d".into(),
             max_connections: 300,
             http2_idle_timeout: 42.5,
+            h2c_upgrade: false,
         }
     }
 
@@ -888,6 +893,7 @@ mod tests {
             ("log_access_json", Value::Bool(true)),
             ("max_connections", Value::Int(300)),
             ("http2_idle_timeout", Value::Float(42.5)),
+            ("h2c_upgrade", Value::Bool(false)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

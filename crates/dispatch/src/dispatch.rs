@@ -27,6 +27,10 @@ pub enum HttpMode {
 pub struct Protocols {
     /// The protocols spoken.
     pub mode: HttpMode,
+    /// Honour HTTP/1.1 `Upgrade: h2c` (in `Auto` and `Http2`); off, such requests are served
+    /// as HTTP/1.1 (or get 505 from an HTTP/2-only server), for deployments behind a proxy that
+    /// forwards `Upgrade` headers it did not mean for the server.
+    pub h2c_upgrade: bool,
     /// HTTP/1.1 limits (also bound the wait for the first bytes in `Auto` and `Http2`).
     pub http1: Http1Limits,
     /// HTTP/2 limits.
@@ -44,8 +48,10 @@ where
         let _ = granian_http1::serve_connection(io, handler, conn, &protocols.http1, watch, None::<NoUpgrades>).await;
         return;
     }
-    let upgrade = H2cUpgrade::new(handler.clone(), Arc::clone(&conn), Arc::clone(&protocols.http2));
-    serve_sniffed(io, handler, conn, protocols, watch, Some(upgrade)).await;
+    let upgrade = protocols
+        .h2c_upgrade
+        .then(|| H2cUpgrade::new(handler.clone(), Arc::clone(&conn), Arc::clone(&protocols.http2)));
+    serve_sniffed(io, handler, conn, protocols, watch, upgrade).await;
 }
 
 /// Serve one connection whose TLS handshake is done. The protocol agreed through ALPN decides
@@ -233,6 +239,21 @@ connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkA
             "{}",
             String::from_utf8_lossy(&out)
         );
+    }
+
+    #[test]
+    fn upgrades_can_be_turned_off() {
+        for (mode, status) in [(HttpMode::Auto, "200 OK"), (HttpMode::Http2, "505 ")] {
+            let protocols = Protocols {
+                h2c_upgrade: false,
+                ..protocols(mode)
+            };
+            let out = granian_harness::drive(UPGRADE, move |server, conn, watch| async move {
+                serve(server, granian_harness::Echo, conn, &protocols, watch).await;
+            });
+            let text = String::from_utf8_lossy(&out);
+            assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{mode:?}: {text}");
+        }
     }
 
     /// How long a connection that sends `input` and then nothing (without closing) stays open.

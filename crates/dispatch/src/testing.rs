@@ -13,6 +13,7 @@ use crate::{HttpMode, Protocols, serve};
 pub(crate) fn protocols(mode: HttpMode) -> Protocols {
     Protocols {
         mode,
+        h2c_upgrade: true,
         http1: Http1Limits {
             keep_alive: true,
             header_read_timeout: Some(Duration::from_secs(1)),

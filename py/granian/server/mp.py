@@ -84,6 +84,7 @@ class Granian:
         http2_max_frame_size: int = 16384,
         http2_max_headers_size: int = 16384,
         http2_max_send_buffer_size: int = 409600,
+        h2c_upgrade: bool = True,
         http2_settings: HTTP2Settings | None = None,
         ssl_cert: str | os.PathLike[str] | None = None,
         ssl_key: str | os.PathLike[str] | None = None,
