@@ -1108,6 +1108,14 @@ class Options:
         docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset). Overrides `--http1-buffer-size` and `--http2-max-headers-size` as head limits.',
     )
 
+    max_body_buffer_size: int = option(
+        16 * 1024 * 1024,
+        S.LIMITS,
+        'Largest request body read whole into memory (RSGI await protocol()): 413 beyond it; streamed reads are not limited.',
+        Int(Bound(1, 2**32), 'bytes'),
+        native=True,
+        docs='Request body bytes an application may read whole into memory (RSGI `await protocol()`): beyond, the read raises `RSGIProtocolClosed` and the response is `413` (HTTP/1.1 then closes the connection). Streamed reads (`async for chunk in protocol`, ASGI `receive()`, WSGI `wsgi.input`) are bounded by `--max-request-body-size` only. nginx: `client_max_body_size` 1 MiB for every body; Django: `DATA_UPLOAD_MAX_MEMORY_SIZE` 2.5 MiB for form fields, with files spooled to disk. Here uploads read whole have no disk to spill to: 16 MiB, as `--ws-max-message-size`, the other message held whole.',
+    )
     max_connections: int | None = option(
         None,
         S.LIMITS,

@@ -148,6 +148,9 @@ struct Options {
     http2_idle_timeout: f64,
     #[pyo3(attribute)]
     h2c_upgrade: bool,
+    /// Bytes a whole-body read (RSGI `await protocol()`) may buffer.
+    #[pyo3(attribute)]
+    max_body_buffer_size: usize,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -179,6 +182,8 @@ pub(crate) struct Settings {
     pub(crate) backpressure: usize,
     /// Connections a worker holds at once.
     pub(crate) max_connections: usize,
+    /// Bytes a whole-body read may buffer.
+    pub(crate) max_body_buffer_size: usize,
     /// The HTTP mode and each protocol's limits (the `Server` header among them).
     pub(crate) protocols: Protocols,
     /// `None` without TLS.
@@ -213,6 +218,7 @@ impl Settings {
             runtime_threads: options.runtime_threads,
             backpressure: options.backpressure,
             max_connections: options.max_connections,
+            max_body_buffer_size: options.max_body_buffer_size,
             protocols: Protocols {
                 mode,
                 h2c_upgrade: options.h2c_upgrade,
@@ -284,6 +290,7 @@ impl Settings {
             ("max_connections", Value::int(self.max_connections)),
             ("http2_idle_timeout", Value::seconds(http2.idle_timeout)),
             ("h2c_upgrade", Value::Bool(self.protocols.h2c_upgrade)),
+            ("max_body_buffer_size", Value::int(self.max_body_buffer_size)),
         ];
         if http1.max_header_size.is_none() {
             out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
@@ -683,6 +690,7 @@ mod tests {
             max_connections: 300,
             http2_idle_timeout: 42.5,
             h2c_upgrade: false,
+            max_body_buffer_size: 1 << 22,
         }
     }
 
@@ -894,6 +902,7 @@ mod tests {
             ("max_connections", Value::Int(300)),
             ("http2_idle_timeout", Value::Float(42.5)),
             ("h2c_upgrade", Value::Bool(false)),
+            ("max_body_buffer_size", Value::Int(1 << 22)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

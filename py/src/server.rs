@@ -300,6 +300,7 @@ impl RsgiServer {
         let options = RsgiOptions {
             backpressure: config.get().settings.backpressure,
             websockets: config.get().settings.websockets.clone(),
+            max_body_buffer_size: config.get().settings.max_body_buffer_size,
         };
         let core = ServerCore::new(fd, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)

@@ -33,6 +33,7 @@ COMMON = {
     'max_requests': 10**9,
     'workers_max_rss': 64 * 1024,
     'max_connections': 100_000,
+    'max_body_buffer_size': 2**30,
     'http2_idle_timeout': 3600,
 }
 

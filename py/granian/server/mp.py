@@ -100,6 +100,7 @@ class Granian:
         ws_deflate: bool = True,
         max_request_body_size: int | None = None,
         max_header_size: int | None = None,
+        max_body_buffer_size: int = 16777216,
         max_connections: int | None = None,
         server_header: str | bool | None = 'granian',
         response_compression: bool = False,
