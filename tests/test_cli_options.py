@@ -58,6 +58,7 @@ BOOL_FLAGS = {
     'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
     'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
     'h2c_upgrade': ('--h2c-upgrade', '--no-h2c-upgrade'),
+    'static_path_dotfiles': ('--static-path-dotfiles', '--no-static-path-dotfiles'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {

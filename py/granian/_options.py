@@ -1196,6 +1196,14 @@ class Options:
         native=True,
         docs='Seconds (or `1d`) for `Cache-Control: max-age` and `Expires`; `0`: neither.',
     )
+    static_path_dotfiles: bool = option(
+        False,
+        S.STATIC,
+        'Serve files and directories whose name starts with a dot (.env, .git); off, they are not found '
+        '(.well-known excepted).',
+        native=True,
+        docs='Serve paths with a segment starting with `.` (`.env`, `.git/config`); off, they are `404` (`.well-known` excepted, RFC 8615).',
+    )
 
     # Proxy
     proxy_headers: bool = option(

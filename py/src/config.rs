@@ -151,6 +151,8 @@ struct Options {
     /// Bytes a whole-body read (RSGI `await protocol()`) may buffer.
     #[pyo3(attribute)]
     max_body_buffer_size: usize,
+    #[pyo3(attribute)]
+    static_path_dotfiles: bool,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -444,15 +446,15 @@ fn static_settings(options: &Options) -> Result<Option<Arc<StaticSettings>>, Inv
         .iter()
         .cloned()
         .zip(options.static_path_mount.iter().cloned());
-    let settings =
-        StaticSettings::new(mounts, options.static_path_dir_to_file.clone(), Some(expires)).map_err(|err| {
-            let option = match err {
-                granian_staticfiles::Error::InvalidRoute { .. } => "static_path_route",
-                granian_staticfiles::Error::InvalidIndex { .. } => "static_path_dir_to_file",
-                _ => "static_path_mount",
-            };
-            Invalid::new(option, err)
-        })?;
+    let index = options.static_path_dir_to_file.clone();
+    let settings = StaticSettings::new(mounts, index, Some(expires), options.static_path_dotfiles).map_err(|err| {
+        let option = match err {
+            granian_staticfiles::Error::InvalidRoute { .. } => "static_path_route",
+            granian_staticfiles::Error::InvalidIndex { .. } => "static_path_dir_to_file",
+            _ => "static_path_mount",
+        };
+        Invalid::new(option, err)
+    })?;
     Ok(Some(Arc::new(settings)))
 }
 
@@ -526,6 +528,7 @@ fn describe_static(settings: Option<&StaticSettings>, out: &mut Vec<(&'static st
             Value::or_none(settings.index(), |index| Value::Str(index.to_owned())),
         ),
         ("static_path_expires", Value::seconds(settings.expires())),
+        ("static_path_dotfiles", Value::Bool(settings.dotfiles())),
     ]);
 }
 
@@ -691,6 +694,7 @@ mod tests {
             http2_idle_timeout: 42.5,
             h2c_upgrade: false,
             max_body_buffer_size: 1 << 22,
+            static_path_dotfiles: true,
         }
     }
 
@@ -903,6 +907,7 @@ mod tests {
             ("http2_idle_timeout", Value::Float(42.5)),
             ("h2c_upgrade", Value::Bool(false)),
             ("max_body_buffer_size", Value::Int(1 << 22)),
+            ("static_path_dotfiles", Value::Bool(true)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

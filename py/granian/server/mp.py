@@ -110,6 +110,7 @@ class Granian:
         static_path_mount: Sequence[str | os.PathLike[str]] = (),
         static_path_dir_to_file: str | None = None,
         static_path_expires: float = 86400.0,
+        static_path_dotfiles: bool = False,
         proxy_headers: bool = False,
         forwarded_allow_ips: str | Sequence[str] = '127.0.0.1,::1',
         forwarded_headers: Sequence[str] | str = ('x-forwarded-for', 'x-forwarded-proto'),
