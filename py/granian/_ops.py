@@ -18,12 +18,14 @@ import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     'SYSTEMD_FIRST_FD',
     'BoundSocket',
     'EnvFileError',
     'ProcInfoCollector',
+    'die_with_parent',
     'load_env_files',
     'parse_env_file',
     'pid_running',
@@ -228,7 +230,26 @@ class ProcInfoCollector:
         return found
 
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
+
+
+def _prctl(option: int, argument: Any) -> bool:
+    """prctl(2) on Linux; False where it is missing or refused."""
+    library = ctypes.util.find_library('c')
+    if library is None:
+        return False
+    try:
+        libc = ctypes.CDLL(library, use_errno=True)
+        return int(libc.prctl(option, argument, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(signum: int) -> bool:
+    """Have the kernel send `signum` to this process when its parent (the thread that forked it)
+    exits (Linux `PR_SET_PDEATHSIG`); False where that is not available."""
+    return _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signum))
 
 
 def set_process_title(title: str) -> None:
@@ -242,12 +263,7 @@ def set_process_title(title: str) -> None:
     else:
         setproctitle.setproctitle(title)
         return
-    library = ctypes.util.find_library('c')
-    if library is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(library, use_errno=True)
-        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]), 0, 0, 0)
+    _prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]))
 
 
 class EnvFileError(ValueError):
