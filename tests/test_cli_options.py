@@ -57,6 +57,8 @@ BOOL_FLAGS = {
     'response_compression': ('--response-compression', '--no-response-compression'),
     'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
     'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
+    'h2c_upgrade': ('--h2c-upgrade', '--no-h2c-upgrade'),
+    'static_path_dotfiles': ('--static-path-dotfiles', '--no-static-path-dotfiles'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -109,6 +111,9 @@ VALUE_FLAGS = {
     'http1_keep_alive_timeout': '--http1-keep-alive-timeout',
     'max_request_body_size': '--max-request-body-size',
     'max_header_size': '--max-header-size',
+    'max_body_buffer_size': '--max-body-buffer-size',
+    'max_connections': '--max-connections',
+    'http2_idle_timeout': '--http2-idle-timeout',
     'ssl_cert': '--ssl-certificate',
     'ssl_key': '--ssl-keyfile',
     'ssl_key_password': '--ssl-keyfile-password',
@@ -612,33 +617,33 @@ def test_missing_app_is_a_usage_error() -> None:
 @pytest.mark.parametrize(
     ('kwargs', 'message'),
     [
-        ({'workers': 0}, 'workers must be >= 1'),
+        ({'workers': 0}, 'workers must be between 1 and 4096'),
         ({'port': 70000}, 'port must be between 0 and 65535'),
         ({'port': -1}, 'port must be between 0 and 65535'),
         ({'port': '80'}, 'port must be an integer'),
         ({'workers': True}, 'workers must be an integer'),
-        ({'backlog': 0}, 'backlog must be >= 1'),
-        ({'backpressure': 0}, 'backpressure must be >= 1'),
-        ({'runtime_threads': 0}, 'runtime_threads must be >= 1'),
-        ({'http1_buffer_size': 1}, 'http1_buffer_size must be >= 8192'),
+        ({'backlog': 0}, 'backlog must be between 1 and 1048576'),
+        ({'backpressure': 0}, 'backpressure must be between 1 and 1048576'),
+        ({'runtime_threads': 0}, 'runtime_threads must be between 1 and 4096'),
+        ({'http1_buffer_size': 1}, 'http1_buffer_size must be between 8192 and 67108864'),
         ({'http1_header_read_timeout': 0}, 'http1_header_read_timeout must be between 1 and 60000'),
         ({'interface': 'nope'}, 'interface must be one of asgi, asginl, rsgi, wsgi'),
         ({'http': '3'}, 'http must be one of auto, 1, 2'),
         ({'loop': 'trio'}, 'loop must be one of auto, asyncio, rloop, uvloop, winloop'),
         ({'log_level': 'loud'}, 'log_level must be one of'),
-        ({'graceful_timeout': -1}, 'graceful_timeout must be >= 0 seconds'),
+        ({'graceful_timeout': -1}, 'graceful_timeout must be between 0 and 86400 seconds'),
         ({'graceful_timeout': float('nan')}, 'graceful_timeout must be a finite number'),
-        ({'workers_kill_timeout': 0}, 'workers_kill_timeout must be > 0 seconds'),
+        ({'workers_kill_timeout': 0}, 'workers_kill_timeout must be > 0 and <= 86400 seconds'),
         ({'respawn_failed_workers': 1}, 'respawn_failed_workers must be True or False'),
-        ({'respawn_interval': -0.5}, 'respawn_interval must be >= 0 seconds'),
-        ({'workers_lifetime': 0}, 'workers_lifetime must be > 0 seconds'),
+        ({'respawn_interval': -0.5}, 'respawn_interval must be between 0 and 3600 seconds'),
+        ({'workers_lifetime': 0}, 'workers_lifetime must be > 0 and <= 31536000 seconds'),
         ({'workers_lifetime': float('inf')}, 'workers_lifetime must be a finite number'),
-        ({'workers_lifetime_jitter': -1}, 'workers_lifetime_jitter must be >= 0 seconds'),
-        ({'workers_max_rss': 0}, 'workers_max_rss must be >= 1'),
+        ({'workers_lifetime_jitter': -1}, 'workers_lifetime_jitter must be between 0 and 31536000 seconds'),
+        ({'workers_max_rss': 0}, 'workers_max_rss must be between 1 and 1048576'),
         ({'workers_max_rss': 1.5}, 'workers_max_rss must be an integer'),
-        ({'rss_sample_interval': 0}, 'rss_sample_interval must be > 0 seconds'),
-        ({'max_requests': 0}, 'max_requests must be >= 1'),
-        ({'max_requests_jitter': -1}, 'max_requests_jitter must be >= 0'),
+        ({'rss_sample_interval': 0}, 'rss_sample_interval must be > 0 and <= 3600 seconds'),
+        ({'max_requests': 0}, 'max_requests must be between 1 and 1000000000000'),
+        ({'max_requests_jitter': -1}, 'max_requests_jitter must be between 0 and 1000000000000'),
         ({'http1_keep_alive': 'yes'}, 'http1_keep_alive must be True or False'),
         ({'interface': 'asgi', 'blocking_threads': 2}, 'blocking_threads must be 1 with the asgi interface'),
         ({'working_dir': '/nonexistent/granian/dir'}, "working_dir: '/nonexistent/granian/dir' is not a directory"),
@@ -646,7 +651,7 @@ def test_missing_app_is_a_usage_error() -> None:
         ({'address': ''}, 'address must be a non-empty string'),
         ({'http1_keep_alive_timeout': -1}, 'http1_keep_alive_timeout must be between 0 and 3600000'),
         ({'max_request_body_size': 0}, 'max_request_body_size must be between 1 and 9223372036854775807'),
-        ({'max_header_size': 100}, 'max_header_size must be between 1024 and 4294967295'),
+        ({'max_header_size': 100}, 'max_header_size must be between 1024 and 67108864'),
         ({'ssl_cert': A_FILE}, 'ssl_cert and ssl_key go together'),
         ({'ssl_key': A_FILE}, 'ssl_cert and ssl_key go together'),
         ({'ssl_cert': '/nonexistent/cert.pem', 'ssl_key': A_FILE}, "ssl_cert: '/nonexistent/cert.pem' is not a file"),
@@ -657,7 +662,7 @@ def test_missing_app_is_a_usage_error() -> None:
         ({'uds': '/tmp/g.sock', 'fd': 3}, 'fd and uds exclude each other'),
         ({'uds_permissions': 0o600}, 'uds_permissions needs uds'),
         ({'uds': '/tmp/g.sock', 'uds_permissions': 0o1000}, 'uds_permissions must be between 0 and 511'),
-        ({'fd': -1}, 'fd must be >= 0'),
+        ({'fd': -1}, 'fd must be between 0 and 2147483647'),
         ({'pid_file': '/nonexistent/granian/x.pid'}, "pid_file: '/nonexistent/granian' is not a directory"),
         ({'process_name': ' '}, 'process_name must be a non-empty string'),
         ({'env_files': ['/nonexistent/.env']}, "env_files: '/nonexistent/.env' does not exist"),
@@ -829,7 +834,14 @@ def bounded(name: str) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
 
-seconds = st.floats(0, 10_000, allow_nan=False, allow_infinity=False)
+def duration(name: str) -> st.SearchStrategy[float]:
+    """Seconds within the option's bounds."""
+    bound = BOUNDS[name]
+    low = float(bound.min or 0.0)
+    values = st.floats(low, float(bound.max), allow_nan=False, allow_infinity=False)
+    return values.filter(lambda value: value > low) if bound.min_open else values
+
+
 dir_names = st.from_regex(r'[A-Za-z0-9_.]{1,12}', fullmatch=True)
 
 
@@ -859,17 +871,20 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'http2_max_headers_size': bounded('http2_max_headers_size'),
         'http2_max_send_buffer_size': bounded('http2_max_send_buffer_size'),
         'ws_max_message_size': bounded('ws_max_message_size'),
-        'ws_ping_interval': seconds,
-        'ws_ping_timeout': seconds.filter(lambda value: value > 0),
+        'ws_ping_interval': duration('ws_ping_interval'),
+        'ws_ping_timeout': duration('ws_ping_timeout'),
         'log_level': st.sampled_from(LogLevels),
         'working_dir': st.sampled_from([HERE, HERE.parent]),
-        'graceful_timeout': seconds,
-        'workers_kill_timeout': seconds.filter(lambda value: value > 0),
-        'respawn_interval': seconds,
-        'workers_lifetime': seconds.filter(lambda value: value > 0),
-        'workers_lifetime_jitter': seconds,
+        'graceful_timeout': duration('graceful_timeout'),
+        'workers_kill_timeout': duration('workers_kill_timeout'),
+        'respawn_interval': duration('respawn_interval'),
+        'workers_lifetime': duration('workers_lifetime'),
+        'workers_lifetime_jitter': duration('workers_lifetime_jitter'),
         'workers_max_rss': bounded('workers_max_rss'),
-        'rss_sample_interval': seconds.filter(lambda value: value > 0),
+        'rss_sample_interval': duration('rss_sample_interval'),
+        'http2_idle_timeout': duration('http2_idle_timeout'),
+        'max_body_buffer_size': bounded('max_body_buffer_size'),
+        'max_connections': bounded('max_connections'),
         'max_requests': bounded('max_requests'),
         'max_requests_jitter': bounded('max_requests_jitter'),
         'reload_paths': st.lists(st.sampled_from([HERE, HERE.parent]), max_size=3).map(tuple),
@@ -983,7 +998,7 @@ def test_durations_with_units_round_trip(days: int, hours: int, minutes: int, se
     assert parse_duration(text) == days * 86400 + hours * 3600 + minutes * 60 + secs
 
 
-@given(seconds)
+@given(st.floats(0, 10_000, allow_nan=False, allow_infinity=False))
 def test_plain_durations_round_trip(value: float) -> None:
     assert parse_duration(repr(value)) == value
     assert parse_duration(str(value)) == value

@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from granian import Granian
-from granian._options import OPTIONS, Flag, Options, markdown, readme, validate
+from granian._options import OPTIONS, Flag, Options, default_max_connections, markdown, readme, validate
 from granian.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,13 +67,14 @@ def test_every_option_is_a_granian_keyword_with_the_same_default() -> None:
 def test_the_table_defaults_validate_to_themselves() -> None:
     options = validate('app', {})
     assert options == Granian('app').options
-    resolved = {'backpressure', 'blocking_threads', 'runtime_mode'}
+    resolved = {'backpressure', 'blocking_threads', 'max_connections', 'runtime_mode'}
     for row in OPTIONS:
         if row.name not in resolved:
             assert getattr(options, row.name) == row.default, row.name
     # The default interface is RSGI on one runtime thread over HTTP/1 and HTTP/2: Granian's rule
     # picks the single-threaded runtime.
     assert options.runtime_mode == 'st'
+    assert options.max_connections == default_max_connections()
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -265,3 +266,50 @@ def test_reload_restarts_the_worker_when_a_file_changes(tmp_path: Path) -> None:
         # The master and its socket stayed: same port, no second "Listening at".
         assert len(server.wait_for(r'Listening at:')) == 1
         assert server.stop() == 0
+
+
+SLOW_PATHS = {
+    'asgi': ('tests.apps.asgi_app:app', '/slow?s=2'),
+    'rsgi': ('tests.apps.rsgi_app:app', '/slow?s=2'),
+    'wsgi': ('tests.apps.wsgi_app:app', '/sleep?seconds=2'),
+}
+
+
+def bind_within(port: int, timeout: float) -> float:
+    """Bind a listening socket to `port` as a restarted server would (SO_REUSEADDR); how long
+    it took to succeed."""
+    start = time.monotonic()
+    while True:
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((HOST, port))
+                sock.listen(1)
+                return time.monotonic() - start
+            except OSError:
+                if time.monotonic() - start > timeout:
+                    raise
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(not LINUX, reason='PR_SET_PDEATHSIG is Linux')
+@pytest.mark.parametrize('interface', sorted(SLOW_PATHS))
+def test_workers_die_with_a_killed_master(interface: str) -> None:
+    app, slow = SLOW_PATHS[interface]
+    port = free_port()
+    with run_server(app=app, interface=interface, workers=2, port=port) as server:
+        workers = server.worker_pids()
+        assert len(workers) == 2
+        with RawConnection(port, timeout=10.0) as busy, RawConnection(port) as idle:
+            idle.send(request_bytes('GET', '/'))
+            assert idle.read_response().status == 200
+            busy.send(request_bytes('GET', slow))
+            time.sleep(0.3)
+            server.proc.kill()
+            server.proc.wait(5.0)
+            # The workers stop accepting at once: the port is free for a new server while they
+            # drain, and the request in flight still gets its answer.
+            assert bind_within(port, timeout=1.0) < 1.0
+            assert busy.read_response().status == 200
+            assert idle.wait_closed(timeout=5.0)
+        assert wait_gone(workers, timeout=5.0) == []

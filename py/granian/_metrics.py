@@ -7,6 +7,11 @@ traffic natively in their slot; no message crosses a process boundary. The maste
 region, rendered in the Prometheus text format, on `metrics_address:metrics_port` from a thread
 of its own: `GET /metrics` answers 200, any other path 404, any other method 405.
 
+The exporter runs in the master, which must stay responsive whatever its clients do: it serves
+`THREADS` connections at once from a fixed pool, queues up to `QUEUED` more and closes any
+beyond; each request (its wait included, on a kept-alive connection) must arrive within
+`REQUEST_DEADLINE` seconds, however slowly its bytes trickle in.
+
 Values are read live at each scrape. `metrics_scrape_interval` is accepted for compatibility
 with Granian, whose workers push their counters to the master at that interval; here a scrape
 always sees the current counters, so it changes nothing.
@@ -14,10 +19,13 @@ always sees the current counters, so it changes nothing.
 
 from __future__ import annotations
 
+import io
+import queue
 import socket
 import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any
 
 from .log import logger
@@ -25,18 +33,52 @@ from .log import logger
 if TYPE_CHECKING:
     from ._native import MetricsRegion
 
-__all__ = ['CONTENT_TYPE', 'PATH', 'Metrics']
+__all__ = ['CONTENT_TYPE', 'PATH', 'QUEUED', 'REQUEST_DEADLINE', 'THREADS', 'Metrics']
 
 PATH = '/metrics'
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+# Connections served at once, each by a thread of a fixed pool.
+THREADS = 4
+# Connections accepted and waiting for a thread; more are closed at once.
+QUEUED = 32
+# Seconds a connection gets to send a request, counted from when it could start one.
+REQUEST_DEADLINE = 10.0
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's input that fails (`TimeoutError`) once `deadline` (a `time.monotonic()`
+    value) has passed, however the bytes trickle in: each receive waits at most until then."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.deadline = time.monotonic() + REQUEST_DEADLINE
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError('request deadline passed')
+        self.sock.settimeout(remaining)
+        return self.sock.recv_into(buffer)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Exporter
     protocol_version = 'HTTP/1.1'
     server_version = 'granian-metrics'
-    # Idle keep-alive connections are closed after this many seconds.
-    timeout = 30
+    # Bounds each send; the reads are bounded by the request deadline.
+    timeout = REQUEST_DEADLINE
+
+    def setup(self) -> None:
+        super().setup()
+        self._input = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._input)
+
+    def handle_one_request(self) -> None:
+        self._input.deadline = time.monotonic() + REQUEST_DEADLINE
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         if self.path.split('?', 1)[0] != PATH:
@@ -66,16 +108,59 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug(f'metrics: {self.address_string()} {format % args}')
 
 
-class _Exporter(ThreadingHTTPServer):
-    daemon_threads = True
+class _Exporter(HTTPServer):
+    """An HTTP server whose connections are served by a fixed pool of `THREADS` threads."""
+
     # The master binds once at startup; a port still in TIME_WAIT from a previous run is fine.
     allow_reuse_address = True
+    # The listen queue: connections not yet accepted wait there.
+    request_queue_size = QUEUED
 
     def __init__(self, address: str, port: int, region: MetricsRegion) -> None:
         host = address[1:-1] if address.startswith('[') and address.endswith(']') else address
         self.address_family = socket.AF_INET6 if ':' in host else socket.AF_INET
         self.region = region
+        self._waiting: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(QUEUED)
+        # Empty until bound: a failed bind closes the server before any thread exists.
+        self._pool: list[threading.Thread] = []
         super().__init__((host, port), _Handler)
+        self._pool = [
+            threading.Thread(target=self._serve_connections, name=f'granian-metrics-{index}', daemon=True)
+            for index in range(THREADS)
+        ]
+        for thread in self._pool:
+            thread.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            self._waiting.put_nowait((request, client_address))
+        except queue.Full:
+            # Every thread busy and the queue full: the client retries at its next scrape.
+            self.shutdown_request(request)
+
+    def _serve_connections(self) -> None:
+        while (item := self._waiting.get()) is not None:
+            request, client_address = item
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Connections still waiting are closed; each thread then takes its stop marker.
+        while True:
+            try:
+                item = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self.shutdown_request(item[0])
+        # Daemon threads: one still serving a slow client is not waited for.
+        for _ in self._pool:
+            self._waiting.put(None)
 
     def server_bind(self) -> None:
         # HTTPServer's own looks the host name up (getfqdn), which can stall on a host without

@@ -9,19 +9,23 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import os
 import re
 import socket
 import stat
+import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     'SYSTEMD_FIRST_FD',
     'BoundSocket',
     'EnvFileError',
     'ProcInfoCollector',
+    'die_with_parent',
     'load_env_files',
     'parse_env_file',
     'pid_running',
@@ -126,11 +130,33 @@ def systemd_fd() -> int | None:
     return SYSTEMD_FIRST_FD
 
 
+# Open flags for a pid file: never through a symbolic link, never blocking on a FIFO.
+_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
+# More than any PID in decimal: a pid file larger than this holds something else.
+_PID_FILE_MAX = 64
+
+
+def _read_no_follow(path: Path) -> str:
+    """The text of the regular file at `path`, opened without following a symbolic link there
+    (`OSError` "is a symbolic link", or "is not a regular file", rather than reading elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, 'it is a symbolic link') from None
+        raise
+    with os.fdopen(fd, 'rb') as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(errno.EINVAL, 'it is not a regular file')
+        return file.read(_PID_FILE_MAX + 1).decode('ascii', errors='replace')
+
+
 def read_pid_file(path: Path) -> int | None:
     """The PID in the pid file at `path`, None when there is no such file. Raises `ValueError`
-    when the file holds anything but a PID, `OSError` when it cannot be read."""
+    when the file holds anything but a PID, `OSError` when it cannot be read or is a symbolic
+    link (never followed: it could point at any file)."""
     try:
-        text = path.read_text()
+        text = _read_no_follow(path)
     except FileNotFoundError:
         return None
     pid = int(text.strip())
@@ -152,16 +178,30 @@ def pid_running(pid: int) -> bool:
 
 
 def write_pid_file(path: Path) -> None:
-    """Write this process's PID to `path`, replacing the file atomically."""
-    temporary = path.with_name(f'.{path.name}.{os.getpid()}')
-    temporary.write_text(f'{os.getpid()}\n')
-    os.replace(temporary, path)
+    """Write this process's PID to `path`, replacing the file atomically.
+
+    The PID goes to a new file of an unpredictable name next to `path`, created exclusively
+    (`mkstemp`: `O_CREAT | O_EXCL`, so never through a link planted there), then renamed over
+    `path`: a rename replaces a symbolic link at `path` rather than writing where it points, and
+    readers never see a partial file.
+    """
+    fd, temporary = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w') as file:
+            file.write(f'{os.getpid()}\n')
+            # As a pid file is usually made: readable by all, written by its owner.
+            os.fchmod(file.fileno(), 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def remove_pid_file(path: Path) -> None:
     """Remove `path` if it still holds this process's PID."""
     with contextlib.suppress(OSError, ValueError):
-        if int(path.read_text().strip()) == os.getpid():
+        if int(_read_no_follow(path).strip()) == os.getpid():
             path.unlink()
 
 
@@ -190,7 +230,26 @@ class ProcInfoCollector:
         return found
 
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
+
+
+def _prctl(option: int, argument: Any) -> bool:
+    """prctl(2) on Linux; False where it is missing or refused."""
+    library = ctypes.util.find_library('c')
+    if library is None:
+        return False
+    try:
+        libc = ctypes.CDLL(library, use_errno=True)
+        return int(libc.prctl(option, argument, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(signum: int) -> bool:
+    """Have the kernel send `signum` to this process when its parent (the thread that forked it)
+    exits (Linux `PR_SET_PDEATHSIG`); False where that is not available."""
+    return _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signum))
 
 
 def set_process_title(title: str) -> None:
@@ -204,12 +263,7 @@ def set_process_title(title: str) -> None:
     else:
         setproctitle.setproctitle(title)
         return
-    library = ctypes.util.find_library('c')
-    if library is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(library, use_errno=True)
-        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]), 0, 0, 0)
+    _prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]))
 
 
 class EnvFileError(ValueError):

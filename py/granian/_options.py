@@ -47,6 +47,7 @@ __all__ = [
     'Options',
     'Section',
     'default_blocking_threads',
+    'default_max_connections',
     'markdown',
     'validate',
 ]
@@ -68,6 +69,24 @@ PROXY_HEADERS = (
     'x-forwarded-prefix',
 )
 DEFAULT_PROXY_HEADERS = ('x-forwarded-for', 'x-forwarded-proto')
+
+# Upper bounds of the options that have no natural one: far beyond any deployment, so that a
+# mistyped value (an extra digit, milliseconds given as seconds) is refused at startup instead
+# of overflowing a timer or an allocation on the first request.
+HOUR = 3600
+HOUR_MS = HOUR * 1000
+DAY = 24 * HOUR
+YEAR = 365 * DAY
+# Processes and threads of one server.
+MAX_THREADS = 4096
+# Connections, requests and queue lengths of one worker.
+MAX_QUEUE = 2**20
+# Requests counted over a worker's life.
+MAX_COUNT = 10**12
+# A request head, and so an HTTP/1 read buffer: 64 MiB.
+MAX_HEAD = 2**26
+# Descriptor numbers are C ints.
+MAX_FD = 2**31 - 1
 
 
 class ConfigError(ConfigurationError, ValueError):
@@ -108,6 +127,8 @@ class Bound(NamedTuple):
     min_open: bool = False
 
     def describe(self) -> str:
+        if self.min is not None and self.max is not None and self.min_open:
+            return f'> {_num(self.min)} and <= {_num(self.max)}'
         if self.min is not None and self.max is not None:
             return f'between {_num(self.min)} and {_num(self.max)}'
         if self.min is not None:
@@ -658,7 +679,7 @@ class Options:
         S.SERVER,
         'Serve on an inherited listening socket (TCP or Unix) with this file descriptor, instead of HOST:PORT; '
         'without --uds and --fd, a socket passed by systemd (LISTEN_FDS) is used.',
-        Int(Bound(0)),
+        Int(Bound(0, MAX_FD)),
         default_text='none',
     )
     interface: Interfaces = option(
@@ -712,14 +733,17 @@ class Options:
 
     # Workers
     workers: int = option(
-        1, S.WORKERS, 'Worker processes serving the application, each forked by the main process.', Int(Bound(1))
+        1,
+        S.WORKERS,
+        'Worker processes serving the application, each forked by the main process.',
+        Int(Bound(1, MAX_THREADS)),
     )
-    runtime_threads: int = option(1, S.WORKERS, 'Rust I/O threads per worker.', Int(Bound(1)), native=True)
+    runtime_threads: int = option(1, S.WORKERS, 'Rust I/O threads per worker.', Int(Bound(1, MAX_THREADS)), native=True)
     runtime_blocking_threads: int | None = option(
         None,
         S.WORKERS,
         'Most threads per worker the Rust runtime starts for blocking I/O (file reads).',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_THREADS)),
         default_text='512',
         native=True,
         docs='Most threads per worker the Rust runtime starts for blocking I/O, such as reading static, RSGI and ASGI '
@@ -742,7 +766,7 @@ class Options:
         None,
         S.WORKERS,
         'Python threads per worker running a WSGI application (1 with other interfaces).',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_THREADS)),
         default_text='WSGI: 4 per CPU core, at most 32 and at most --backpressure; others: 1',
     )
     blocking_threads_idle_timeout: float = option(
@@ -772,25 +796,25 @@ class Options:
         1024,
         S.WORKERS,
         'Length of the listen queue of connections not yet accepted.',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_QUEUE)),
         docs='Listen queue length (for sockets the server binds itself).',
     )
     backpressure: int | None = option(
         None,
         S.WORKERS,
         'Requests each worker runs at once; more wait for a free slot.',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_QUEUE)),
         default_text='backlog / workers',
         native=True,
     )
     graceful_timeout: float = option(
-        30.0, S.WORKERS, 'Time in-flight requests get to finish when a worker stops.', Seconds(Bound(0))
+        30.0, S.WORKERS, 'Time in-flight requests get to finish when a worker stops.', Seconds(Bound(0, DAY))
     )
     workers_kill_timeout: float | None = option(
         None,
         S.WORKERS,
         'Time to wait for a stopping worker before killing it.',
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, DAY, min_open=True)),
         default_text='graceful timeout + 5s',
     )
     respawn_failed_workers: bool = option(
@@ -801,26 +825,26 @@ class Options:
         docs='Replace a worker that dies instead of stopping the server; the server still exits 1 when workers keep failing (more than 5 failures within 60s). See Processes and signals.',
     )
     respawn_interval: float = option(
-        3.5, S.WORKERS, 'Time to wait before respawning a failed worker.', Seconds(Bound(0))
+        3.5, S.WORKERS, 'Time to wait before respawning a failed worker.', Seconds(Bound(0, HOUR))
     )
     workers_lifetime: float | None = option(
         None,
         S.WORKERS,
         'Time after which a worker is gracefully replaced by a new one.',
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, YEAR, min_open=True)),
         default_text='unlimited',
     )
     workers_lifetime_jitter: float = option(
         0.0,
         S.WORKERS,
         "Most extra time randomly added to each worker's lifetime, so workers are not all replaced at once.",
-        Seconds(Bound(0)),
+        Seconds(Bound(0, YEAR)),
     )
     workers_max_rss: int | None = option(
         None,
         S.WORKERS,
         'Resident memory above which a worker is gracefully replaced (Linux).',
-        Int(Bound(1), 'MiB'),
+        Int(Bound(1, 2**20), 'MiB'),
         default_text='unlimited',
         docs='Resident memory above which a worker is gracefully replaced, checked every `--rss-sample-interval` (Linux).',
     )
@@ -828,23 +852,23 @@ class Options:
         30.0,
         S.WORKERS,
         "Time between two checks of the workers' memory against --workers-max-rss.",
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, HOUR, min_open=True)),
     )
     rss_samples: int = option(
         1,
         S.WORKERS,
         'Consecutive checks a worker must be over --workers-max-rss before it is replaced.',
-        Int(Bound(1)),
+        Int(Bound(1, 10_000)),
     )
     max_requests: int | None = option(
         None,
         S.WORKERS,
         'Requests after which a worker is gracefully replaced by a new one.',
-        Int(Bound(1)),
+        Int(Bound(1, MAX_COUNT)),
         default_text='unlimited',
     )
     max_requests_jitter: int = option(
-        0, S.WORKERS, "Most extra requests randomly added to each worker's --max-requests.", Int(Bound(0))
+        0, S.WORKERS, "Most extra requests randomly added to each worker's --max-requests.", Int(Bound(0, MAX_COUNT))
     )
 
     # HTTP/1
@@ -852,17 +876,17 @@ class Options:
         417792,
         S.HTTP1,
         'Largest request head and read buffer of an HTTP/1 connection.',
-        Int(Bound(8192), 'bytes'),
+        Int(Bound(8192, MAX_HEAD), 'bytes'),
         native=True,
         docs='HTTP/1.1 read buffer, and so the largest head without `--max-header-size` (`431` beyond).',
     )
     http1_header_read_timeout: int = option(
         30000,
         S.HTTP1,
-        'Time a client gets to send a request head (and to finish a TLS handshake).',
+        'Time a client gets to send a request head (and to finish a TLS handshake, or to open HTTP/2).',
         Int(Bound(1, 60_000), 'ms'),
         native=True,
-        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake.",
+        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake, and the HTTP/2 client preface and SETTINGS frame (from the switch to HTTP/2). nginx: `client_header_timeout` 60 s, which bounds the same.",
     )
     http1_keep_alive: bool = option(True, S.HTTP1, 'Keep HTTP/1 connections open for further requests.', native=True)
     http1_keep_alive_timeout: int = option(
@@ -897,6 +921,14 @@ class Options:
         'Size HTTP/2 flow-control windows from the measured bandwidth-delay product; it then replaces the two initial window sizes below.',
         native=True,
     )
+    http2_idle_timeout: float = option(
+        75.0,
+        S.HTTP2,
+        'Time an HTTP/2 connection without an open stream is kept before GOAWAY closes it; 0 keeps it for ever.',
+        Seconds(Bound(0, HOUR)),
+        native=True,
+        docs='Time an HTTP/2 connection without an open stream stays open before GOAWAY closes it; `0` keeps it for ever. nginx: `keepalive_timeout` 75 s (HTTP/2 too, since 1.19.7); above the 60 s idle timeout of proxies and balancers in front (nginx upstream keep-alive, AWS ALB), so they close first.',
+    )
     http2_initial_connection_window_size: int = option(
         1024 * 1024,
         S.HTTP2,
@@ -915,7 +947,7 @@ class Options:
         None,
         S.HTTP2,
         'Interval between HTTP/2 PING frames on a quiet connection.',
-        Int(Bound(1), 'ms'),
+        Int(Bound(1, HOUR_MS), 'ms'),
         default_text='no pings',
         native=True,
     )
@@ -923,7 +955,7 @@ class Options:
         20.0,
         S.HTTP2,
         'Time a keep-alive PING gets to be answered before the connection closes.',
-        Seconds(Bound(1)),
+        Seconds(Bound(1, HOUR)),
         native=True,
     )
     http2_max_concurrent_streams: int = option(
@@ -955,6 +987,13 @@ class Options:
         'Most response bytes buffered per HTTP/2 stream before the application waits.',
         Int(Bound(1, 2**32 - 1), 'bytes'),
         native=True,
+    )
+    h2c_upgrade: bool = option(
+        True,
+        S.HTTP2,
+        'Honour the HTTP/1.1 Upgrade: h2c request (cleartext); off, such requests are served as HTTP/1.1.',
+        native=True,
+        docs='Switch an HTTP/1.1 connection to HTTP/2 on `Upgrade: h2c` (cleartext, `--http auto` or `2`); off, the request is served as HTTP/1.1 (`505` with `--http 2`). Turn it off behind a proxy that forwards `Upgrade` headers.',
     )
     http2_settings: HTTP2Settings | None = option(
         None,
@@ -1043,14 +1082,14 @@ class Options:
         20.0,
         S.WEBSOCKETS,
         'Time a websocket may be quiet before the server pings it; 0 sends no pings.',
-        Seconds(Bound(0)),
+        Seconds(Bound(0, HOUR)),
         native=True,
     )
     ws_ping_timeout: float = option(
         20.0,
         S.WEBSOCKETS,
         'Time a pinged websocket peer gets to send anything before it is dropped.',
-        Seconds(Bound(0, min_open=True)),
+        Seconds(Bound(0, HOUR, min_open=True)),
         native=True,
     )
     ws_deflate: bool = option(
@@ -1075,10 +1114,29 @@ class Options:
         None,
         S.LIMITS,
         'Largest request head (HTTP/1) or header list (HTTP/2): 431 beyond it. Overrides the per-protocol limits.',
-        Int(Bound(1024, 2**32 - 1), 'bytes'),
+        Int(Bound(1024, MAX_HEAD), 'bytes'),
         default_text='--http1-buffer-size, --http2-max-headers-size',
         native=True,
         docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset). Overrides `--http1-buffer-size` and `--http2-max-headers-size` as head limits.',
+    )
+
+    max_body_buffer_size: int = option(
+        16 * 1024 * 1024,
+        S.LIMITS,
+        'Largest request body read whole into memory (RSGI await protocol()): 413 beyond it; streamed reads are not limited.',
+        Int(Bound(1, 2**32), 'bytes'),
+        native=True,
+        docs='Request body bytes an application may read whole into memory (RSGI `await protocol()`): beyond, the read raises `RSGIProtocolClosed` and the response is `413` (HTTP/1.1 then closes the connection). Streamed reads (`async for chunk in protocol`, ASGI `receive()`, WSGI `wsgi.input`) are bounded by `--max-request-body-size` only. nginx: `client_max_body_size` 1 MiB for every body; Django: `DATA_UPLOAD_MAX_MEMORY_SIZE` 2.5 MiB for form fields, with files spooled to disk. Here uploads read whole have no disk to spill to: 16 MiB, as `--ws-max-message-size`, the other message held whole.',
+    )
+    max_connections: int | None = option(
+        None,
+        S.LIMITS,
+        'Connections each worker holds at once; beyond, it stops accepting (the listen queue holds the rest) '
+        'and closes its longest-idle connections first.',
+        Int(Bound(1, MAX_QUEUE)),
+        default_text='3/4 of the open-file limit',
+        native=True,
+        docs="Connections each worker holds at once (websockets included); beyond, it stops accepting and new connections wait in the listen queue (`--backlog`). With fewer than 1/16 of them free, the connections idle longest (nothing received yet, between keep-alive requests, HTTP/2 without a stream) are closed, as nginx does. The default leaves a quarter of the worker's open-file limit (`ulimit -n`) to the application. nginx: `worker_connections` 512, upstream connections included.",
     )
 
     # Responses
@@ -1146,9 +1204,17 @@ class Options:
         86400.0,
         S.STATIC,
         'Time static files may be cached (Cache-Control max-age and Expires); 0 sends neither.',
-        Seconds(Bound(0)),
+        Seconds(Bound(0, 10 * YEAR)),
         native=True,
         docs='Seconds (or `1d`) for `Cache-Control: max-age` and `Expires`; `0`: neither.',
+    )
+    static_path_dotfiles: bool = option(
+        False,
+        S.STATIC,
+        'Serve files and directories whose name starts with a dot (.env, .git); off, they are not found '
+        '(.well-known excepted).',
+        native=True,
+        docs='Serve paths with a segment starting with `.` (`.env`, `.git/config`); off, they are `404` (`.well-known` excepted, RFC 8615).',
     )
 
     # Proxy
@@ -1393,6 +1459,20 @@ def default_blocking_threads() -> int:
     return min(32, 4 * max(1, cores))
 
 
+def default_max_connections() -> int:
+    """Connections per worker when `max_connections` is not given: three quarters of this
+    process's open-file limit (the workers inherit it), leaving the rest to the application's
+    files, sockets and the static files being served, so that the cap is met before `EMFILE`."""
+    try:
+        import resource
+    except ImportError:  # not on Unix: as with the usual limit of 1024
+        return 768
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return MAX_QUEUE
+    return min(MAX_QUEUE, max(1, soft * 3 // 4))
+
+
 def validate(target: Any, values: Mapping[str, Any]) -> Options:
     """Check every option in `values` (defaults for the others) and resolve what depends on
     several; raises `ConfigError` naming the first invalid one."""
@@ -1443,6 +1523,8 @@ def _resolve(values: dict[str, Any]) -> None:
             interface is Interfaces.RSGI and values['runtime_threads'] == 1 and values['http'] is not HTTPModes.http2
         )
         values['runtime_mode'] = RuntimeModes.st if single else RuntimeModes.mt
+    if values['max_connections'] is None:
+        values['max_connections'] = default_max_connections()
     blocking = values['blocking_threads']
     if blocking is None:
         values['blocking_threads'] = (

@@ -564,6 +564,7 @@ class _Supervisor:
             target=_worker.run,
             args=(worker_id, opts, sock, inherited),
             kwargs={
+                'master_pid': os.getpid(),
                 'status_fd': status_write,
                 'max_requests': max_requests,
                 'metrics': metrics,

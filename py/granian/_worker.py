@@ -24,6 +24,13 @@ Worker exit codes (the master reports any of them, when unexpected, as
 
 A SIGKILL from the master (a worker that outlived its stop timeout) shows as exit code -9.
 
+A worker dies with its master: the kernel sends it SIGTERM when the master exits, however it
+exits (`PR_SET_PDEATHSIG`, Linux), and it then drains as on any SIGTERM; a worker whose master
+died before it could ask for that stops before serving. Once serving, a worker keeps no copy of
+the listening socket of its own (the native server holds one until the drain starts), so when
+the master is gone and the workers drain, nothing listens on the port and a new server can bind
+it at once.
+
 A worker reports to the master on a pipe of its own (`status_fd`), one byte per message:
 `MSG_SERVING` once it serves (when it logs `Started worker-N`), which is what the master waits
 for before stopping the worker this one replaces, and `MSG_REPLACE` once its native server
@@ -48,7 +55,7 @@ from ._access_log import AccessLogWriter
 from ._imports import TargetError, load_target
 from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
-from ._ops import set_process_title
+from ._ops import die_with_parent, set_process_title
 from .constants import Interfaces
 from .log import logger, write_fatal
 
@@ -136,12 +143,23 @@ def _error(message: str, details: str | None = None) -> None:
     write_fatal(message, details)
 
 
+def _follow_master(master_pid: int) -> None:
+    """Stop when the master dies: SIGTERM from the kernel once it exits (even by SIGKILL), so
+    that no worker goes on serving old code on the socket unsupervised. The master may have died
+    between the fork and the request: the parent is then another process already, and the
+    worker stops as if signalled."""
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != master_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run(
     worker_id: int,
     options: Options,
     sock: socket.socket,
     master_fds: Iterable[int] = (),
     *,
+    master_pid: int | None = None,
     status_fd: int | None = None,
     max_requests: int | None = None,
     metrics: tuple[Any, int] | None = None,
@@ -149,13 +167,15 @@ def run(
 ) -> None:
     """Entry point of a forked worker process; exits with one of the codes in this module's docstring.
 
-    `master_fds` are the master's descriptors to close; `status_fd` the write end of this worker's
-    status pipe; `max_requests` the request count after which it asks to be replaced; `metrics`
+    `master_fds` are the master's descriptors to close; `master_pid` the master, whose death stops
+    this worker; `status_fd` the write end of this worker's status pipe; `max_requests` the request count after which it asks to be replaced; `metrics`
     the master's metrics region and the slot this process counts in; `loader` builds the
     application instead of importing the target (`Granian.serve(target_loader=...)`).
     """
     global _status_fd, _max_requests, _metrics
     _install_signals()
+    if master_pid is not None:
+        _follow_master(master_pid)
     _status_fd, _max_requests, _metrics = status_fd, max_requests, metrics
     if options.process_name is not None:
         set_process_title(f'{options.process_name} [worker-{worker_id}]')
@@ -330,6 +350,9 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
         if access_log is not None:
             access_log.start()
         server.start()
+        # The native server took a descriptor of its own, closed when it stops accepting: with
+        # this one closed too, a draining worker no longer holds the port.
+        sock.close()
     except native.TlsError as exc:
         # A configuration error, not a crash: one line says what to fix.
         _error(f'TLS: {exc}')

@@ -153,6 +153,19 @@ struct Options {
     log_access_json: bool,
     #[pyo3(attribute)]
     log_access_format: String,
+    /// Connections per worker, resolved by Python (a share of the open-file limit by default).
+    #[pyo3(attribute)]
+    max_connections: usize,
+    /// Seconds; 0 sets no idle limit.
+    #[pyo3(attribute)]
+    http2_idle_timeout: f64,
+    #[pyo3(attribute)]
+    h2c_upgrade: bool,
+    /// Bytes a whole-body read (RSGI `await protocol()`) may buffer.
+    #[pyo3(attribute)]
+    max_body_buffer_size: usize,
+    #[pyo3(attribute)]
+    static_path_dotfiles: bool,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -184,6 +197,10 @@ pub(crate) struct Settings {
     /// How long a WSGI thread beyond the first waits for work before it exits.
     pub(crate) blocking_threads_idle_timeout: Duration,
     pub(crate) backpressure: usize,
+    /// Connections a worker holds at once.
+    pub(crate) max_connections: usize,
+    /// Bytes a whole-body read may buffer.
+    pub(crate) max_body_buffer_size: usize,
     /// The HTTP mode and each protocol's limits (the `Server` header among them).
     pub(crate) protocols: Protocols,
     /// `None` without TLS.
@@ -230,8 +247,11 @@ impl Settings {
                 options.blocking_threads_idle_timeout,
             )?,
             backpressure: options.backpressure,
+            max_connections: options.max_connections,
+            max_body_buffer_size: options.max_body_buffer_size,
             protocols: Protocols {
                 mode,
+                h2c_upgrade: options.h2c_upgrade,
                 http1: http1_limits(options, server.clone()),
                 http2: Arc::new(http2_limits(options, server)?),
             },
@@ -309,6 +329,10 @@ impl Settings {
                 Value::or_none(self.proxy.path_prefix(), |prefix| Value::Str(prefix.to_owned())),
             ),
             ("log_access", Value::Bool(self.access_log.is_some())),
+            ("max_connections", Value::int(self.max_connections)),
+            ("http2_idle_timeout", Value::seconds(http2.idle_timeout)),
+            ("h2c_upgrade", Value::Bool(self.protocols.h2c_upgrade)),
+            ("max_body_buffer_size", Value::int(self.max_body_buffer_size)),
         ];
         if http1.max_header_size.is_none() {
             out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
@@ -387,6 +411,9 @@ fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2L
         adaptive_window: options.http2_adaptive_window,
         keep_alive_interval: options.http2_keep_alive_interval.map(Duration::from_millis),
         keep_alive_timeout: seconds("http2_keep_alive_timeout", options.http2_keep_alive_timeout)?,
+        // As nginx's `client_header_timeout` bounds both: the time a client has to open.
+        handshake_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
+        idle_timeout: nonzero(seconds("http2_idle_timeout", options.http2_idle_timeout)?),
         max_body_size: options.max_request_body_size,
         server,
     })
@@ -460,15 +487,15 @@ fn static_settings(options: &Options) -> Result<Option<Arc<StaticSettings>>, Inv
         .iter()
         .cloned()
         .zip(options.static_path_mount.iter().cloned());
-    let settings =
-        StaticSettings::new(mounts, options.static_path_dir_to_file.clone(), Some(expires)).map_err(|err| {
-            let option = match err {
-                granian_staticfiles::Error::InvalidRoute { .. } => "static_path_route",
-                granian_staticfiles::Error::InvalidIndex { .. } => "static_path_dir_to_file",
-                _ => "static_path_mount",
-            };
-            Invalid::new(option, err)
-        })?;
+    let index = options.static_path_dir_to_file.clone();
+    let settings = StaticSettings::new(mounts, index, Some(expires), options.static_path_dotfiles).map_err(|err| {
+        let option = match err {
+            granian_staticfiles::Error::InvalidRoute { .. } => "static_path_route",
+            granian_staticfiles::Error::InvalidIndex { .. } => "static_path_dir_to_file",
+            _ => "static_path_mount",
+        };
+        Invalid::new(option, err)
+    })?;
     Ok(Some(Arc::new(settings)))
 }
 
@@ -550,6 +577,7 @@ fn describe_static(settings: Option<&StaticSettings>, out: &mut Vec<(&'static st
             Value::or_none(settings.index(), |index| Value::Str(index.to_owned())),
         ),
         ("static_path_expires", Value::seconds(settings.expires())),
+        ("static_path_dotfiles", Value::Bool(settings.dotfiles())),
     ]);
 }
 
@@ -716,6 +744,11 @@ mod tests {
             log_access: true,
             log_access_json: true,
             log_access_format: "%(status)d".into(),
+            max_connections: 300,
+            http2_idle_timeout: 42.5,
+            h2c_upgrade: false,
+            max_body_buffer_size: 1 << 22,
+            static_path_dotfiles: true,
         }
     }
 
@@ -745,6 +778,8 @@ mod tests {
         assert_eq!(settings.tls_handshake_timeout(), Some(Duration::from_millis(2_500)));
         assert_eq!(http2.keep_alive_interval, Some(Duration::from_millis(1_500)));
         assert_eq!(http2.keep_alive_timeout, Duration::from_secs(7));
+        assert_eq!(http2.handshake_timeout, Some(Duration::from_millis(2_500)));
+        assert_eq!(http2.idle_timeout, Some(Duration::from_millis(42_500)));
         let websockets = settings.websockets.as_ref().unwrap();
         assert_eq!(websockets.ping_timeout, Duration::from_millis(2_500));
         assert_eq!(
@@ -763,6 +798,11 @@ mod tests {
             ..options()
         };
         assert_eq!(value(&without_expiry, "static_path_expires"), Some(Value::Float(0.0)));
+        let untimed = Options {
+            http2_idle_timeout: 0.0,
+            ..options()
+        };
+        assert_eq!(Settings::new(&untimed).unwrap().protocols.http2.idle_timeout, None);
         let timed = Options {
             http1_keep_alive_timeout: 90_000,
             ws_ping_interval: 0.25,
@@ -960,6 +1000,11 @@ mod tests {
             ("log_access", Value::Bool(true)),
             ("log_access_format", Value::Str("%(status)d".into())),
             ("log_access_json", Value::Bool(true)),
+            ("max_connections", Value::Int(300)),
+            ("http2_idle_timeout", Value::Float(42.5)),
+            ("h2c_upgrade", Value::Bool(false)),
+            ("max_body_buffer_size", Value::Int(1 << 22)),
+            ("static_path_dotfiles", Value::Bool(true)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

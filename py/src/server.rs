@@ -6,7 +6,8 @@ use granian_asgi::{AsgiHandler, AsgiOptions};
 use granian_dispatch::Protocols;
 use granian_rsgi::{RsgiHandler, RsgiOptions};
 use granian_serve::{
-    Counted, Handler, Listener, Phase, RequestCount, Runtimes, Scheme, Shutdown, accept_loop, listener_from_fd,
+    AcceptFailure, ConnectionSlots, Counted, Handler, Listener, Phase, RequestCount, Runtimes, Scheme, Shutdown,
+    accept_loop, listener_from_fd,
 };
 use granian_tls::{MaybeTls, TlsAcceptor};
 use granian_wsgi::{WsgiHandler, WsgiOptions};
@@ -37,6 +38,22 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn to_py(err: &granian_serve::Error) -> PyErr {
     ProtocolError::new_err(err.to_string())
+}
+
+/// Log a failed accept (out of descriptors, memory) as a warning of the server's logger; the
+/// accept loop calls this at most once per interval, however often accepts fail.
+fn log_accept_failure(failure: &AcceptFailure) {
+    let message = failure.to_string();
+    Python::attach(|py| {
+        let logged = py
+            .import("logging")
+            .and_then(|logging| logging.call_method1("getLogger", ("_granian",)))
+            .and_then(|logger| logger.call_method1("warning", (&message,)));
+        if logged.is_err() {
+            // Logging itself failed (a broken handler): stderr is all that is left.
+            eprintln!("[WARNING] {message}");
+        }
+    });
 }
 
 /// An interface whose application runs on an asyncio loop: what a server needs of it beyond
@@ -124,55 +141,69 @@ impl<H: Handler> ServerCore<H> {
     /// Accept connections on the listening socket and serve each with `handler`: one accept loop
     /// per runtime that accepts (each single-threaded runtime has its own).
     fn accept<G: Handler>(&self, handler: &G) -> PyResult<()> {
+        // The connection cap is the worker's, shared by every accept loop.
+        let slots = ConnectionSlots::new(self.config.get().settings.max_connections);
         for runtime in self.runtimes.accepting() {
             let listener = {
                 let _context = runtime.enter();
                 listener_from_fd(self.fd).map_err(|err| to_py(&err))?
             };
-            runtime.spawn(self.accept_loop(listener, handler.clone()));
+            runtime.spawn(self.accept_loop(listener, handler.clone(), slots.clone()));
         }
         Ok(())
     }
 
     /// Serve every connection `listener` accepts with `handler` (TLS first, when configured),
     /// until the server drains.
-    fn accept_loop<G: Handler>(&self, listener: Listener, handler: G) -> impl Future<Output = ()> + Send + use<G, H> {
+    fn accept_loop<G: Handler>(
+        &self,
+        listener: Listener,
+        handler: G,
+        slots: ConnectionSlots,
+    ) -> impl Future<Output = ()> + Send + use<G, H> {
         let shutdown = Arc::clone(&self.shutdown);
         let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let metrics = self.config.get().metrics.clone();
         async move {
-            accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
-                let handler = handler.clone();
-                let protocols = Arc::clone(&protocols);
-                let tls = tls.clone();
-                // Counts the connection as open until its task ends.
-                let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
-                async move {
-                    let connection = connection;
-                    let Some(tls) = tls else {
-                        let conn = Arc::new(conn);
-                        granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
-                        return;
-                    };
-                    // The handshake runs on the connection's own task, bounded by its timeout
-                    // and by the server's drain.
-                    let accepted = tokio::select! {
-                        accepted = tls.accept(stream) => accepted,
-                        () = watch.reached(Phase::Draining) => return,
-                    };
-                    let Ok(accepted) = accepted else {
-                        if let Some(connection) = &connection {
-                            connection.failed();
-                        }
-                        return;
-                    };
-                    let conn = Arc::new(conn.with_tls(accepted.info));
-                    let alpn = accepted.alpn.as_deref();
-                    granian_dispatch::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
-                }
-            })
+            accept_loop(
+                listener,
+                &shutdown,
+                scheme,
+                &slots,
+                log_accept_failure,
+                move |stream, conn, mut watch| {
+                    let handler = handler.clone();
+                    let protocols = Arc::clone(&protocols);
+                    let tls = tls.clone();
+                    // Counts the connection as open until its task ends.
+                    let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
+                    async move {
+                        let connection = connection;
+                        let Some(tls) = tls else {
+                            let conn = Arc::new(conn);
+                            granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
+                            return;
+                        };
+                        // The handshake runs on the connection's own task, bounded by its timeout
+                        // and by the server's drain.
+                        let accepted = tokio::select! {
+                            accepted = tls.accept(stream) => accepted,
+                            () = watch.reached(Phase::Draining) => return,
+                        };
+                        let Ok(accepted) = accepted else {
+                            if let Some(connection) = &connection {
+                                connection.failed();
+                            }
+                            return;
+                        };
+                        let conn = Arc::new(conn.with_tls(accepted.info));
+                        let alpn = accepted.alpn.as_deref();
+                        granian_dispatch::serve_tls(accepted.io, handler, conn, &protocols, watch, alpn).await;
+                    }
+                },
+            )
             .await;
         }
     }
@@ -268,6 +299,7 @@ impl RsgiServer {
         let options = RsgiOptions {
             backpressure: config.get().settings.backpressure,
             websockets: config.get().settings.websockets.clone(),
+            max_body_buffer_size: config.get().settings.max_body_buffer_size,
         };
         let core = ServerCore::new(fd, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)

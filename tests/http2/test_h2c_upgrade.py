@@ -119,3 +119,33 @@ def test_curl_http2_takes_the_upgrade(server: Server) -> None:
 def test_http1_mode_ignores_the_upgrade() -> None:
     with run_server('--http', '1') as server, H2Client(server.port, upgrade=('GET', '/', b'')) as client:
         assert client.upgrade_head.startswith(b'HTTP/1.1 200 '), client.upgrade_head
+
+
+@pytest.mark.parametrize(('mode', 'status'), [('auto', 200), ('2', 505)])
+def test_no_h2c_upgrade_serves_the_request_as_http1(mode: str, status: int) -> None:
+    """Behind a proxy that passes `Upgrade` on: the request stays HTTP/1.1 (and gets 505 from an
+    HTTP/2-only server, as any HTTP/1.1 request); prior knowledge still works."""
+    with run_server('--http', mode, '--no-h2c-upgrade') as server:
+        with RawConnection(server.port) as conn:
+            conn.send(
+                request_bytes(
+                    'GET',
+                    '/',
+                    headers=[
+                        ('Connection', 'Upgrade, HTTP2-Settings'),
+                        ('Upgrade', 'h2c'),
+                        ('HTTP2-Settings', 'AAMAAABkAAQCAAAAAAIAAAAA'),
+                    ],
+                )
+            )
+            response = conn.read_response()
+            assert response.status == status, response
+            assert response.header('upgrade') is None
+            if status == 200:
+                assert response.body == b'Hello, world!'
+                # Still HTTP/1.1 on this connection: a second request is answered in kind.
+                conn.send(request_bytes('GET', '/'))
+                assert conn.read_response().version == 'HTTP/1.1'
+        with H2Client(server.port) as client:
+            stream = client.request('GET', '/')
+            assert client.wait([stream])[stream].status == 200

@@ -4,6 +4,8 @@ holds no PID is refused rather than overwritten."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +73,39 @@ def test_a_file_without_a_pid_is_not_overwritten(tmp_path: Path, content: str) -
     assert code == 1, output
     assert f"Error: pid file '{pid_file}' cannot be used: it does not hold a PID" in output
     assert pid_file.read_text() == content
+
+
+def test_a_symlink_at_the_pid_file_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / 'victim.txt'
+    victim.write_text('keep me\n')
+    pid_file = tmp_path / 'granian.pid'
+    pid_file.symlink_to(victim)
+    code, output = run_cli('--interface', 'asgi', '--port', str(free_port()), '--pid-file', str(pid_file), ASGI)
+    assert code == 1, output
+    assert f"Error: pid file '{pid_file}' cannot be used: it is a symbolic link" in output
+    assert victim.read_text() == 'keep me\n'
+    assert pid_file.is_symlink()
+
+
+def test_the_pid_file_is_written_through_an_unpredictable_file(tmp_path: Path) -> None:
+    from granian import _ops
+
+    victim = tmp_path / 'victim.txt'
+    victim.write_text('keep me\n')
+    pid_file = tmp_path / 'granian.pid'
+    # Links planted where a predictable temporary name would be, and at the pid file itself
+    # (placed after the server checked it): the PID lands in a file of the server's own.
+    (tmp_path / f'.granian.pid.{os.getpid()}').symlink_to(victim)
+    pid_file.symlink_to(victim)
+    _ops.write_pid_file(pid_file)
+    assert victim.read_text() == 'keep me\n'
+    assert not pid_file.is_symlink()
+    assert pid_file.read_text() == f'{os.getpid()}\n'
+    assert stat.S_IMODE(pid_file.stat().st_mode) == 0o644
+    assert _ops.read_pid_file(pid_file) == os.getpid()
+    # No temporary file is left behind.
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ['victim.txt', 'granian.pid', f'.granian.pid.{os.getpid()}']
+    )
+    _ops.remove_pid_file(pid_file)
+    assert not pid_file.exists()

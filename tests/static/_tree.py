@@ -20,6 +20,9 @@ INDEX = b'<p>index</p>\n'
 ROOT_INDEX = b'<p>root index</p>\n'
 OTHER = b'from the second mount\n'
 SECRET = b'secret outside the mount\n'
+DOTENV = b'DATABASE_PASSWORD=hunter2\n'
+GIT_CONFIG = b'[remote "origin"]\n'
+SECURITY_TXT = b'Contact: mailto:security@example.org\n'
 
 
 def build(root: Path) -> tuple[Path, Path]:
@@ -47,4 +50,9 @@ def build(root: Path) -> tuple[Path, Path]:
     (mount / 'escape-dir').symlink_to(root / 'outside', target_is_directory=True)
     (mount / 'inside').symlink_to(mount / 'hello.txt')
     (other / 'other.txt').write_bytes(OTHER)
+    (mount / '.env').write_bytes(DOTENV)
+    (mount / '.git').mkdir()
+    (mount / '.git' / 'config').write_bytes(GIT_CONFIG)
+    (mount / '.well-known').mkdir()
+    (mount / '.well-known' / 'security.txt').write_bytes(SECURITY_TXT)
     return mount, other

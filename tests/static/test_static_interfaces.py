@@ -80,6 +80,25 @@ def test_no_index_and_no_cache_headers(tree: tuple[Path, Path]) -> None:
         assert client.get('/static/hello.txt').text == 'app /static/hello.txt'
 
 
+@pytest.mark.parametrize('interface', sorted(APPS))
+def test_dotfiles_are_served_only_when_asked(tree: tuple[Path, Path], interface: str) -> None:
+    hidden = {'/static/.env': _tree.DOTENV, '/static/.git/config': _tree.GIT_CONFIG}
+    with run_server('--static-path-mount', str(tree[0]), app=APPS[interface], interface=interface) as running:
+        with running.client() as client:
+            for path in (*hidden, '/static/%2eenv', '/static/sub/../.env', '/static/.git/'):
+                response = client.get(path)
+                assert response.status_code == 404, path
+                assert response.content not in hidden.values(), path
+            # RFC 8615: .well-known is meant to be fetched.
+            response = client.get('/static/.well-known/security.txt')
+            assert (response.status_code, response.content) == (200, _tree.SECURITY_TXT)
+    args = ('--static-path-mount', str(tree[0]), '--static-path-dotfiles')
+    with run_server(*args, app=APPS[interface], interface=interface) as running, running.client() as client:
+        for path, content in hidden.items():
+            response = client.get(path)
+            assert (response.status_code, response.content) == (200, content), path
+
+
 def test_settings_from_the_environment(tree: tuple[Path, Path]) -> None:
     env = {
         'GRANIAN_STATIC_PATH_ROUTE': '/env',

@@ -36,6 +36,11 @@ pub enum BodyEvent {
     },
     /// The client left, or the response is complete, before the rest of the body was read.
     Disconnected,
+    /// A whole read went past its `limit` (bytes): the rest of the body is not read.
+    TooLarge {
+        /// The limit the read was given.
+        limit: usize,
+    },
 }
 
 /// Completes a waiting read's future with what it waited for; runs on the loop thread.
@@ -56,6 +61,18 @@ struct Waiter {
     deliver: Deliver,
 }
 
+/// How much of the body a whole read may gather.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Gathering {
+    /// No limit.
+    #[default]
+    Unlimited,
+    /// At most this many bytes.
+    UpTo(usize),
+    /// The read went (or would have gone) past its limit: nothing more is read.
+    Refused,
+}
+
 #[derive(Default)]
 struct BodyState {
     chunks: VecDeque<Bytes>,
@@ -68,8 +85,11 @@ struct BodyState {
     disconnected: bool,
     /// A read waiting for the next chunk.
     waiter: Option<Waiter>,
-    /// A read waiting for the whole body; while there is one the queue has no limit.
+    /// A read waiting for the whole body; while there is one the queue has no limit but
+    /// `whole`'s.
     collector: Option<Waiter>,
+    /// What a whole read may gather.
+    whole: Gathering,
     /// Futures resolved with `None` on disconnect.
     watchers: Vec<Py<PyAny>>,
 }
@@ -134,7 +154,17 @@ impl RequestBody {
             let space = self.space.notified();
             {
                 let mut state = self.lock();
-                if state.disconnected {
+                if state.disconnected || state.whole == Gathering::Refused {
+                    return false;
+                }
+                if let Gathering::UpTo(limit) = state.whole
+                    && state.queued + chunk.len() > limit
+                {
+                    Self::overflow(&mut state);
+                    if let Some(collector) = state.collector.take() {
+                        drop(state);
+                        self.deliver(collector, BodyEvent::TooLarge { limit });
+                    }
                     return false;
                 }
                 if let Some(waiter) = state.waiter.take() {
@@ -254,9 +284,23 @@ impl RequestBody {
         Ok(Read::Later(future))
     }
 
-    /// The rest of the body in one chunk (`more` false), once the client has sent all of it.
-    pub fn whole(&self, py: Python<'_>, context: &LoopContext, deliver: Deliver) -> PyResult<Read> {
+    /// The rest of the body in one chunk (`more` false), once the client has sent all of it;
+    /// [`BodyEvent::TooLarge`] instead when it is more than `limit` bytes, the rest then left
+    /// unread.
+    pub fn whole(
+        &self,
+        py: Python<'_>,
+        context: &LoopContext,
+        deliver: Deliver,
+        limit: Option<usize>,
+    ) -> PyResult<Read> {
         let mut state = self.lock();
+        if let Some(limit) = limit
+            && (state.whole == Gathering::Refused || (!state.delivered_end && state.queued > limit))
+        {
+            Self::overflow(&mut state);
+            return Ok(Read::Now(BodyEvent::TooLarge { limit }));
+        }
         if state.finished && !state.delivered_end {
             let data = state.take_all();
             state.delivered_end = true;
@@ -276,10 +320,44 @@ impl RequestBody {
             future: future.clone_ref(py),
             deliver,
         });
+        state.whole = limit.map_or(Gathering::Unlimited, Gathering::UpTo);
         drop(state);
         // A pump parked on the queue limit may go on now.
         self.space.notify_waiters();
         Ok(Read::Later(future))
+    }
+
+    /// Refuse a whole read before any of the body is gathered (its declared length is beyond
+    /// the limit): nothing more is read.
+    pub fn refuse_whole(&self) {
+        Self::overflow(&mut self.lock());
+        self.space.notify_waiters();
+    }
+
+    /// Resolves once a whole read is refused.
+    async fn refused(&self) {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.too_large() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether a whole read went (or would have gone) past its limit.
+    #[must_use]
+    pub fn too_large(&self) -> bool {
+        self.lock().whole == Gathering::Refused
+    }
+
+    /// Give up on a whole read past its limit: what was gathered goes, nothing more is read.
+    fn overflow(state: &mut BodyState) {
+        state.whole = Gathering::Refused;
+        state.chunks.clear();
+        state.queued = 0;
     }
 
     /// An awaitable completing with `None` once the client is gone or the response complete.
@@ -414,7 +492,15 @@ async fn wait_response(
 
 /// Feed the request body to the application, pausing while it has enough unread bytes queued.
 async fn pump_body(mut incoming: IncomingBody, body: Arc<RequestBody>) {
-    while let Some(frame) = incoming.frame().await {
+    loop {
+        let frame = tokio::select! {
+            frame = incoming.frame() => frame,
+            // A whole read was refused: the rest is not wanted, and the connection may close.
+            () = body.refused() => return,
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let Ok(frame) = frame else {
             // A malformed chunk or a client that left mid-body.
             body.disconnect();
@@ -441,7 +527,7 @@ mod tests {
     fn deliver(py: Python<'_>, future: &Bound<'_, PyAny>, event: BodyEvent) {
         let value = match event {
             BodyEvent::Chunk { data, more } => (PyBytes::new(py, &data), more).into_py_any(py).unwrap(),
-            BodyEvent::Disconnected => py.None(),
+            BodyEvent::Disconnected | BodyEvent::TooLarge { .. } => py.None(),
         };
         resolve(py, future, value).unwrap();
     }
@@ -495,7 +581,7 @@ mod tests {
             later(body.next(py, context, deliver).unwrap());
             let whole = RequestBody::new(context.handle().clone());
             whole.preload(None);
-            let read = whole.whole(py, context, deliver).unwrap();
+            let read = whole.whole(py, context, deliver, None).unwrap();
             assert!(matches!(read, Read::Now(BodyEvent::Chunk { ref data, more: false }) if data.is_empty()));
         });
     }
@@ -524,7 +610,7 @@ mod tests {
                 tokio::time::timeout(Duration::from_millis(50), body.push(Bytes::from_static(b"y"))).await
             });
             assert!(blocked.is_err());
-            let future = later(body.whole(py, context, deliver).unwrap());
+            let future = later(body.whole(py, context, deliver, None).unwrap());
             let pushed = runtime.block_on(async {
                 tokio::time::timeout(Duration::from_secs(5), body.push(Bytes::from_static(b"z"))).await
             });
@@ -537,6 +623,36 @@ mod tests {
             let data = data.cast::<PyBytes>().unwrap().as_bytes();
             assert_eq!(data.len(), QUEUE_LIMIT + 1);
             assert_eq!(data.last(), Some(&b'z'));
+        });
+    }
+
+    #[test]
+    fn whole_reads_stop_at_their_limit() {
+        with_loop(|py, locals, context, runtime| {
+            let body = RequestBody::new(context.handle().clone());
+            let future = later(body.whole(py, context, deliver, Some(10)).unwrap());
+            assert!(runtime.block_on(body.push(Bytes::from_static(b"0123456789"))));
+            // One byte past the limit: the read ends, nothing more is taken from the client.
+            assert!(!runtime.block_on(body.push(Bytes::from_static(b"x"))));
+            assert_eq!(outcome(py, locals, future), "None");
+            assert!(body.too_large() && !body.is_disconnected());
+            assert!(!runtime.block_on(body.push(Bytes::from_static(b"y"))));
+            // A body already queued beyond the limit is refused at once; within it, it is read.
+            let queued = RequestBody::new(context.handle().clone());
+            assert!(runtime.block_on(queued.push(Bytes::from_static(b"abcdef"))));
+            assert!(matches!(
+                queued.whole(py, context, deliver, Some(5)).unwrap(),
+                Read::Now(BodyEvent::TooLarge { limit: 5 })
+            ));
+            let fits = RequestBody::new(context.handle().clone());
+            fits.preload(Some(Bytes::from_static(b"abcdef")));
+            let read = fits.whole(py, context, deliver, Some(6)).unwrap();
+            assert!(matches!(read, Read::Now(BodyEvent::Chunk { ref data, more: false }) if data == "abcdef"));
+            // Refused up front (a declared length beyond the limit).
+            let refused = RequestBody::new(context.handle().clone());
+            refused.refuse_whole();
+            assert!(!runtime.block_on(refused.push(Bytes::from_static(b"a"))));
+            assert!(refused.too_large());
         });
     }
 

@@ -16,7 +16,8 @@ fn message(py: Python<'_>, event: BodyEvent) -> PyResult<Py<PyAny>> {
             message.set_item(intern!(py, "body"), PyBytes::new(py, &data))?;
             message.set_item(intern!(py, "more_body"), more)?;
         }
-        BodyEvent::Disconnected => {
+        // ASGI reads chunk by chunk, never whole: a read past a limit cannot happen here.
+        BodyEvent::Disconnected | BodyEvent::TooLarge { .. } => {
             message.set_item(intern!(py, "type"), intern!(py, "http.disconnect"))?;
         }
     }

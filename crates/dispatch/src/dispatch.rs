@@ -1,8 +1,9 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use granian_http1::{Http1Limits, NoUpgrades, Upgrades};
+use granian_http1::{DRAIN_LINGER, Http1Limits, NoUpgrades, Upgrades};
 use granian_http2::{Http2Limits, serve_connection};
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, ShutdownWatch, error_response};
+use granian_serve::{ConnInfo, Handler, IncomingBody, Phase, ResponseBody, ShutdownWatch, error_response};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -26,6 +27,10 @@ pub enum HttpMode {
 pub struct Protocols {
     /// The protocols spoken.
     pub mode: HttpMode,
+    /// Honour HTTP/1.1 `Upgrade: h2c` (in `Auto` and `Http2`); off, such requests are served
+    /// as HTTP/1.1 (or get 505 from an HTTP/2-only server), for deployments behind a proxy that
+    /// forwards `Upgrade` headers it did not mean for the server.
+    pub h2c_upgrade: bool,
     /// HTTP/1.1 limits (also bound the wait for the first bytes in `Auto` and `Http2`).
     pub http1: Http1Limits,
     /// HTTP/2 limits.
@@ -43,8 +48,10 @@ where
         let _ = granian_http1::serve_connection(io, handler, conn, &protocols.http1, watch, None::<NoUpgrades>).await;
         return;
     }
-    let upgrade = H2cUpgrade::new(handler.clone(), Arc::clone(&conn), Arc::clone(&protocols.http2));
-    serve_sniffed(io, handler, conn, protocols, watch, Some(upgrade)).await;
+    let upgrade = protocols
+        .h2c_upgrade
+        .then(|| H2cUpgrade::new(handler.clone(), Arc::clone(&conn), Arc::clone(&protocols.http2)));
+    serve_sniffed(io, handler, conn, protocols, watch, upgrade).await;
 }
 
 /// Serve one connection whose TLS handshake is done. The protocol agreed through ALPN decides
@@ -84,13 +91,14 @@ pub async fn serve_tls<I, H>(
 /// Serve a connection that may speak either version (`protocols.mode` is not `Http1`), told
 /// apart by its first bytes: HTTP/2 with prior knowledge, or HTTP/1.1 with `upgrades` (which
 /// an HTTP/2-only server still honours, answering other requests with 505). A peer that sends
-/// nothing within the header read timeout is dropped.
+/// nothing within the header read timeout is dropped, and so is one still silent when the
+/// server drains or the connection's slot is reclaimed.
 async fn serve_sniffed<I, H, U>(
     io: I,
     handler: H,
     conn: Arc<ConnInfo>,
     protocols: &Protocols,
-    watch: ShutdownWatch,
+    mut watch: ShutdownWatch,
     upgrades: Option<U>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -98,10 +106,23 @@ async fn serve_sniffed<I, H, U>(
     U: Upgrades,
 {
     let http1 = &protocols.http1;
-    let sniffing = sniff(io);
-    let sniffed = match http1.header_read_timeout {
-        Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
-        None => Some(sniffing.await),
+    let sniffing = async {
+        let sniffing = sniff(io);
+        match http1.header_read_timeout {
+            Some(limit) => tokio::time::timeout(limit, sniffing).await.ok(),
+            None => Some(sniffing.await),
+        }
+    };
+    tokio::pin!(sniffing);
+    // A connection still silent when the server drains may have its first request on the way:
+    // it gets the moment an idle HTTP/1.1 connection gets. One whose slot is reclaimed only gets
+    // what already arrived read: another client waits for the slot.
+    let sniffed = tokio::select! {
+        sniffed = &mut sniffing => sniffed,
+        () = watch.reached(Phase::Draining) => {
+            let linger = if watch.is_reclaimed() { Duration::ZERO } else { DRAIN_LINGER };
+            tokio::time::timeout(linger, sniffing).await.ok().flatten()
+        }
     };
     match sniffed {
         Some(Ok((Sniffed::Http2, io))) => {
@@ -139,8 +160,9 @@ impl Handler for VersionNotSupported {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::serve_bytes;
+    use crate::testing::{protocols, serve_bytes};
     use granian_http2::PREFACE;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const UPGRADE: &[u8] = b"POST /up HTTP/1.1\r\nhost: example\r\ncontent-length: 5\r\n\
 connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nhello";
@@ -217,6 +239,55 @@ connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkA
             "{}",
             String::from_utf8_lossy(&out)
         );
+    }
+
+    #[test]
+    fn upgrades_can_be_turned_off() {
+        for (mode, status) in [(HttpMode::Auto, "200 OK"), (HttpMode::Http2, "505 ")] {
+            let protocols = Protocols {
+                h2c_upgrade: false,
+                ..protocols(mode)
+            };
+            let out = granian_harness::drive(UPGRADE, move |server, conn, watch| async move {
+                serve(server, granian_harness::Echo, conn, &protocols, watch).await;
+            });
+            let text = String::from_utf8_lossy(&out);
+            assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{mode:?}: {text}");
+        }
+    }
+
+    /// How long a connection that sends `input` and then nothing (without closing) stays open.
+    async fn open_for(mode: HttpMode, input: &'static [u8]) -> std::time::Duration {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let conn = Arc::new(ConnInfo::new(addr, addr, granian_serve::Scheme::Http));
+        let shutdown = granian_serve::Shutdown::new();
+        let watch = shutdown.watch();
+        let start = tokio::time::Instant::now();
+        let task = tokio::spawn(async move {
+            serve(server, granian_harness::Echo, conn, &protocols(mode), watch).await;
+        });
+        client.write_all(input).await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        task.await.unwrap();
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_preface_has_a_deadline_on_every_path() {
+        let handshake = protocols(HttpMode::Auto).http2.handshake_timeout.unwrap();
+        let idle = protocols(HttpMode::Auto).http2.idle_timeout.unwrap();
+        // After `Upgrade: h2c` and its 101, after the preface alone (prior knowledge): the client
+        // that does not go on is dropped once the deadline passes, long before the idle timeout.
+        for (mode, input) in [
+            (HttpMode::Auto, UPGRADE),
+            (HttpMode::Http2, UPGRADE),
+            (HttpMode::Auto, &PREFACE[..]),
+        ] {
+            let open = open_for(mode, input).await;
+            assert!(open >= handshake && open < idle, "{mode:?}: {open:?}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::{HttpMode, Protocols, serve};
 pub(crate) fn protocols(mode: HttpMode) -> Protocols {
     Protocols {
         mode,
+        h2c_upgrade: true,
         http1: Http1Limits {
             keep_alive: true,
             header_read_timeout: Some(Duration::from_secs(1)),
@@ -33,6 +34,8 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
             adaptive_window: false,
             keep_alive_interval: None,
             keep_alive_timeout: Duration::from_secs(20),
+            handshake_timeout: Some(Duration::from_secs(1)),
+            idle_timeout: Some(Duration::from_secs(30)),
             max_body_size: None,
             server: None,
         }),

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use granian_serve::{
-    ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit,
-    error_response, payload_too_large, within_limit,
+    ConnInfo, Handler, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit, error_response,
+    payload_too_large, within_limit,
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
@@ -40,7 +40,8 @@ where
     U: Upgrades,
 {
     let builder = builder(limits);
-    let serving = InFlight::new();
+    // The connection's own count when it holds a slot, so that an idle one can be reclaimed.
+    let serving = shutdown.in_flight();
     let started = Arc::new(AtomicU64::new(0));
     let lingering = serving.clone();
     let linger_started = Arc::clone(&started);
@@ -67,9 +68,10 @@ where
         let number = started.fetch_add(1, Ordering::Relaxed);
         let guard = serving.enter();
         // A request that may take the connection over (a websocket) carries the shutdown
-        // along: once switched, the connection outlives this function and its watch.
+        // along: once switched, the connection outlives this function and its watch, and counts
+        // as busy while the tunnel is open.
         if request.extensions().get::<OnUpgrade>().is_some() {
-            request.extensions_mut().insert(switch_watch.clone());
+            request.extensions_mut().insert(switch_watch.busy());
         }
         let declared_too_large = max_body_size.is_some_and(|limit| request.body().size_hint().lower() > limit);
         let switch = upgrades.as_ref().and_then(|upgrades| {
@@ -121,8 +123,14 @@ where
     }
     // An idle keep-alive connection may already carry a request the client sent before it could
     // know of the drain: closing at once would lose it. Keep reading for a moment; a request
-    // that arrives is answered with `Connection: close`.
-    if lingering.is_idle() {
+    // that arrives is answered with `Connection: close`. A connection whose slot another client
+    // waits for only gets what already arrived read (one more poll), as an idle keep-alive
+    // connection may be closed at any time.
+    if shutdown.is_reclaimed() {
+        if let Ok(result) = tokio::time::timeout(Duration::ZERO, connection.as_mut()).await {
+            return result.map_err(Error::from);
+        }
+    } else if lingering.is_idle() {
         let seen = linger_started.load(Ordering::Relaxed);
         let deadline = tokio::time::sleep(DRAIN_LINGER);
         tokio::pin!(deadline);
@@ -181,7 +189,7 @@ fn finish(response: &mut Response<ResponseBody>, server: Option<&HeaderValue>, c
 
 /// How long a connection idle when the server starts draining stays open for a request already
 /// on its way.
-const DRAIN_LINGER: Duration = Duration::from_millis(500);
+pub const DRAIN_LINGER: Duration = Duration::from_millis(500);
 
 /// How often a lingering connection checks whether a request has arrived.
 const LINGER_TICK: Duration = Duration::from_millis(5);
@@ -205,7 +213,9 @@ async fn switch_protocols<U: Upgrades>(
     watch: ShutdownWatch,
 ) -> Response<ResponseBody> {
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // The protocol switched to counts its own requests: the tunnel's busy watch goes.
+    parts.extensions.remove::<ShutdownWatch>();
     let Ok(body) = body.collect().await else {
         return error_response(StatusCode::BAD_REQUEST);
     };
@@ -489,6 +499,70 @@ mod tests {
     #[test]
     fn empty_input_just_closes() {
         assert!(serve_bytes(b"").is_empty());
+    }
+
+    /// A connection holding a slot among `slots`, served by [`Echo`] on a task (which runs once
+    /// the caller yields): the client's end and the task.
+    async fn in_slot(
+        slots: &granian_serve::ConnectionSlots,
+        shutdown: &granian_serve::Shutdown,
+    ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+        let watch = shutdown.watch_slot(slots.assign(slots.acquire().await));
+        let (client, server) = tokio::io::duplex(4096);
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let conn = Arc::new(ConnInfo::new(addr, addr, granian_serve::Scheme::Http));
+        let task = tokio::spawn(async move {
+            let _ = serve_connection(server, Echo, conn, &limits(), watch, None::<NoUpgrades>).await;
+        });
+        (client, task)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_an_idle_connection_gives_its_slot_up() {
+        let shutdown = granian_serve::Shutdown::new();
+        let slots = granian_serve::ConnectionSlots::new(4);
+        let (mut client, task) = in_slot(&slots, &shutdown).await;
+        // Mid-body, a request is in flight: the connection is not reusable.
+        client
+            .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nab")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(slots.reclaim(1), 0);
+        client.write_all(b"cd").await.unwrap();
+        let mut buf = vec![0; 1024];
+        let read = client.read(&mut buf).await.unwrap();
+        assert!(buf[..read].ends_with(b"abcd"));
+        // Answered, and idle between requests: reclaimed, it closes at once.
+        let start = tokio::time::Instant::now();
+        assert_eq!(slots.reclaim(1), 1);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        task.await.unwrap();
+        assert!(rest.is_empty());
+        assert!(start.elapsed() < DRAIN_LINGER, "{:?}", start.elapsed());
+        assert_eq!(slots.open(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_already_received_survives_the_reclaim() {
+        let shutdown = granian_serve::Shutdown::new();
+        let slots = granian_serve::ConnectionSlots::new(4);
+        let (mut client, task) = in_slot(&slots, &shutdown).await;
+        // The request is there before the server read anything (its task has not run yet):
+        // reclaimed as idle, it is served.
+        client
+            .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi")
+            .await
+            .unwrap();
+        assert_eq!(slots.reclaim(1), 1);
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        task.await.unwrap();
+        // Answered (with `Connection: close` when the drain was noticed first), then closed.
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 200 ") && text.ends_with("hi"), "{text}");
+        assert_eq!(slots.open(), 0);
     }
 
     // Round trips through a real connection: what goes in as a request body comes back as the

@@ -20,7 +20,7 @@ mod limits;
 mod testing;
 mod upgrade;
 
-pub use conn::serve_connection;
+pub use conn::{DRAIN_LINGER, serve_connection};
 pub use error::Error;
 pub use limits::Http1Limits;
 pub use upgrade::{NoUpgrades, UPGRADE_BODY_LIMIT, Upgrades};

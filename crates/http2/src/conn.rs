@@ -3,8 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granian_serve::{
-    ConnInfo, Handler, InFlight, Phase, ShutdownWatch, TrackedBody, add_server_header, admit, payload_too_large,
-    within_limit,
+    ConnInfo, Handler, Phase, ShutdownWatch, TrackedBody, add_server_header, admit, payload_too_large, within_limit,
 };
 use http::{Method, Request};
 use hyper::body::Incoming;
@@ -12,8 +11,10 @@ use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 
 use crate::flood::FloodGuard;
+use crate::opening::Opening;
 use crate::{Error, Http2Limits};
 
 /// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
@@ -24,11 +25,19 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// stopped reading) is dropped at the first check that finds it idle.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 
+/// How long a connection whose slot was reclaimed gets to write its GOAWAY before it is dropped.
+const GOAWAY_GRACE: Duration = Duration::from_millis(20);
+
 /// Serve HTTP/2 on `io` (the client's preface not yet consumed) until the peer closes, the
 /// protocol breaks, the client floods the connection with frames that carry nothing (see
 /// `flood.rs`: it is then dropped), or the server shuts down: while draining, GOAWAY is sent
 /// and open streams finish (an idle connection whose client does not close it is dropped);
 /// when closing, the connection is dropped at once.
+///
+/// A client whose preface and SETTINGS frame have not arrived within
+/// [`Http2Limits::handshake_timeout`] is dropped; a connection without an open stream for
+/// [`Http2Limits::idle_timeout`] gets GOAWAY and closes, as it does when its slot among the
+/// worker's connections is reclaimed (see [`granian_serve::ConnectionSlots`]).
 pub async fn serve_connection<I, H>(
     io: I,
     handler: H,
@@ -54,16 +63,17 @@ where
         .keep_alive_timeout(limits.keep_alive_timeout)
         // RFC 8441: extended CONNECT, which carries websockets over HTTP/2 streams.
         .enable_connect_protocol();
-    let inflight = InFlight::new();
+    // The connection's own count when it holds a slot, so that an idle one can be reclaimed.
+    let inflight = shutdown.in_flight();
     let counter = inflight.clone();
     let max_body_size = limits.max_body_size;
     let server = limits.server.clone();
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
         // An extended CONNECT (a websocket) turns its stream into a tunnel that lives on after
-        // the response: it carries the shutdown along.
+        // the response: it carries the shutdown along, and keeps the connection busy.
         if request.extensions().get::<OnUpgrade>().is_some() {
-            request.extensions_mut().insert(switch_watch.clone());
+            request.extensions_mut().insert(switch_watch.busy());
         }
         let guard = counter.enter();
         // An extended CONNECT's body is the tunnel, not a request body.
@@ -85,14 +95,49 @@ where
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });
-    let connection = builder.serve_connection(TokioIo::new(FloodGuard::new(io)), service);
+    let (io, opened) = Opening::new(FloodGuard::new(io));
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => return result.map_err(Error::from),
-        () = shutdown.reached(Phase::Draining) => connection.as_mut().graceful_shutdown(),
+    tokio::pin!(opened);
+    let mut opening = true;
+    let opening_deadline = limits.handshake_timeout.map(|limit| Instant::now() + limit);
+    let mut idle_from = Instant::now();
+    loop {
+        let idle_deadline = limits
+            .idle_timeout
+            .filter(|_| inflight.is_idle())
+            .map(|limit| idle_from + limit);
+        tokio::select! {
+            result = connection.as_mut() => return result.map_err(Error::from),
+            () = shutdown.reached(Phase::Draining) => break,
+            received = &mut opened, if opening => {
+                opening = false;
+                if received.is_err() {
+                    // hyper dropped the input: the connection is ending.
+                    return connection.await.map_err(Error::from);
+                }
+            }
+            () = sleep_until(opening_deadline), if opening && opening_deadline.is_some() => {
+                // No preface and SETTINGS in time: nothing to say to such a client.
+                return Ok(());
+            }
+            () = inflight.changed() => {
+                if inflight.is_idle() {
+                    idle_from = Instant::now();
+                }
+            }
+            () = sleep_until(idle_deadline), if idle_deadline.is_some() => break,
+        }
     }
-    let mut check = tokio::time::interval(IDLE_CHECK);
-    check.reset();
+    connection.as_mut().graceful_shutdown();
+    // A reclaimed slot is wanted by another client: an idle connection goes once its GOAWAY had
+    // a moment to leave.
+    let first_check = if shutdown.is_reclaimed() {
+        GOAWAY_GRACE
+    } else {
+        IDLE_CHECK
+    };
+    let mut check = tokio::time::interval_at(Instant::now() + first_check, IDLE_CHECK);
     loop {
         tokio::select! {
             result = connection.as_mut() => return result.map_err(Error::from),
@@ -103,5 +148,162 @@ where
                 }
             }
         }
+    }
+}
+
+/// Sleep until `deadline`; for ever without one (the caller's guard keeps that from happening).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use granian_harness::Echo;
+    use granian_serve::{ConnectionSlots, IncomingBody, ResponseBody, Scheme, Shutdown};
+    use http::Response;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    const HANDSHAKE: Duration = Duration::from_secs(3);
+    const IDLE: Duration = Duration::from_secs(10);
+
+    fn limits() -> Http2Limits {
+        Http2Limits {
+            max_concurrent_streams: 10,
+            initial_connection_window_size: 1 << 16,
+            initial_stream_window_size: 1 << 16,
+            max_frame_size: 1 << 14,
+            max_headers_size: 1 << 14,
+            max_send_buffer_size: 1 << 16,
+            adaptive_window: false,
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
+            handshake_timeout: Some(HANDSHAKE),
+            idle_timeout: Some(IDLE),
+            max_body_size: None,
+            server: None,
+        }
+    }
+
+    /// Never answers: its request keeps a stream open.
+    #[derive(Clone)]
+    struct Stall;
+
+    impl Handler for Stall {
+        fn handle(
+            &self,
+            _request: Request<IncomingBody>,
+            _conn: &Arc<ConnInfo>,
+        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+            std::future::pending()
+        }
+    }
+
+    /// The preface and an empty SETTINGS frame.
+    fn opening() -> Vec<u8> {
+        let mut bytes = PREFACE.to_vec();
+        bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        bytes
+    }
+
+    /// `GET /` on stream 1, its whole request in one HEADERS frame (static table entries only).
+    const GET: [u8; 12] = [0, 0, 3, 1, 0x5, 0, 0, 0, 1, 0x82, 0x86, 0x84];
+
+    /// Serve a connection with `handler` and `watch`; the client's end and the server's task.
+    fn connect<H: Handler>(handler: H, watch: ShutdownWatch) -> (DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let conn = Arc::new(ConnInfo::new(addr, addr, Scheme::Http));
+        let task = tokio::spawn(async move {
+            let _ = serve_connection(server, handler, conn, &limits(), watch).await;
+        });
+        (client, task)
+    }
+
+    /// Every byte until the server closes; the frame types in them.
+    async fn frame_types(client: &mut DuplexStream) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        client.read_to_end(&mut bytes).await.unwrap();
+        let mut types = Vec::new();
+        let mut rest = &bytes[..];
+        while rest.len() >= 9 {
+            let length = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+            types.push(rest[3]);
+            rest = &rest[(9 + length).min(rest.len())..];
+        }
+        types
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_preface_without_settings_is_dropped_at_the_deadline() {
+        let shutdown = Shutdown::new();
+        let (mut client, task) = connect(Echo, shutdown.watch());
+        let start = Instant::now();
+        client.write_all(PREFACE).await.unwrap();
+        let types = frame_types(&mut client).await;
+        task.await.unwrap();
+        assert!(
+            start.elapsed() >= HANDSHAKE && start.elapsed() < HANDSHAKE + IDLE_CHECK,
+            "{:?}",
+            start.elapsed()
+        );
+        // The server's SETTINGS went out; nothing else (no GOAWAY for a client that never opened).
+        assert_eq!(types, [4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_without_streams_closes_after_the_idle_timeout() {
+        let shutdown = Shutdown::new();
+        let (mut client, task) = connect(Echo, shutdown.watch());
+        let start = Instant::now();
+        client.write_all(&opening()).await.unwrap();
+        client.write_all(&GET).await.unwrap();
+        let types = frame_types(&mut client).await;
+        task.await.unwrap();
+        // Served, then idle from the end of the response: GOAWAY once the timeout passed.
+        assert!(types.contains(&1) && types.contains(&7), "{types:?}");
+        assert!(
+            start.elapsed() >= IDLE && start.elapsed() < IDLE + HANDSHAKE,
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_stream_holds_the_connection() {
+        let shutdown = Shutdown::new();
+        let (mut client, task) = connect(Stall, shutdown.watch());
+        client.write_all(&opening()).await.unwrap();
+        client.write_all(&GET).await.unwrap();
+        let mut buf = vec![0; 1024];
+        let waited = tokio::time::timeout(IDLE * 5, async {
+            loop {
+                if client.read(&mut buf).await.unwrap() == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(waited.is_err(), "closed with a stream open");
+        assert!(!task.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reclaimed_slot_sends_goaway() {
+        let shutdown = Shutdown::new();
+        let slots = ConnectionSlots::new(4);
+        let (mut client, task) = connect(Echo, shutdown.watch_slot(slots.assign(slots.acquire().await)));
+        client.write_all(&opening()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let start = Instant::now();
+        assert_eq!(slots.reclaim(1), 1);
+        let types = frame_types(&mut client).await;
+        task.await.unwrap();
+        assert!(types.contains(&7), "{types:?}");
+        assert!(start.elapsed() < IDLE, "{:?}", start.elapsed());
+        assert_eq!(slots.open(), 0);
     }
 }

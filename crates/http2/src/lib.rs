@@ -5,13 +5,16 @@
 //! request that asks). A client flooding a connection with frames that carry nothing is
 //! dropped (nginx's rule, in `flood.rs`). Knows nothing of HTTP/1.1 connections, which version
 //! a connection speaks (`granian_dispatch` decides), nor of Python; interfaces plug in through
-//! [`granian_serve::Handler`].
+//! [`granian_serve::Handler`]. A connection is bounded in time at both ends of its life: the
+//! client's preface and SETTINGS frame must arrive within a deadline, and a connection left
+//! without an open stream is closed after an idle timeout.
 
 mod conn;
 mod error;
 mod flood;
 mod h2c;
 mod limits;
+mod opening;
 
 pub use conn::{PREFACE, serve_connection};
 pub use error::Error;

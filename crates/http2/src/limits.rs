@@ -23,6 +23,10 @@ pub struct Http2Limits {
     pub keep_alive_interval: Option<Duration>,
     /// Close the connection when a PING is not answered in this time.
     pub keep_alive_timeout: Duration,
+    /// Drop a connection whose client preface and SETTINGS frame have not arrived in this time.
+    pub handshake_timeout: Option<Duration>,
+    /// Send GOAWAY and close once the connection had no open stream for this long.
+    pub idle_timeout: Option<Duration>,
     /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
     pub max_body_size: Option<u64>,
     /// The `Server` header put on every response that does not set one; `None` adds none.

@@ -32,6 +32,15 @@ pub enum Error {
     /// The client is gone.
     #[error("client disconnected")]
     Disconnected,
+    /// `await protocol()` on a body larger than a whole read may hold.
+    #[error(
+        "the request body is larger than the {limit} bytes `await protocol()` may hold (--max-body-buffer-size); \
+         read it with `async for chunk in protocol`"
+    )]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// `send_*` on a stream transport whose response has ended.
     #[error("the response stream is closed")]
     StreamClosed,
@@ -69,7 +78,7 @@ impl From<Error> for PyErr {
             Error::AlreadyResponded | Error::BodyConsumed | Error::Websocket(_) => {
                 RSGIProtocolError::new_err(err.to_string())
             }
-            Error::ResponseComplete | Error::Disconnected | Error::StreamClosed => {
+            Error::ResponseComplete | Error::Disconnected | Error::BodyTooLarge { .. } | Error::StreamClosed => {
                 RSGIProtocolClosed::new_err(err.to_string())
             }
             Error::BadStatus(_) | Error::BadHeader { .. } | Error::BadRange { .. } => {
@@ -95,6 +104,7 @@ mod tests {
             );
             assert!(PyErr::from(Error::ResponseComplete).is_instance_of::<RSGIProtocolClosed>(py));
             assert!(PyErr::from(Error::Disconnected).is_instance_of::<RSGIProtocolClosed>(py));
+            assert!(PyErr::from(Error::BodyTooLarge { limit: 9 }).is_instance_of::<RSGIProtocolClosed>(py));
             assert!(PyErr::from(Error::BadStatus(42)).is_instance_of::<PyValueError>(py));
             assert!(PyErr::from(Error::BadHeaders).is_instance_of::<PyTypeError>(py));
             // Both are RuntimeErrors, as in Granian, so `except RuntimeError` keeps working.

@@ -8,7 +8,7 @@ use http::{Request, Response};
 use pyo3::prelude::*;
 use tokio::sync::Semaphore;
 
-use crate::protocol::RsgiProtocol;
+use crate::protocol::{BodyHead, RsgiProtocol};
 use crate::scope::RsgiScope;
 
 /// How an [`RsgiHandler`] is set up beyond its application and loop.
@@ -18,6 +18,8 @@ pub struct RsgiOptions {
     pub backpressure: usize,
     /// Serve websockets with these limits; `None` serves websocket requests as plain HTTP.
     pub websockets: Option<WebsocketLimits>,
+    /// The most bytes `await protocol()` gathers: a larger body is refused (413).
+    pub max_body_buffer_size: usize,
 }
 
 /// What every request of one server shares.
@@ -25,6 +27,7 @@ pub(crate) struct Shared {
     pub(crate) app: Py<PyAny>,
     pub(crate) context: LoopContext,
     pub(crate) websockets: Option<WebsocketLimits>,
+    pub(crate) max_body_buffer_size: usize,
     permits: Arc<Semaphore>,
 }
 
@@ -55,6 +58,7 @@ impl RsgiHandler {
                 app,
                 context: LoopContext::new(py, event_loop, runtime, "granian.rsgi")?,
                 websockets: options.websockets,
+                max_body_buffer_size: options.max_body_buffer_size,
                 permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
             }),
         })
@@ -108,7 +112,7 @@ fn start_app(py: Python<'_>, shared: &Arc<Shared>, start: RequestStart) {
         started: _,
     } = start;
     let head_only = parts.method == http::Method::HEAD;
-    let protocol = RsgiProtocol::new(Arc::clone(shared), body, respond, head_only);
+    let protocol = RsgiProtocol::new(Arc::clone(shared), body, respond, BodyHead::of(&parts), head_only);
     launch(py, &shared.app, &shared.context, protocol, |protocol| {
         let scope = Py::new(py, RsgiScope::new(py, &mut parts, conn)?)?;
         Ok((scope, protocol.clone_ref(py)))

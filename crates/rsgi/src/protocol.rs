@@ -7,8 +7,9 @@ use granian_aiobridge::{
     respond_with_file,
 };
 use granian_pyconv::bytes_from_str;
-use granian_serve::{ResponseBody, StreamSender, error_response};
-use http::{Response, StatusCode};
+use granian_serve::{ResponseBody, StreamSender, error_response, payload_too_large};
+use http::request::Parts;
+use http::{Response, StatusCode, Version, header};
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -52,10 +53,15 @@ fn disconnected() -> PyErr {
     Error::Disconnected.into()
 }
 
+fn too_large(limit: usize) -> PyErr {
+    Error::BodyTooLarge { limit }.into()
+}
+
 fn deliver_whole(py: Python<'_>, future: &Bound<'_, PyAny>, event: BodyEvent) {
     let _ = match event {
         BodyEvent::Chunk { data, .. } => resolve(py, future, PyBytes::new(py, &data).into_any().unbind()),
         BodyEvent::Disconnected => reject(py, future, &disconnected()),
+        BodyEvent::TooLarge { limit } => reject(py, future, &too_large(limit)),
     };
 }
 
@@ -65,8 +71,31 @@ fn deliver_chunk(py: Python<'_>, future: &Bound<'_, PyAny>, event: BodyEvent) {
             reject(py, future, &PyStopAsyncIteration::new_err(()))
         }
         BodyEvent::Chunk { data, .. } => resolve(py, future, PyBytes::new(py, &data).into_any().unbind()),
-        BodyEvent::Disconnected => reject(py, future, &disconnected()),
+        // Iterating is never limited; only a whole read is.
+        BodyEvent::Disconnected | BodyEvent::TooLarge { .. } => reject(py, future, &disconnected()),
     };
+}
+
+/// What the request head says about its body, for a whole read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyHead {
+    /// The length it declared (`content-length`).
+    declared: Option<u64>,
+    /// Whether a refusal closes the connection: on HTTP/1.x the rest of the body stays unread.
+    close: bool,
+}
+
+impl BodyHead {
+    pub(crate) fn of(parts: &Parts) -> Self {
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse().ok());
+        Self {
+            declared,
+            close: parts.version < Version::HTTP_2,
+        }
+    }
 }
 
 /// The protocol object an application gets for one HTTP request: reads the request body,
@@ -75,6 +104,7 @@ fn deliver_chunk(py: Python<'_>, future: &Bound<'_, PyAny>, event: BodyEvent) {
 pub(crate) struct RsgiProtocol {
     shared: Arc<Shared>,
     body: Arc<RequestBody>,
+    head: BodyHead,
     responding: Responding,
     body_use: BodyUse,
     /// The request is a `HEAD`: files are measured, not read.
@@ -86,11 +116,13 @@ impl RsgiProtocol {
         shared: Arc<Shared>,
         body: Arc<RequestBody>,
         respond: oneshot::Sender<Response<ResponseBody>>,
+        head: BodyHead,
         head_only: bool,
     ) -> Self {
         Self {
             shared,
             body,
+            head,
             responding: Responding::Pending(respond),
             body_use: BodyUse::Unread,
             head_only,
@@ -102,12 +134,17 @@ impl RsgiProtocol {
         matches!(self.responding, Responding::Pending(_))
     }
 
-    /// A 500 if nothing was sent yet, otherwise a streamed body is cut short so the client sees
-    /// an incomplete response.
+    /// A 500 if nothing was sent yet (413 when a whole read of the body was refused), otherwise
+    /// a streamed body is cut short so the client sees an incomplete response.
     fn fail(&mut self) {
         match std::mem::replace(&mut self.responding, Responding::Sent) {
             Responding::Pending(respond) => {
-                let _ = respond.send(error_response(StatusCode::INTERNAL_SERVER_ERROR));
+                let response = if self.body.too_large() {
+                    payload_too_large(self.head.close)
+                } else {
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR)
+                };
+                let _ = respond.send(response);
             }
             Responding::Streaming(slot) => {
                 if let Some(sender) = slot.lock().take() {
@@ -185,11 +222,19 @@ impl RsgiProtocol {
             return Err(Error::BodyConsumed.into());
         }
         self.body_use = BodyUse::Whole;
-        match self.body.whole(py, &self.shared.context, deliver_whole)? {
+        // Whole bodies are held in memory: one beyond the limit is refused, and the application
+        // that lets the error through answers 413.
+        let limit = self.shared.max_body_buffer_size;
+        if self.head.declared.is_some_and(|length| length > limit as u64) {
+            self.body.refuse_whole();
+            return Err(too_large(limit));
+        }
+        match self.body.whole(py, &self.shared.context, deliver_whole, Some(limit))? {
             Read::Now(BodyEvent::Chunk { data, .. }) => {
                 Ok(Ready::new_object(py, PyBytes::new(py, &data).into_any().unbind())?.into_any())
             }
             Read::Now(BodyEvent::Disconnected) => Err(disconnected()),
+            Read::Now(BodyEvent::TooLarge { limit }) => Err(too_large(limit)),
             Read::Later(future) => Ok(future),
         }
     }
@@ -220,7 +265,7 @@ impl RsgiProtocol {
             Read::Now(BodyEvent::Chunk { data, .. }) => {
                 Ok(Ready::new_object(py, PyBytes::new(py, &data).into_any().unbind())?.into_any())
             }
-            Read::Now(BodyEvent::Disconnected) => Err(disconnected()),
+            Read::Now(BodyEvent::Disconnected | BodyEvent::TooLarge { .. }) => Err(disconnected()),
             Read::Later(future) => Ok(future),
         }
     }

@@ -1,18 +1,48 @@
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::Notify;
+
+/// Orders the moments connections went idle, across the process: a smaller tick went idle
+/// earlier. A counter rather than a clock: only the order matters.
+static TICKS: AtomicU64 = AtomicU64::new(1);
+
+fn tick() -> u64 {
+    TICKS.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Debug)]
+struct Counter {
+    count: AtomicUsize,
+    /// The tick at which `count` last dropped to zero (or the counter was made).
+    idle_since: AtomicU64,
+    /// Told whenever `count` leaves or reaches zero.
+    changed: Notify,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(tick()),
+            changed: Notify::new(),
+        }
+    }
+}
 
 /// Counts the requests of one connection that are not finished: a request counts from the
-/// moment it reaches the handler until its response body is written out or abandoned.
+/// moment it reaches the handler until its response body is written out or abandoned, and a
+/// tunnel (a websocket) for as long as it is open.
 ///
-/// A protocol layer uses it to tell an idle connection from a busy one while draining: an
-/// HTTP/2 client that never answers the GOAWAY handshake must not hold the shutdown up when
-/// it has no stream open.
+/// A protocol layer uses it to tell an idle connection from a busy one: while draining, an
+/// HTTP/2 client that never answers the GOAWAY handshake must not hold the shutdown up when it
+/// has no stream open; an idle HTTP/2 connection times out; and a worker at its connection cap
+/// closes the connections that have been idle longest (see [`ConnectionSlots`](crate::ConnectionSlots)).
 #[derive(Debug, Clone, Default)]
-pub struct InFlight(Arc<AtomicUsize>);
+pub struct InFlight(Arc<Counter>);
 
 impl InFlight {
     /// A counter at zero.
@@ -24,24 +54,44 @@ impl InFlight {
     /// Count one more request until the returned guard drops.
     #[must_use]
     pub fn enter(&self) -> InFlightGuard {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        if self.0.count.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.0.changed.notify_one();
+        }
         InFlightGuard(Arc::clone(&self.0))
     }
 
     /// Whether no request is in flight.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        self.0.load(Ordering::Acquire) == 0
+        self.0.count.load(Ordering::Acquire) == 0
+    }
+
+    /// When idle, a tick ordering the moment it went idle among other counters' (smaller is
+    /// earlier); `None` while busy.
+    #[must_use]
+    pub fn idle_since(&self) -> Option<u64> {
+        let since = self.0.idle_since.load(Ordering::Acquire);
+        self.is_idle().then_some(since)
+    }
+
+    /// Resolves once the counter left or reached zero since the last call (at once if it did
+    /// in between). One waiter at a time: the connection that owns the counter.
+    pub async fn changed(&self) {
+        self.0.changed.notified().await;
     }
 }
 
 /// One request counted by an [`InFlight`]; dropping it ends the count.
 #[derive(Debug)]
-pub struct InFlightGuard(Arc<AtomicUsize>);
+pub struct InFlightGuard(Arc<Counter>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // A reader may see zero a moment before the new tick: the order is a heuristic.
+            self.0.idle_since.store(tick(), Ordering::Release);
+            self.0.changed.notify_one();
+        }
     }
 }
 
@@ -103,6 +153,28 @@ mod tests {
         drop(a);
         assert!(!inflight.is_idle());
         drop(b);
+        assert!(inflight.is_idle());
+    }
+
+    #[test]
+    fn idle_since_orders_the_counters() {
+        let first = InFlight::new();
+        let second = InFlight::new();
+        let guard = first.enter();
+        assert_eq!(first.idle_since(), None);
+        drop(guard);
+        // `first` went idle after `second` was made.
+        assert!(first.idle_since().unwrap() > second.idle_since().unwrap());
+    }
+
+    #[tokio::test]
+    async fn changes_wake_the_owner() {
+        let inflight = InFlight::new();
+        let guard = inflight.enter();
+        // The change happened before the wait: it is not lost.
+        inflight.changed().await;
+        drop(guard);
+        inflight.changed().await;
         assert!(inflight.is_idle());
     }
 }

@@ -5,8 +5,9 @@
 //! the accept loop over a listening socket (TCP or Unix, [`Listener`]) and the [`Runtimes`] it
 //! runs on (one multi-threaded runtime, or a single-threaded one per thread), the request body
 //! limit ([`admit`]), the [`Shutdown`] phases every connection follows and the [`InFlight`] count
-//! that tells an idle connection from a busy one, the [`RequestCount`] a worker checks against
-//! its `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
+//! that tells an idle connection from a busy one, the [`ConnectionSlots`] that cap a worker's
+//! connections (closing the idle ones first when they run short), the [`RequestCount`] a worker
+//! checks against its `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
 //! [`add_server_header`], [`write_through!`]). Knows nothing about Python nor about any
 //! particular HTTP version.
 
@@ -23,6 +24,7 @@ mod listener;
 mod origin;
 mod runtimes;
 mod shutdown;
+mod slots;
 mod tally;
 mod write_through;
 
@@ -35,8 +37,9 @@ pub use incoming::{BodyError, IncomingBody, Limited};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use informational::{Informational, is_informational};
 pub use limit::{BodyOverflow, TooLarge, admit, payload_too_large, within_limit};
-pub use listener::{Listener, Stream, accept_loop, listener_from_fd};
+pub use listener::{AcceptFailure, Listener, Stream, accept_loop, listener_from_fd};
 pub use origin::{ClientAddr, RequestOrigin};
 pub use runtimes::{RUNTIME_THREAD_NAME, RuntimeMode, RuntimeSettings, Runtimes};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
+pub use slots::{ConnectionSlots, Room, Slot};
 pub use tally::Tallied;

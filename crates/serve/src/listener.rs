@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
-use crate::{ConnInfo, Error, Phase, Scheme, Shutdown, ShutdownWatch};
+use crate::{ConnInfo, ConnectionSlots, Error, Phase, Scheme, Shutdown, ShutdownWatch};
 
 /// A listening stream socket: TCP (IPv4 or IPv6) or Unix.
 #[derive(Debug)]
@@ -79,15 +79,41 @@ pub fn listener_from_fd(fd: RawFd) -> Result<Listener, Error> {
 }
 
 /// Accept connections until the server leaves [`Phase::Running`], handing each to `serve`
-/// on its own task with a [`ShutdownWatch`] that keeps the server's live count.
-pub async fn accept_loop<F, Fut>(listener: Listener, shutdown: &Shutdown, scheme: Scheme, serve: F)
-where
+/// on its own task with a [`ShutdownWatch`] that keeps the server's live count and holds the
+/// connection's place among `slots`. Without a free slot the loop stops accepting: new
+/// connections wait in the listen queue (see [`ConnectionSlots`]).
+///
+/// An accept that fails for want of resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) leaves
+/// the connection in the queue; the loop waits for a connection to close (or a pause growing
+/// from 50 ms to 1 s) before it tries again, while the open connections are served as before.
+/// `report` hears of such failures at most once per 10 seconds.
+pub async fn accept_loop<F, Fut, R>(
+    listener: Listener,
+    shutdown: &Shutdown,
+    scheme: Scheme,
+    slots: &ConnectionSlots,
+    mut report: R,
+    serve: F,
+) where
     F: Fn(Stream, ConnInfo, ShutdownWatch) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
+    R: FnMut(&AcceptFailure),
 {
     let mut watch = shutdown.watch();
     let bound = listener.local_addr();
+    let mut failures = Failures::default();
+    // The room of a failed accept, kept for the next one.
+    let mut spare = None;
     loop {
+        let room = if let Some(room) = spare.take() {
+            room
+        } else {
+            tokio::select! {
+                biased;
+                () = watch.reached(Phase::Draining) => break,
+                room = slots.acquire() => room,
+            }
+        };
         let accepted = tokio::select! {
             biased;
             () = watch.reached(Phase::Draining) => break,
@@ -95,13 +121,103 @@ where
         };
         match accepted {
             Ok((stream, peer, local)) => {
+                failures.recovered();
                 let conn = ConnInfo::with_addresses(peer, local.or(bound), scheme);
-                tokio::spawn(serve(stream, conn, shutdown.watch()));
+                tokio::spawn(serve(stream, conn, shutdown.watch_slot(slots.assign(room))));
             }
-            Err(err) if is_transient(&err) => {}
-            // Out of descriptors or memory: back off instead of spinning on the error.
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(err) if is_transient(&err) => spare = Some(room),
+            Err(err) => {
+                spare = Some(room);
+                // The spare room is not a connection.
+                if let Some(failure) = failures.failed(err, slots.open().saturating_sub(1)) {
+                    report(&failure);
+                }
+                let pause = failures.pause();
+                tokio::select! {
+                    biased;
+                    () = watch.reached(Phase::Draining) => break,
+                    () = slots.released() => {}
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
         }
+    }
+}
+
+/// An accept that failed for another reason than the client (out of descriptors, memory), as
+/// the accept loop reports it: the error, the connections open, and how many failures the
+/// report stands for (those since the previous one, this one included).
+#[derive(Debug)]
+pub struct AcceptFailure {
+    /// What accept returned.
+    pub error: io::Error,
+    /// Connections open when it failed.
+    pub open: usize,
+    /// Failures since the previous report, this one included.
+    pub count: u64,
+}
+
+impl std::fmt::Display for AcceptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot accept connections: {} ({} failure{} since the last report); serving the {} open \
+             connections, new ones wait in the listen queue",
+            self.error,
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            self.open
+        )
+    }
+}
+
+/// How often the accept loop reports failures, at most.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+/// The first pause after a failed accept, doubled at each failure in a row up to `MAX_PAUSE`.
+const MIN_PAUSE: Duration = Duration::from_millis(50);
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// The accept loop's failures in a row: when to report, how long to pause.
+#[derive(Debug)]
+struct Failures {
+    unreported: u64,
+    reported: Option<tokio::time::Instant>,
+    pause: Duration,
+}
+
+impl Default for Failures {
+    fn default() -> Self {
+        Self {
+            unreported: 0,
+            reported: None,
+            pause: MIN_PAUSE,
+        }
+    }
+}
+
+impl Failures {
+    /// Count a failure; the report to make, when the last one is old enough.
+    fn failed(&mut self, error: io::Error, open: usize) -> Option<AcceptFailure> {
+        self.unreported += 1;
+        let now = tokio::time::Instant::now();
+        if self.reported.is_some_and(|at| now.duration_since(at) < REPORT_EVERY) {
+            return None;
+        }
+        self.reported = Some(now);
+        let count = std::mem::take(&mut self.unreported);
+        Some(AcceptFailure { error, open, count })
+    }
+
+    /// The pause before the next accept, longer each time in a row.
+    fn pause(&mut self) -> Duration {
+        let pause = self.pause;
+        self.pause = (pause * 2).min(MAX_PAUSE);
+        pause
+    }
+
+    /// An accept succeeded: the next failure pauses briefly again (reports stay spaced).
+    fn recovered(&mut self) {
+        self.pause = MIN_PAUSE;
     }
 }
 
@@ -182,6 +298,8 @@ mod tests {
                     listener,
                     &shutdown,
                     Scheme::Http,
+                    &ConnectionSlots::new(8),
+                    |_| {},
                     |mut stream, conn, _watch| async move {
                         let peer = conn.peer.map(|addr| addr.ip().to_string()).unwrap_or_default();
                         let _ = stream.write_all(peer.as_bytes()).await;
@@ -197,6 +315,76 @@ mod tests {
         shutdown.advance(Phase::Draining);
         acceptor.await.unwrap();
         shutdown.wait_idle().await;
+    }
+
+    #[tokio::test]
+    async fn stops_accepting_at_the_cap() {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let listener = listener_from_fd(std_listener.as_raw_fd()).unwrap();
+        let shutdown = Arc::new(Shutdown::new());
+        let slots = ConnectionSlots::new(2);
+        let (served_tx, mut served) = tokio::sync::mpsc::unbounded_channel();
+        let acceptor = {
+            let shutdown = Arc::clone(&shutdown);
+            let slots = slots.clone();
+            tokio::spawn(async move {
+                accept_loop(
+                    listener,
+                    &shutdown,
+                    Scheme::Http,
+                    &slots,
+                    |_| {},
+                    move |mut stream, _conn, watch| {
+                        let served = served_tx.clone();
+                        async move {
+                            // Busy until the client closes, so never reclaimed.
+                            let guard = watch.in_flight().enter();
+                            let _ = served.send(());
+                            let mut buf = [0u8; 1];
+                            let _ = stream.read(&mut buf).await;
+                            drop((guard, watch));
+                        }
+                    },
+                )
+                .await;
+            })
+        };
+        let first = TcpStream::connect(addr).await.unwrap();
+        let _second = TcpStream::connect(addr).await.unwrap();
+        let _third = TcpStream::connect(addr).await.unwrap();
+        served.recv().await.unwrap();
+        served.recv().await.unwrap();
+        // The third waits in the listen queue while both slots are busy.
+        let waited = tokio::time::timeout(Duration::from_millis(300), served.recv()).await;
+        assert!(waited.is_err(), "accepted beyond the cap");
+        assert_eq!(slots.open(), 2);
+        drop(first);
+        served.recv().await.unwrap();
+        shutdown.advance(Phase::Draining);
+        acceptor.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_are_reported_once_per_interval_with_growing_pauses() {
+        let mut failures = Failures::default();
+        // EMFILE on Linux and the BSDs.
+        let emfile = || io::Error::from_raw_os_error(24);
+        let first = failures.failed(emfile(), 7).expect("the first failure is reported");
+        assert_eq!((first.open, first.count), (7, 1));
+        assert!(first.to_string().contains("serving the 7 open connections"), "{first}");
+        let pauses: Vec<_> = (0..8).map(|_| failures.pause()).collect();
+        assert_eq!(pauses[0], MIN_PAUSE);
+        assert_eq!(pauses[1], MIN_PAUSE * 2);
+        assert_eq!(pauses[7], MAX_PAUSE);
+        for _ in 0..50 {
+            assert!(failures.failed(emfile(), 7).is_none());
+        }
+        tokio::time::advance(REPORT_EVERY).await;
+        let next = failures.failed(emfile(), 3).expect("reported again after the interval");
+        assert_eq!(next.count, 51);
+        failures.recovered();
+        assert_eq!(failures.pause(), MIN_PAUSE);
     }
 
     #[tokio::test]
@@ -223,6 +411,8 @@ mod tests {
                     listener,
                     &shutdown,
                     Scheme::Http,
+                    &ConnectionSlots::new(8),
+                    |_| {},
                     |mut stream, conn, _watch| async move {
                         let reply = format!("{:?} {:?}", conn.peer, conn.local);
                         let _ = stream.write_all(reply.as_bytes()).await;
@@ -255,6 +445,8 @@ mod tests {
                     listener,
                     &shutdown,
                     Scheme::Http,
+                    &ConnectionSlots::new(8),
+                    |_| {},
                     |mut stream, conn, _watch| async move {
                         let reply = format!("{}", conn.local.unwrap());
                         let _ = stream.write_all(reply.as_bytes()).await;

@@ -3,6 +3,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, watch};
 
+use crate::{InFlight, InFlightGuard, Slot};
+
 /// Where a server is in its life. Connections follow it: while `Draining` they finish the
 /// requests in flight and close, at `Closing` they are dropped at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,7 +53,19 @@ impl Shutdown {
         ShutdownWatch {
             phase: self.phase.subscribe(),
             live: Arc::clone(&self.live),
+            slot: None,
+            hold: None,
         }
+    }
+
+    /// A handle for a connection holding `slot` among the worker's connections: it drains
+    /// when the server does, and also when the slot is reclaimed (see
+    /// [`ConnectionSlots`](crate::ConnectionSlots)).
+    #[must_use]
+    pub fn watch_slot(&self, slot: Slot) -> ShutdownWatch {
+        let mut watch = self.watch();
+        watch.slot = Some(slot);
+        watch
     }
 
     /// Move to `phase` (never backwards).
@@ -84,24 +98,72 @@ impl Shutdown {
     }
 }
 
-/// One connection's view of the shutdown.
+/// One connection's view of the shutdown, and of its place among the worker's connections
+/// when it holds a [`Slot`]: clones (a tunnel's, once the connection is upgraded) keep the slot.
 #[derive(Debug)]
 pub struct ShutdownWatch {
     phase: watch::Receiver<Phase>,
     live: Arc<Live>,
+    slot: Option<Slot>,
+    /// Counts the connection busy for as long as this watch (and its clones) live.
+    hold: Option<Arc<InFlightGuard>>,
 }
 
 impl ShutdownWatch {
     /// Resolves once the server reaches `phase` (at once if it already has, or if the
-    /// server side is gone).
+    /// server side is gone); [`Phase::Draining`] also once the connection's slot is reclaimed.
     pub async fn reached(&mut self, phase: Phase) {
-        let _ = self.phase.wait_for(|current| *current >= phase).await;
+        let server = self.phase.wait_for(|current| *current >= phase);
+        match &self.slot {
+            Some(slot) if phase == Phase::Draining => {
+                tokio::select! {
+                    _ = server => {}
+                    () = slot.reclaimed() => {}
+                }
+            }
+            _ => {
+                let _ = server.await;
+            }
+        }
     }
 
-    /// The current phase.
+    /// The current phase (`Draining` at least, once the connection's slot is reclaimed).
     #[must_use]
     pub fn phase(&self) -> Phase {
-        *self.phase.borrow()
+        let phase = *self.phase.borrow();
+        if self.slot.as_ref().is_some_and(Slot::is_reclaimed) {
+            phase.max(Phase::Draining)
+        } else {
+            phase
+        }
+    }
+
+    /// Whether the connection drains because its slot was reclaimed (rather than the server
+    /// draining): one with nothing in flight then closes at once, without the grace a drain
+    /// gives to a request already on its way, since another client is waiting for the slot.
+    #[must_use]
+    pub fn is_reclaimed(&self) -> bool {
+        self.slot.as_ref().is_some_and(Slot::is_reclaimed) && *self.phase.borrow() == Phase::Running
+    }
+
+    /// The count of the connection's requests in flight, which tells whether its slot may be
+    /// reclaimed: the slot's own, or a fresh one without a slot.
+    #[must_use]
+    pub fn in_flight(&self) -> InFlight {
+        self.slot
+            .as_ref()
+            .map_or_else(InFlight::new, |slot| slot.inflight().clone())
+    }
+
+    /// A clone that keeps the connection counted busy until it (and its own clones) drop: for
+    /// a tunnel (a websocket) that carries on once its request is answered.
+    #[must_use]
+    pub fn busy(&self) -> Self {
+        let mut watch = self.clone();
+        if let Some(slot) = &self.slot {
+            watch.hold = Some(Arc::new(slot.inflight().enter()));
+        }
+        watch
     }
 }
 
@@ -111,6 +173,8 @@ impl Clone for ShutdownWatch {
         Self {
             phase: self.phase.clone(),
             live: Arc::clone(&self.live),
+            slot: self.slot.clone(),
+            hold: self.hold.clone(),
         }
     }
 }
@@ -148,5 +212,24 @@ mod tests {
         shutdown.advance(Phase::Draining);
         watch.reached(Phase::Draining).await;
         assert_eq!(watch.phase(), Phase::Closing);
+    }
+
+    #[tokio::test]
+    async fn a_reclaimed_slot_drains_its_connection_only() {
+        let shutdown = Shutdown::new();
+        let slots = crate::ConnectionSlots::new(4);
+        let mut idle = shutdown.watch_slot(slots.assign(slots.acquire().await));
+        let other = shutdown.watch_slot(slots.assign(slots.acquire().await));
+        // A tunnel keeps its connection busy: never reclaimed while it is open.
+        let tunnel = other.busy();
+        assert_eq!(slots.reclaim(4), 1);
+        idle.reached(Phase::Draining).await;
+        assert_eq!(idle.phase(), Phase::Draining);
+        assert_eq!(other.phase(), Phase::Running);
+        drop(other);
+        assert_eq!(slots.open(), 2);
+        drop(tunnel);
+        assert_eq!(slots.open(), 1);
+        assert!(idle.in_flight().is_idle());
     }
 }

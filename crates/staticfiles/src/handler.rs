@@ -5,22 +5,23 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::future::Either;
 use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, StreamSender, error_response};
 use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 
 use crate::conditional::Validators;
 use crate::encoding::Accepted;
-use crate::path::{Opened, relative_path};
+use crate::path::{Opened, is_hidden, relative_path};
 use crate::range::{Ranged, parse_range};
 use crate::settings::{Mount, StaticSettings};
 
-/// Bodies up to this size are read at once, on the connection's thread, from the page cache;
-/// larger ones are streamed in chunks of this size.
+/// Bodies up to this size are read at once, with the lookup, on the blocking pool; larger ones
+/// are streamed in chunks of this size, each read there too.
 const CHUNK: usize = 64 * 1024;
 
 /// Chunks read ahead of a slow client: bounds a streamed file's memory to a few chunks.
@@ -52,22 +53,35 @@ impl<H: Handler> Handler for StaticFiles<H> {
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<H> {
         if let Some(settings) = &self.settings
-            && let Some((mount, rest)) = settings.find(request.uri().path())
+            && settings.find(request.uri().path()).is_some()
         {
-            return Either::Right(std::future::ready(serve(settings, mount, rest, &request)));
+            return Either::Right(answer(Arc::clone(settings), request));
         }
         Either::Left(self.handler.handle(request, conn))
     }
 }
 
-/// The response for a request under `mount`; `rest` is its path after the route.
-fn serve(
-    settings: &StaticSettings,
-    mount: &Mount,
-    rest: &str,
-    request: &Request<IncomingBody>,
-) -> Response<ResponseBody> {
-    let method = request.method();
+/// The response for a request under a static route, made on the runtime's blocking pool: open,
+/// stat and read wait for the disk (or a network file system), which would stall every other
+/// connection of the I/O thread.
+async fn answer(settings: Arc<StaticSettings>, request: Request<IncomingBody>) -> Response<ResponseBody> {
+    // A GET or HEAD body means nothing here.
+    let (parts, _) = request.into_parts();
+    let answered = tokio::task::spawn_blocking(move || {
+        let (mount, rest) = settings.find(parts.uri.path())?;
+        Some(serve(&settings, mount, rest, &parts))
+    })
+    .await;
+    match answered {
+        Ok(Some(response)) => response,
+        // The route matched before: only a runtime shutting down gets here.
+        Ok(None) | Err(_) => error_response(StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// The response for a request under `mount`; `rest` is its path after the route. Blocks.
+fn serve(settings: &StaticSettings, mount: &Mount, rest: &str, request: &Parts) -> Response<ResponseBody> {
+    let method = &request.method;
     let head = method == Method::HEAD;
     if !head && method != Method::GET {
         let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED);
@@ -76,14 +90,17 @@ fn serve(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    let Some((path, opened)) = relative_path(rest).and_then(|relative| locate(settings, mount, relative)) else {
+    let Some((path, opened)) = relative_path(rest)
+        .filter(|relative| settings.dotfiles() || !is_hidden(relative))
+        .and_then(|relative| locate(settings, mount, relative))
+    else {
         return error_response(StatusCode::NOT_FOUND);
     };
     let content_type = mime_guess::from_path(&path).first_raw().map_or(
         HeaderValue::from_static("application/octet-stream"),
         HeaderValue::from_static,
     );
-    let (opened, encoding) = precompressed(mount, &path, Accepted::from_headers(request.headers()))
+    let (opened, encoding) = precompressed(mount, &path, Accepted::from_headers(&request.headers))
         .map_or((opened, None), |(sibling, encoding)| (sibling, Some(encoding)));
 
     let len = opened.metadata.len();
@@ -97,20 +114,20 @@ fn serve(
     }
     if let Some(expires) = settings.expires() {
         headers.insert(header::CACHE_CONTROL, settings.cache_control().clone());
-        headers.insert(header::EXPIRES, date_value(SystemTime::now() + expires));
+        headers.insert(header::EXPIRES, date_value(expiry(SystemTime::now(), expires)));
     }
     if let Some(encoding) = encoding {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
-    if validators.not_modified(request.headers()) {
+    if validators.not_modified(&request.headers) {
         return respond(StatusCode::NOT_MODIFIED, headers, ResponseBody::empty());
     }
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
-    let ranged = match request.headers().get(header::RANGE) {
-        Some(range) if validators.range_allowed(request.headers()) => parse_range(range.as_bytes(), len),
+    let ranged = match request.headers.get(header::RANGE) {
+        Some(range) if validators.range_allowed(&request.headers) => parse_range(range.as_bytes(), len),
         _ => Ranged::Full,
     };
     let (status, start, count) = match ranged {
@@ -225,6 +242,14 @@ fn respond(status: StatusCode, headers: HeaderMap, body: ResponseBody) -> Respon
     response
 }
 
+/// `now` plus `expires`, no later than the last moment an HTTP date can name (the end of
+/// year 9999): a larger sum would not fit the header, and must not fail a request.
+fn expiry(now: SystemTime, expires: Duration) -> SystemTime {
+    const LAST_HTTP_DATE: Duration = Duration::from_secs(253_402_300_799);
+    let last = SystemTime::UNIX_EPOCH + LAST_HTTP_DATE;
+    now.checked_add(expires).map_or(last, |at| at.min(last))
+}
+
 fn date_value(time: SystemTime) -> HeaderValue {
     HeaderValue::try_from(httpdate::fmt_http_date(time)).unwrap_or(HeaderValue::from_static(""))
 }
@@ -261,18 +286,28 @@ mod tests {
     }
 
     fn tree(name: &str) -> (Tree, StaticFiles<App>) {
+        tree_with(name, false)
+    }
+
+    fn tree_with(name: &str, dotfiles: bool) -> (Tree, StaticFiles<App>) {
         let root = std::env::temp_dir().join(format!("granian-sf-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("mnt/dir")).unwrap();
         std::fs::write(root.join("mnt/a.txt"), b"hello").unwrap();
         std::fs::write(root.join("mnt/a.txt.gz"), b"gz").unwrap();
         std::fs::write(root.join("mnt/dir/index.html"), b"<p>").unwrap();
+        std::fs::create_dir_all(root.join("mnt/.git")).unwrap();
+        std::fs::create_dir_all(root.join("mnt/.well-known")).unwrap();
+        std::fs::write(root.join("mnt/.env"), b"SECRET=1").unwrap();
+        std::fs::write(root.join("mnt/.git/config"), b"[core]").unwrap();
+        std::fs::write(root.join("mnt/.well-known/security.txt"), b"Contact: x").unwrap();
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(root.join("mnt/big.bin"), big).unwrap();
         let settings = StaticSettings::new(
             [("/static".to_owned(), root.join("mnt"))],
             Some("index.html".to_owned()),
             Some(std::time::Duration::from_secs(90)),
+            dotfiles,
         )
         .unwrap();
         (Tree(root), StaticFiles::new(App, Some(Arc::new(settings))))
@@ -353,6 +388,40 @@ mod tests {
         let (status, headers, body) = call(&handler, Method::HEAD, "/static/big.bin", &[]).await;
         assert_eq!((status, body.len()), (StatusCode::OK, 0));
         assert_eq!(headers[header::CONTENT_LENGTH], "300000");
+    }
+
+    #[tokio::test]
+    async fn dotfiles_are_not_found_unless_allowed() {
+        let (_tree, handler) = tree("dotfiles");
+        for path in [
+            "/static/.env",
+            "/static/.git/config",
+            "/static/%2egit/config",
+            "/static/.git/",
+        ] {
+            let (status, _, body) = call(&handler, Method::GET, path, &[]).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert!(!body.starts_with(b"SECRET") && !body.starts_with(b"[core]"), "{path}");
+        }
+        let (status, _, body) = call(&handler, Method::GET, "/static/.well-known/security.txt", &[]).await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"Contact: x"[..]));
+        let (_tree, handler) = tree_with("dotfiles-on", true);
+        let (status, _, body) = call(&handler, Method::GET, "/static/.env", &[]).await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"SECRET=1"[..]));
+        let (status, _, body) = call(&handler, Method::GET, "/static/.git/config", &[]).await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"[core]"[..]));
+    }
+
+    #[test]
+    fn expiry_stops_at_the_last_http_date() {
+        let now = SystemTime::now();
+        assert_eq!(expiry(now, Duration::from_secs(90)), now + Duration::from_secs(90));
+        let far = expiry(now, Duration::from_secs(u64::MAX));
+        // Formats without panicking, as the last second of year 9999.
+        assert_eq!(date_value(far), "Fri, 31 Dec 9999 23:59:59 GMT");
+        // Ten thousand years from now.
+        let beyond = expiry(now, Duration::from_hours(87_600_000));
+        assert_eq!(beyond, far);
     }
 
     #[tokio::test]

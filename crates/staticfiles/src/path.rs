@@ -26,6 +26,14 @@ pub(crate) fn relative_path(rest: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// Whether a relative path names a hidden file or goes through a hidden directory: a segment
+/// starting with `.` (`.env`, `.git/config`). `.well-known` is not hidden: RFC 8615 reserves
+/// it for metadata meant to be fetched (`security.txt`, ACME challenges).
+pub(crate) fn is_hidden(path: &Path) -> bool {
+    path.iter()
+        .any(|segment| segment.as_bytes().starts_with(b".") && segment != ".well-known")
+}
+
 fn percent_decode(raw: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(raw.len());
     let mut bytes = raw.iter();
@@ -184,6 +192,25 @@ mod tests {
         assert_eq!(relative_path("//a/./b/"), Some(PathBuf::from("a/b")));
         assert_eq!(relative_path("/a%20b.txt"), Some(PathBuf::from("a b.txt")));
         assert_eq!(relative_path("/%252e%252e"), Some(PathBuf::from("%2e%2e")));
+    }
+
+    #[test]
+    fn dot_segments_are_hidden() {
+        for path in [
+            ".env",
+            ".git/config",
+            "a/.hidden/b.txt",
+            "a/.htaccess",
+            ".well-known/../.env",
+        ] {
+            assert!(is_hidden(Path::new(path)), "{path}");
+        }
+        for path in ["a.txt", "a/b.c/d", ".well-known/security.txt", "a/b..c", ""] {
+            assert!(!is_hidden(Path::new(path)), "{path}");
+        }
+        // As requests reach it: decoded once, `.` segments dropped.
+        assert!(is_hidden(&relative_path("/%2eenv").unwrap()));
+        assert!(!is_hidden(&relative_path("/./a.txt").unwrap()));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct StaticSettings {
     mounts: Vec<Mount>,
     index: Option<Box<str>>,
     expires: Option<Duration>,
+    /// Serve names starting with a dot (see [`crate::StaticFiles`]).
+    dotfiles: bool,
     /// `max-age=<expires>`, formatted once.
     cache_control: HeaderValue,
 }
@@ -31,6 +33,8 @@ impl StaticSettings {
     /// Mount each directory on its route (`/static`). `index` is the file served for a
     /// directory (`index.html`); without it directories are not found. `expires` sets
     /// `Cache-Control: max-age` and `Expires` (whole seconds; `None` or zero sends neither).
+    /// `dotfiles` serves paths with a segment starting with `.` (other than `.well-known`),
+    /// which are otherwise not found.
     ///
     /// Directories are resolved now (symlinks followed), so files are checked against where
     /// they really are.
@@ -38,6 +42,7 @@ impl StaticSettings {
         mounts: impl IntoIterator<Item = (String, PathBuf)>,
         index: Option<String>,
         expires: Option<Duration>,
+        dotfiles: bool,
     ) -> Result<Self, Error> {
         let mut resolved = Vec::new();
         for (route, path) in mounts {
@@ -71,6 +76,7 @@ impl StaticSettings {
             mounts: resolved,
             index: index.map(Into::into),
             expires,
+            dotfiles,
             cache_control,
         })
     }
@@ -105,6 +111,12 @@ impl StaticSettings {
         self.expires
     }
 
+    /// Whether names starting with a dot are served.
+    #[must_use]
+    pub fn dotfiles(&self) -> bool {
+        self.dotfiles
+    }
+
     /// The `Cache-Control` value for `expires`; meaningful only when that is set.
     pub(crate) fn cache_control(&self) -> &HeaderValue {
         &self.cache_control
@@ -121,6 +133,7 @@ mod tests {
             routes.iter().map(|route| ((*route).to_owned(), dir.clone())),
             None,
             None,
+            false,
         )
         .unwrap()
     }
@@ -162,12 +175,12 @@ mod tests {
     #[test]
     fn bad_settings_are_refused() {
         let dir = std::env::temp_dir();
-        let relative = StaticSettings::new([("static".to_owned(), dir.clone())], None, None);
+        let relative = StaticSettings::new([("static".to_owned(), dir.clone())], None, None, false);
         assert!(matches!(relative, Err(Error::InvalidRoute { .. })));
-        let missing = StaticSettings::new([("/s".to_owned(), dir.join("no/such/dir"))], None, None);
+        let missing = StaticSettings::new([("/s".to_owned(), dir.join("no/such/dir"))], None, None, false);
         assert!(matches!(missing, Err(Error::Mount { .. })));
         for index in ["", "../x", "/etc/passwd", "a/../b"] {
-            let bad = StaticSettings::new([("/s".to_owned(), dir.clone())], Some(index.to_owned()), None);
+            let bad = StaticSettings::new([("/s".to_owned(), dir.clone())], Some(index.to_owned()), None, false);
             assert!(matches!(bad, Err(Error::InvalidIndex { .. })), "{index}");
         }
     }
@@ -175,7 +188,7 @@ mod tests {
     #[test]
     fn zero_expiry_is_off() {
         let dir = std::env::temp_dir();
-        let settings = StaticSettings::new([("/s".to_owned(), dir)], None, Some(Duration::ZERO)).unwrap();
+        let settings = StaticSettings::new([("/s".to_owned(), dir)], None, Some(Duration::ZERO), false).unwrap();
         assert_eq!(settings.expires(), None);
     }
 }

@@ -76,6 +76,7 @@ static TREE: LazyLock<Tree> = LazyLock::new(|| {
         [("/static".to_owned(), mount.clone())],
         Some("index.html".to_owned()),
         None,
+        false,
     )
     .unwrap();
     let canonical = std::fs::canonicalize(&mount).unwrap();
