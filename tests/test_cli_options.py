@@ -57,6 +57,7 @@ BOOL_FLAGS = {
     'response_compression': ('--response-compression', '--no-response-compression'),
     'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
     'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
+    'proxy_protocol': ('--proxy-protocol', '--no-proxy-protocol'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -268,6 +269,7 @@ def test_every_flag_is_a_granian_keyword() -> None:
     ('args', 'keyword', 'expected'),
     [
         (['--host', '0.0.0.0'], 'address', '0.0.0.0'),
+        (['--proxy-protocol'], 'proxy_protocol', True),
         (['--host', '::1'], 'address', '::1'),
         (['--port', '0'], 'port', 0),
         (['--port', '65535'], 'port', 65535),

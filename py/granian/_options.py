@@ -1140,6 +1140,14 @@ class Options:
         native=True,
         docs='Path the app is mounted on: ASGI `root_path`, WSGI `SCRIPT_NAME` (see [proxy headers](docs/proxy-headers.md)).',
     )
+    proxy_protocol: bool = option(
+        False,
+        S.PROXY,
+        'Every connection starts with a PROXY protocol header (v1 or v2) from a --forwarded-allow-ips peer, '
+        'giving the client address.',
+        native=True,
+        docs='Every connection must start with a PROXY protocol header, v1 or v2 (HAProxy `send-proxy-v2`, AWS NLB, Envoy), read within `--http1-header-read-timeout`: the client address it carries is the one the application and the access log see, and its TLS TLV makes the scheme `https`. Connections from peers outside `--forwarded-allow-ips` (Unix socket peers are trusted) and connections without a valid header are closed before reaching the application (see [deploying](docs/deploying.md)).',
+    )
 
     # Logging
     log_enabled: bool = option(

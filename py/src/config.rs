@@ -26,6 +26,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::access_log::AccessLogQueue;
 use crate::metrics::MetricsRegion;
+use crate::proxy_protocol::ProxyProtocol;
 
 /// The fields of `granian.server.Options` the native server reads, each from the attribute of
 /// its name, in the units the dataclass holds (validated there: bounds, pairings, spellings).
@@ -137,6 +138,8 @@ struct Options {
     log_access_json: bool,
     #[pyo3(attribute)]
     log_access_format: String,
+    #[pyo3(attribute)]
+    proxy_protocol: bool,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -179,6 +182,8 @@ pub(crate) struct Settings {
     pub(crate) proxy: ProxySettings,
     /// `None` without the access log.
     pub(crate) access_log: Option<Arc<AccessLogSink>>,
+    /// `None` without `proxy_protocol`.
+    pub(crate) proxy_protocol: Option<Arc<ProxyProtocol>>,
 }
 
 impl Settings {
@@ -210,6 +215,7 @@ impl Settings {
             static_files: static_settings(options)?,
             proxy: proxy_settings(options)?,
             access_log: access_log(options)?,
+            proxy_protocol: proxy_protocol(options)?,
         })
     }
 
@@ -293,9 +299,11 @@ impl Settings {
             ]);
         }
         describe_static(self.static_files.as_deref(), &mut out);
-        if let Some(trusted) = self.proxy.trusted() {
+        let trusted = self.proxy.trusted();
+        if let Some(trusted) = trusted.or(self.proxy_protocol.as_deref().map(ProxyProtocol::trusted)) {
             out.push(("forwarded_allow_ips", Value::Str(trusted.to_string())));
         }
+        out.push(("proxy_protocol", Value::Bool(self.proxy_protocol.is_some())));
         if let Some(sink) = &self.access_log {
             out.extend([
                 ("log_access_format", Value::Str(sink.format().template().to_owned())),
@@ -431,6 +439,20 @@ fn proxy_settings(options: &Options) -> Result<ProxySettings, Invalid> {
         .transpose()
         .map_err(|err| Invalid::new("forwarded_allow_ips", err))?;
     ProxySettings::new(trusted, options.url_path_prefix.as_deref()).map_err(|err| Invalid::new("url_path_prefix", err))
+}
+
+/// Whom PROXY protocol headers are taken from, when every connection must start with one; the
+/// header must arrive within the header read timeout.
+fn proxy_protocol(options: &Options) -> Result<Option<Arc<ProxyProtocol>>, Invalid> {
+    if !options.proxy_protocol {
+        return Ok(None);
+    }
+    let trusted = options
+        .forwarded_allow_ips
+        .parse::<TrustedProxies>()
+        .map_err(|err| Invalid::new("forwarded_allow_ips", err))?;
+    let timeout = nonzero(Duration::from_millis(options.http1_header_read_timeout));
+    Ok(Some(Arc::new(ProxyProtocol::new(trusted, timeout))))
 }
 
 /// The access log, on with `log_access` unless logging is off altogether.
@@ -647,6 +669,7 @@ mod tests {
             log_access: true,
             log_access_json: true,
             log_access_format: "%(status)d".into(),
+            proxy_protocol: true,
         }
     }
 
@@ -766,9 +789,11 @@ mod tests {
             url_path_prefix: None,
             log_enabled: false,
             server_header: None,
+            proxy_protocol: false,
             ..options()
         };
         let settings = settings(&off);
+        assert!(settings.proxy_protocol.is_none());
         assert!(settings.tls.is_none());
         assert!(settings.websockets.is_none());
         assert!(settings.compression.is_none());
@@ -843,9 +868,28 @@ mod tests {
             ("log_access", Value::Bool(true)),
             ("log_access_format", Value::Str("%(status)d".into())),
             ("log_access_json", Value::Bool(true)),
+            ("proxy_protocol", Value::Bool(true)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);
+    }
+
+    #[test]
+    fn proxy_protocol_trusts_the_forwarded_allow_ips_alone() {
+        let options = Options {
+            proxy_headers: false,
+            forwarded_allow_ips: "10.0.0.0/8".into(),
+            ..options()
+        };
+        let settings = settings(&options);
+        let proxy_protocol = settings.proxy_protocol.as_ref().unwrap();
+        assert!(proxy_protocol.trusted().contains("10.1.2.3".parse().unwrap()));
+        assert!(!proxy_protocol.trusted().contains("127.0.0.1".parse().unwrap()));
+        assert!(settings.proxy.trusted().is_none());
+        assert_eq!(
+            value(&options, "forwarded_allow_ips"),
+            Some(Value::Str("10.0.0.0/8".into()))
+        );
     }
 
     #[test]

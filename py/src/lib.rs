@@ -6,6 +6,7 @@ mod access_log;
 mod config;
 mod layers;
 mod metrics;
+mod proxy_protocol;
 mod server;
 
 use pyo3::prelude::*;

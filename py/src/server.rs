@@ -134,15 +134,29 @@ impl<H: Handler> ServerCore<H> {
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let metrics = self.config.get().metrics.clone();
+        let proxy_protocol = self.config.get().settings.proxy_protocol.clone();
         runtime.spawn(async move {
-            accept_loop(listener, &shutdown, scheme, move |stream, conn, mut watch| {
+            accept_loop(listener, &shutdown, scheme, move |mut stream, conn, mut watch| {
                 let handler = handler.clone();
                 let protocols = Arc::clone(&protocols);
                 let tls = tls.clone();
+                let proxy_protocol = proxy_protocol.clone();
                 // Counts the connection as open until its task ends.
                 let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
                 async move {
                     let connection = connection;
+                    // The PROXY header comes first, before the TLS handshake and the sniff.
+                    let conn = if let Some(proxy_protocol) = &proxy_protocol {
+                        let Some(conn) = proxy_protocol.accept(&mut stream, conn, &mut watch).await else {
+                            if let Some(connection) = &connection {
+                                connection.failed();
+                            }
+                            return;
+                        };
+                        conn
+                    } else {
+                        conn
+                    };
                     let Some(tls) = tls else {
                         let conn = Arc::new(conn);
                         granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;

@@ -109,6 +109,7 @@ class Granian:
         proxy_headers: bool = False,
         forwarded_allow_ips: str | Sequence[str] = '127.0.0.1,::1',
         url_path_prefix: str | None = None,
+        proxy_protocol: bool = False,
         log_enabled: bool = True,
         log_level: LogLevels | str = LogLevels.info,
         log_access: bool = False,
