@@ -58,6 +58,7 @@ BOOL_FLAGS = {
     'proxy_headers': ('--proxy-headers', '--no-proxy-headers'),
     'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
     'proxy_protocol': ('--proxy-protocol', '--no-proxy-protocol'),
+    'health_access_log': ('--health-access-log', '--no-health-access-log'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -134,6 +135,12 @@ VALUE_FLAGS = {
     'response_compression_algorithms': '--response-compression-algorithms',
     'forwarded_allow_ips': '--forwarded-allow-ips',
     'url_path_prefix': '--url-path-prefix',
+    'shutdown_delay': '--shutdown-delay',
+    'health_path': '--health-path',
+    'ready_path': '--ready-path',
+    'ready_check': '--ready-check',
+    'ready_check_timeout': '--ready-check-timeout',
+    'ready_check_ttl': '--ready-check-ttl',
 }
 # Options written in octal on the command line and in their environment variable.
 OCTAL_OPTIONS = ('uds_permissions',)
@@ -163,6 +170,9 @@ DURATION_OPTIONS = (
     'rss_sample_interval',
     'blocking_threads_idle_timeout',
     'http2_keep_alive_timeout',
+    'shutdown_delay',
+    'ready_check_timeout',
+    'ready_check_ttl',
 )
 INT_OPTIONS = [
     name for name in VALUE_FLAGS if name in BOUNDS and name not in DURATION_OPTIONS and name not in OCTAL_OPTIONS
@@ -269,6 +279,8 @@ def test_every_flag_is_a_granian_keyword() -> None:
     ('args', 'keyword', 'expected'),
     [
         (['--host', '0.0.0.0'], 'address', '0.0.0.0'),
+        (['--shutdown-delay', '1m30s'], 'shutdown_delay', 90.0),
+        (['--ready-path', '/readyz', '--ready-check', 'app.health:ready'], 'ready_check', 'app.health:ready'),
         (['--proxy-protocol'], 'proxy_protocol', True),
         (['--host', '::1'], 'address', '::1'),
         (['--port', '0'], 'port', 0),
@@ -418,6 +430,8 @@ def _companions(args: list[str]) -> dict[str, Any]:
         companions['ssl_key_password'] = args[args.index('--ssl-keyfile-password') + 1]
     if '--ssl-client-verify' in args:
         companions['ssl_client_verify'] = True
+    if '--ready-path' in args:
+        companions['ready_path'] = args[args.index('--ready-path') + 1]
     return companions
 
 
@@ -891,8 +905,13 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'response_compression_algorithms': st.permutations(['br', 'zstd', 'gzip']).flatmap(
             lambda order: st.integers(1, 3).map(lambda count: tuple(order[:count]))
         ),
-        # Options that only go with others (TLS, Unix sockets) have their own tests.
-        **{name: st.booleans() for name in BOOL_FLAGS if name != 'ssl_client_verify'},
+        'shutdown_delay': seconds,
+        'health_path': st.sampled_from(['/healthz', '/-/health', '/_status/live']),
+        'ready_path': st.sampled_from(['/readyz', '/-/ready']),
+        'ready_check_timeout': seconds.filter(lambda value: value > 0),
+        'ready_check_ttl': seconds,
+        # Options that only go with others (TLS, Unix sockets, health paths) have their own tests.
+        **{name: st.booleans() for name in BOOL_FLAGS if name not in ('ssl_client_verify', 'health_access_log')},
     }
     chosen = draw(st.sets(st.sampled_from(sorted(candidates))))
     # The interface always goes along: it decides which blocking threads are valid.

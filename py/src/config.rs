@@ -13,6 +13,7 @@ use std::time::Duration;
 use granian_accesslog::{AccessLogSink, Format};
 use granian_compress::{CompressionSettings, Encoding};
 use granian_dispatch::{HttpMode, Protocols};
+use granian_health::{HealthPaths, Readiness};
 use granian_http1::Http1Limits;
 use granian_http2::Http2Limits;
 use granian_proxy::{ProxySettings, TrustedProxies};
@@ -25,6 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::access_log::AccessLogQueue;
+use crate::health::PyReadyCheck;
 use crate::metrics::MetricsRegion;
 use crate::proxy_protocol::ProxyProtocol;
 
@@ -140,6 +142,20 @@ struct Options {
     log_access_format: String,
     #[pyo3(attribute)]
     proxy_protocol: bool,
+    /// Starts with `/`; `None` answers no health probes.
+    #[pyo3(attribute)]
+    health_path: Option<String>,
+    /// Starts with `/`; `None` answers no readiness probes.
+    #[pyo3(attribute)]
+    ready_path: Option<String>,
+    #[pyo3(attribute)]
+    health_access_log: bool,
+    /// Seconds.
+    #[pyo3(attribute)]
+    ready_check_timeout: f64,
+    /// Seconds.
+    #[pyo3(attribute)]
+    ready_check_ttl: f64,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -184,6 +200,20 @@ pub(crate) struct Settings {
     pub(crate) access_log: Option<Arc<AccessLogSink>>,
     /// `None` without `proxy_protocol`.
     pub(crate) proxy_protocol: Option<Arc<ProxyProtocol>>,
+    /// `None` without a health or readiness path.
+    pub(crate) probes: Option<Probes>,
+}
+
+/// The health and readiness probes the server answers itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Probes {
+    pub(crate) paths: HealthPaths,
+    /// Answered inside the access log (and counted, metered) rather than before every layer.
+    pub(crate) logged: bool,
+    /// How long an application readiness check may take.
+    pub(crate) check_timeout: Duration,
+    /// How long its result stands.
+    pub(crate) check_reuse: Duration,
 }
 
 impl Settings {
@@ -216,6 +246,7 @@ impl Settings {
             proxy: proxy_settings(options)?,
             access_log: access_log(options)?,
             proxy_protocol: proxy_protocol(options)?,
+            probes: probes(options)?,
         })
     }
 
@@ -304,6 +335,7 @@ impl Settings {
             out.push(("forwarded_allow_ips", Value::Str(trusted.to_string())));
         }
         out.push(("proxy_protocol", Value::Bool(self.proxy_protocol.is_some())));
+        describe_probes(self.probes.as_ref(), &mut out);
         if let Some(sink) = &self.access_log {
             out.extend([
                 ("log_access_format", Value::Str(sink.format().template().to_owned())),
@@ -455,6 +487,37 @@ fn proxy_protocol(options: &Options) -> Result<Option<Arc<ProxyProtocol>>, Inval
     Ok(Some(Arc::new(ProxyProtocol::new(trusted, timeout))))
 }
 
+fn probes(options: &Options) -> Result<Option<Probes>, Invalid> {
+    let paths = HealthPaths {
+        health: options.health_path.as_deref().map(Box::from),
+        ready: options.ready_path.as_deref().map(Box::from),
+    };
+    if paths == HealthPaths::default() {
+        return Ok(None);
+    }
+    Ok(Some(Probes {
+        paths,
+        logged: options.health_access_log,
+        check_timeout: seconds("ready_check_timeout", options.ready_check_timeout)?,
+        check_reuse: seconds("ready_check_ttl", options.ready_check_ttl)?,
+    }))
+}
+
+fn describe_probes(probes: Option<&Probes>, out: &mut Vec<(&'static str, Value)>) {
+    let Some(probes) = probes else {
+        out.extend([("health_path", Value::None), ("ready_path", Value::None)]);
+        return;
+    };
+    let path = |path: Option<&str>| Value::or_none(path, |path| Value::Str(path.to_owned()));
+    out.extend([
+        ("health_path", path(probes.paths.health.as_deref())),
+        ("ready_path", path(probes.paths.ready.as_deref())),
+        ("health_access_log", Value::Bool(probes.logged)),
+        ("ready_check_timeout", Value::seconds(Some(probes.check_timeout))),
+        ("ready_check_ttl", Value::seconds(Some(probes.check_reuse))),
+    ]);
+}
+
 /// The access log, on with `log_access` unless logging is off altogether.
 fn access_log(options: &Options) -> Result<Option<Arc<AccessLogSink>>, Invalid> {
     if !(options.log_access && options.log_enabled) {
@@ -565,21 +628,47 @@ pub(crate) struct ServerConfig {
     pub(crate) settings: Settings,
     /// Where this worker process counts its traffic, when metrics are on.
     pub(crate) metrics: Option<granian_metrics::Recorder>,
+    /// Whether the readiness path answers 200: shared by the probes and the server's drain.
+    pub(crate) readiness: Arc<Readiness>,
 }
 
 #[pymethods]
 impl ServerConfig {
     #[new]
-    #[pyo3(signature = (options, *, metrics = None, metrics_slot = 0))]
+    #[pyo3(signature = (options, *, metrics = None, metrics_slot = 0, ready_check = None))]
     #[expect(
         clippy::needless_pass_by_value,
         reason = "pyo3 hands extracted arguments over by value"
     )]
-    fn new(options: Options, metrics: Option<PyRef<'_, MetricsRegion>>, metrics_slot: usize) -> PyResult<Self> {
+    fn new(
+        options: Options,
+        metrics: Option<PyRef<'_, MetricsRegion>>,
+        metrics_slot: usize,
+        ready_check: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let settings = Settings::new(&options)?;
+        let readiness = match (ready_check, &settings.probes) {
+            (Some(runner), Some(probes)) if probes.paths.ready.is_some() => {
+                Readiness::with_check(PyReadyCheck::new(runner), probes.check_timeout, probes.check_reuse)
+            }
+            _ => Readiness::new(),
+        };
         Ok(Self {
-            settings: Settings::new(&options)?,
+            settings,
             metrics: metrics.map(|region| region.recorder(metrics_slot)).transpose()?,
+            readiness: Arc::new(readiness),
         })
+    }
+
+    /// Answer the readiness path with 503 from now on: the server is about to stop.
+    fn not_ready(&self) {
+        self.readiness.drain();
+    }
+
+    /// Whether the readiness path answers 503 because the server drains or is about to.
+    #[getter]
+    fn draining(&self) -> bool {
+        self.readiness.is_draining()
     }
 
     /// The queue the access log layer writes into, when the access log is on.
@@ -670,6 +759,11 @@ mod tests {
             log_access_json: true,
             log_access_format: "%(status)d".into(),
             proxy_protocol: true,
+            health_path: Some("/healthz".into()),
+            ready_path: Some("/readyz".into()),
+            health_access_log: false,
+            ready_check_timeout: 0.25,
+            ready_check_ttl: 2.0,
         }
     }
 
@@ -790,10 +884,13 @@ mod tests {
             log_enabled: false,
             server_header: None,
             proxy_protocol: false,
+            health_path: None,
+            ready_path: None,
             ..options()
         };
         let settings = settings(&off);
         assert!(settings.proxy_protocol.is_none());
+        assert!(settings.probes.is_none());
         assert!(settings.tls.is_none());
         assert!(settings.websockets.is_none());
         assert!(settings.compression.is_none());
@@ -807,6 +904,7 @@ mod tests {
             "ws_ping_timeout",
             "forwarded_allow_ips",
             "log_access_format",
+            "ready_check_timeout",
         ] {
             assert!(!names.contains(&absent), "{absent}");
         }
@@ -869,6 +967,11 @@ mod tests {
             ("log_access_format", Value::Str("%(status)d".into())),
             ("log_access_json", Value::Bool(true)),
             ("proxy_protocol", Value::Bool(true)),
+            ("health_path", Value::Str("/healthz".into())),
+            ("ready_path", Value::Str("/readyz".into())),
+            ("health_access_log", Value::Bool(false)),
+            ("ready_check_timeout", Value::Float(0.25)),
+            ("ready_check_ttl", Value::Float(2.0)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);
@@ -890,6 +993,23 @@ mod tests {
             value(&options, "forwarded_allow_ips"),
             Some(Value::Str("10.0.0.0/8".into()))
         );
+    }
+
+    #[test]
+    fn probes_are_answered_where_asked() {
+        let probes = settings(&options()).probes.unwrap();
+        assert!(!probes.logged);
+        assert_eq!(probes.check_timeout, Duration::from_millis(250));
+        assert_eq!(probes.check_reuse, Duration::from_secs(2));
+        let ready_only = Options {
+            health_path: None,
+            health_access_log: true,
+            ..options()
+        };
+        let probes = settings(&ready_only).probes.unwrap();
+        assert!(probes.logged);
+        assert_eq!(probes.paths.health, None);
+        assert_eq!(value(&ready_only, "health_path"), Some(Value::None));
     }
 
     #[test]

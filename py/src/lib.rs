@@ -4,6 +4,7 @@
 
 mod access_log;
 mod config;
+mod health;
 mod layers;
 mod metrics;
 mod proxy_protocol;

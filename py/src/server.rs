@@ -109,14 +109,19 @@ impl<H: Handler> ServerCore<H> {
         // With no layer asked for, requests go straight to the interface: the layers cost
         // nothing then, not even a branch each.
         if layers::any(config) {
-            let handler = layers::compose(self.handler.clone(), config);
-            self.accept(Counted::new(handler, self.requests.clone()))?;
+            self.accept(layers::compose(self.handler.clone(), config, self.requests.clone()))?;
         } else {
             let handler = granian_serve::Boxed::new(self.handler.clone());
             self.accept(Counted::new(handler, self.requests.clone()))?;
         }
         self.started = true;
         Ok(())
+    }
+
+    /// Stop accepting: readiness fails from now on, connections finish what they serve.
+    fn begin_drain(&self) {
+        self.config.get().readiness.drain();
+        self.shutdown.advance(Phase::Draining);
     }
 
     /// Accept connections on the listening socket and serve each with `handler`.
@@ -192,7 +197,7 @@ impl<H: LoopInterface> ServerCore<H> {
         let waiter = future.clone_ref(py);
         let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let shutdown = Arc::clone(&self.shutdown);
-        shutdown.advance(Phase::Draining);
+        self.begin_drain();
         let runtime = self
             .runtime
             .as_ref()
@@ -357,7 +362,7 @@ impl WsgiServer {
     fn shutdown(&mut self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let shutdown = Arc::clone(&self.core.shutdown);
-        shutdown.advance(Phase::Draining);
+        self.core.begin_drain();
         let runtime = self
             .core
             .runtime

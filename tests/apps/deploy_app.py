@@ -2,12 +2,18 @@
 connection (client, scheme), the worker's PID and how many times this worker's application was
 called (`calls`, this request included), as JSON. One per interface (`asgi_app`, `rsgi_app`,
 `wsgi_app`); `app` is the ASGI one.
+
+Readiness checks (`ready`, `ready_async`) read the file named by `READY_STATE_FILE`: `ok` (or no
+file) is ready, `no` is not, `raise` raises, `slow` takes 30 s. Every call appends a line to
+`READY_CALLS_FILE` when that is set, so a test can count them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,3 +63,33 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
     )
     start_response('200 OK', [('Content-Type', 'application/json')])
     return [body]
+
+
+def _state() -> str:
+    calls = os.environ.get('READY_CALLS_FILE')
+    if calls:
+        with open(calls, 'a') as file:
+            file.write(f'{os.getpid()}\n')
+    try:
+        with open(os.environ['READY_STATE_FILE']) as file:
+            return file.read().strip()
+    except (KeyError, FileNotFoundError):
+        return 'ok'
+
+
+def ready() -> bool:
+    state = _state()
+    if state == 'raise':
+        raise RuntimeError('the database is unreachable')
+    if state == 'slow':
+        time.sleep(30)
+    return state == 'ok'
+
+
+async def ready_async() -> bool:
+    state = _state()
+    if state == 'raise':
+        raise RuntimeError('the database is unreachable')
+    if state == 'slow':
+        await asyncio.sleep(30)
+    return state == 'ok'
