@@ -62,10 +62,11 @@ test-wheel: $(VENV)/.deps
 	env -u VIRTUAL_ENV PATH=/usr/bin:/bin $(WHEEL_DIR)/venv/bin/python tests/wheel_smoke.py
 
 # tests/deploy puts HAProxy in front of granian: Debian's package, installed when missing (with
-# sudo when not root); where it cannot be, those tests are skipped and say why.
+# sudo when not root, never waiting for a password); where it cannot be, those tests are skipped
+# and say why.
 haproxy:
 	@PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
 	  $$sudo apt-get install -y -q haproxy || { $$sudo apt-get update -q && $$sudo apt-get install -y -q haproxy; }; \
 	} || echo "haproxy could not be installed: tests/deploy will be skipped"
 
