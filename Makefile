@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: serve build build-release docs fmt lint test test-rust test-python test-wheel fuzz-build
+.PHONY: serve build build-release docs fmt lint test test-rust test-python test-wheel fuzz-build haproxy
 
 $(VENV)/.deps: pyproject.toml
 	python3 -m venv $(VENV)
@@ -61,4 +61,13 @@ test-wheel: $(VENV)/.deps
 	$(WHEEL_DIR)/venv/bin/python -m pip install -q --disable-pip-version-check $(WHEEL_DIR)/dist/granian-*.whl
 	env -u VIRTUAL_ENV PATH=/usr/bin:/bin $(WHEEL_DIR)/venv/bin/python tests/wheel_smoke.py
 
-test: lint test-rust fuzz-build test-python test-wheel
+# tests/deploy puts HAProxy in front of granian: Debian's package, installed when missing (with
+# sudo when not root, never waiting for a password); where it cannot be, those tests are skipped
+# and say why.
+haproxy:
+	@PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+	  $$sudo apt-get install -y -q haproxy || { $$sudo apt-get update -q && $$sudo apt-get install -y -q haproxy; }; \
+	} || echo "haproxy could not be installed: tests/deploy will be skipped"
+
+test: lint test-rust fuzz-build haproxy test-python test-wheel

@@ -59,6 +59,8 @@ BOOL_FLAGS = {
     'reload_ignore_worker_failure': ('--reload-ignore-worker-failure', '--no-reload-ignore-worker-failure'),
     'h2c_upgrade': ('--h2c-upgrade', '--no-h2c-upgrade'),
     'static_path_dotfiles': ('--static-path-dotfiles', '--no-static-path-dotfiles'),
+    'proxy_protocol': ('--proxy-protocol', '--no-proxy-protocol'),
+    'health_access_log': ('--health-access-log', '--no-health-access-log'),
 }
 # Keyword -> flag for the options taking a value.
 VALUE_FLAGS = {
@@ -139,6 +141,12 @@ VALUE_FLAGS = {
     'forwarded_allow_ips': '--forwarded-allow-ips',
     'forwarded_headers': '--forwarded-headers',
     'url_path_prefix': '--url-path-prefix',
+    'shutdown_delay': '--shutdown-delay',
+    'health_path': '--health-path',
+    'ready_path': '--ready-path',
+    'ready_check': '--ready-check',
+    'ready_check_timeout': '--ready-check-timeout',
+    'ready_check_ttl': '--ready-check-ttl',
 }
 # Options written in octal on the command line and in their environment variable.
 OCTAL_OPTIONS = ('uds_permissions',)
@@ -169,6 +177,9 @@ DURATION_OPTIONS = (
     'rss_sample_interval',
     'blocking_threads_idle_timeout',
     'http2_keep_alive_timeout',
+    'shutdown_delay',
+    'ready_check_timeout',
+    'ready_check_ttl',
 )
 INT_OPTIONS = [
     name for name in VALUE_FLAGS if name in BOUNDS and name not in DURATION_OPTIONS and name not in OCTAL_OPTIONS
@@ -275,6 +286,9 @@ def test_every_flag_is_a_granian_keyword() -> None:
     ('args', 'keyword', 'expected'),
     [
         (['--host', '0.0.0.0'], 'address', '0.0.0.0'),
+        (['--shutdown-delay', '1m30s'], 'shutdown_delay', 90.0),
+        (['--ready-path', '/readyz', '--ready-check', 'app.health:ready'], 'ready_check', 'app.health:ready'),
+        (['--proxy-protocol'], 'proxy_protocol', True),
         (['--host', '::1'], 'address', '::1'),
         (['--port', '0'], 'port', 0),
         (['--port', '65535'], 'port', 65535),
@@ -423,6 +437,8 @@ def _companions(args: list[str]) -> dict[str, Any]:
         companions['ssl_key_password'] = args[args.index('--ssl-keyfile-password') + 1]
     if '--ssl-client-verify' in args:
         companions['ssl_client_verify'] = True
+    if '--ready-path' in args:
+        companions['ready_path'] = args[args.index('--ready-path') + 1]
     return companions
 
 
@@ -910,8 +926,13 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'forwarded_headers': st.sets(st.sampled_from(PROXY_HEADERS), min_size=1).map(
             lambda chosen: tuple(name for name in PROXY_HEADERS if name in chosen)
         ),
-        # Options that only go with others (TLS, Unix sockets) have their own tests.
-        **{name: st.booleans() for name in BOOL_FLAGS if name != 'ssl_client_verify'},
+        'shutdown_delay': duration('shutdown_delay'),
+        'health_path': st.sampled_from(['/healthz', '/-/health', '/_status/live']),
+        'ready_path': st.sampled_from(['/readyz', '/-/ready']),
+        'ready_check_timeout': duration('ready_check_timeout'),
+        'ready_check_ttl': duration('ready_check_ttl'),
+        # Options that only go with others (TLS, Unix sockets, health paths) have their own tests.
+        **{name: st.booleans() for name in BOOL_FLAGS if name not in ('ssl_client_verify', 'health_access_log')},
     }
     chosen = draw(st.sets(st.sampled_from(sorted(candidates))))
     # The interface always goes along: it decides which blocking threads are valid.

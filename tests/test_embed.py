@@ -111,8 +111,39 @@ def test_stop_before_serve_returns_at_once() -> None:
         ({'interface': 'wsgi'}, 'interface wsgi is not available'),
         ({'workers': 2}, 'workers is not available'),
         ({'reload': True}, 'reload is not available'),
+        ({'shutdown_delay': 5}, 'shutdown_delay is not available'),
     ],
 )
 def test_refused_options(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Server(rsgi_app, **kwargs)
+
+
+def test_probes_and_the_ready_check() -> None:
+    port = free_port()
+    ready = [True]
+    server = Server(
+        starlette_app([]),
+        interface='asgi',
+        port=port,
+        log_enabled=False,
+        health_path='/healthz',
+        ready_path='/readyz',
+        ready_check=lambda: ready[0],
+        ready_check_ttl=0,
+    )
+
+    async def scenario() -> list[int]:
+        task = asyncio.create_task(server.serve())
+        await wait_until_served(port)
+        statuses = []
+        async with httpx.AsyncClient(base_url=f'http://127.0.0.1:{port}') as client:
+            statuses.append((await client.get('/readyz')).status_code)
+            ready[0] = False
+            statuses.append((await client.get('/readyz')).status_code)
+            statuses.append((await client.get('/healthz')).status_code)
+        server.stop()
+        await asyncio.wait_for(task, 10)
+        return statuses
+
+    assert asyncio.run(scenario()) == [200, 503, 200]

@@ -119,11 +119,24 @@ class AccessLogQueue:
 class ServerConfig:
     """What one worker's native server runs with: `options` (validated in Python) converted once
     into the settings of the Rust crates. `metrics` is the region this worker counts into, at
-    `metrics_slot`."""
+    `metrics_slot`. `ready_check`, with `ready_path`, is called as `ready_check(reply)` from a
+    runtime thread when a readiness probe needs a fresh answer of the application; it must
+    start the check and return at once, and `reply(ready)` gives the answer (see
+    `granian._ready`)."""
 
     def __new__(
-        cls, options: Options, *, metrics: MetricsRegion | None = None, metrics_slot: int = 0
+        cls,
+        options: Options,
+        *,
+        metrics: MetricsRegion | None = None,
+        metrics_slot: int = 0,
+        ready_check: Callable[[Callable[[bool], None]], None] | None = None,
     ) -> ServerConfig: ...
+    def not_ready(self) -> None:
+        """Answer the readiness path with 503 from now on: the server is about to stop."""
+    @property
+    def draining(self) -> bool:
+        """Whether the readiness path answers 503 because the server drains or is about to."""
     @property
     def access_log_queue(self) -> AccessLogQueue | None:
         """Where the access log lines wait for the worker's logging thread; `None` when off."""

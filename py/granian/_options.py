@@ -111,6 +111,7 @@ class Section(StrEnum):
     RESPONSES = 'Responses'
     STATIC = 'Static files'
     PROXY = 'Proxy'
+    HEALTH = 'Health checks'
     LOGGING = 'Logging'
     METRICS = 'Metrics'
     RELOAD = 'Reload'
@@ -518,6 +519,33 @@ def _url_path_prefix(name: str, value: Any) -> str | None:
     return value.rstrip('/') or None
 
 
+def _probe_path(name: str, value: Any) -> str | None:
+    # Compared with the request path as received (not percent-decoded), query string apart.
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.startswith('/')
+        or any(not ('!' <= char <= '~') or char in '?#%' for char in value)
+    ):
+        raise ConfigError(
+            name, f"{name} must start with '/' and hold only visible ASCII other than '?', '#' and '%' (got {value!r})"
+        )
+    return value
+
+
+def _ready_check(name: str, value: Any) -> str | Callable[[], Any] | None:
+    # A `module:callable` string is imported by each worker, as the application is.
+    if value is None or callable(value):
+        return value
+    if not isinstance(value, str) or value.count(':') != 1:
+        raise ConfigError(name, f"{name} must be 'module:callable' or a callable (got {value!r})")
+    module, _, attribute = value.strip().partition(':')
+    if not module or not attribute or any(not part.isidentifier() for part in attribute.split('.')):
+        raise ConfigError(name, f"{name} must be 'module:callable' or a callable (got {value!r})")
+    return value.strip()
+
+
 def _relative_file_name(name: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -816,6 +844,13 @@ class Options:
         'Time to wait for a stopping worker before killing it.',
         Seconds(Bound(0, DAY, min_open=True)),
         default_text='graceful timeout + 5s',
+    )
+    shutdown_delay: float = option(
+        0.0,
+        S.WORKERS,
+        'Time the server keeps serving after SIGTERM, with --ready-path answering 503, before it drains.',
+        Seconds(Bound(0, 3600)),
+        docs='Time the server keeps serving after SIGTERM, with `--ready-path` answering 503, so that load balancers and Kubernetes stop routing to it before it stops accepting; the drain (`--graceful-timeout`) and the kill timeout follow. A second SIGTERM or SIGINT ends the delay (see [deploying](docs/deploying.md)).',
     )
     respawn_failed_workers: bool = option(
         False,
@@ -1252,6 +1287,64 @@ class Options:
         native=True,
         docs='Path the app is mounted on: ASGI `root_path`, WSGI `SCRIPT_NAME` (see [proxy headers](docs/proxy-headers.md)).',
     )
+    proxy_protocol: bool = option(
+        False,
+        S.PROXY,
+        'Every connection starts with a PROXY protocol header (v1 or v2) from a --forwarded-allow-ips peer, '
+        'giving the client address.',
+        native=True,
+        docs='Every connection must start with a PROXY protocol header, v1 or v2 (HAProxy `send-proxy-v2`, AWS NLB, Envoy), read within `--http1-header-read-timeout`: the client address it carries is the one the application and the access log see, and its TLS TLV makes the scheme `https`. Connections from peers outside `--forwarded-allow-ips` (Unix socket peers are trusted) and connections without a valid header are closed before reaching the application (see [deploying](docs/deploying.md)).',
+    )
+
+    # Health checks
+    health_path: str | None = option(
+        None,
+        S.HEALTH,
+        'Path the server answers 200 on by itself while it runs (liveness), without calling the application.',
+        Custom(_probe_path, "a path starting with '/'", metavar='PATH'),
+        default_text='none',
+        native=True,
+    )
+    ready_path: str | None = option(
+        None,
+        S.HEALTH,
+        'Path the server answers by itself: 200 while ready, 503 once it drains (or is about to) or while '
+        '--ready-check fails.',
+        Custom(_probe_path, "a path starting with '/'", metavar='PATH'),
+        default_text='none',
+        native=True,
+        docs='Path the server answers by itself, without calling the application: 200 while ready, 503 once it drains (SIGTERM, `--shutdown-delay`, a worker replacement) or while `--ready-check` fails (see [deploying](docs/deploying.md)).',
+    )
+    health_access_log: bool = option(
+        False,
+        S.HEALTH,
+        'Log the requests to --health-path and --ready-path in the access log (and count them as requests).',
+        native=True,
+        docs='Log the probes on `--health-path` and `--ready-path` in the access log; they then also count towards `--max-requests` and the metrics.',
+    )
+    ready_check: str | Callable[[], Any] | None = option(
+        None,
+        S.HEALTH,
+        'Application readiness check, module:callable, called with no arguments: truthy is ready; falsy, an '
+        'exception or a timeout is not.',
+        Custom(_ready_check, 'module:callable (or a callable)', metavar='MODULE:CALLABLE'),
+        default_text='none',
+        docs='Application readiness check for `--ready-path`: `module:callable` (or a callable for `Granian(...)`), sync or async, called with no arguments; a truthy result is ready, a falsy one, an exception or no answer within `--ready-check-timeout` is not. A sync check runs on a thread of its own.',
+    )
+    ready_check_timeout: float = option(
+        1.0,
+        S.HEALTH,
+        'Time a --ready-check call gets to answer; no answer in time means not ready.',
+        Seconds(Bound(0, 3600, min_open=True)),
+        native=True,
+    )
+    ready_check_ttl: float = option(
+        1.0,
+        S.HEALTH,
+        'Time a --ready-check result is reused, so that a storm of probes makes one call.',
+        Seconds(Bound(0, 3600)),
+        native=True,
+    )
 
     # Logging
     log_enabled: bool = option(
@@ -1569,6 +1662,13 @@ def _resolve(values: dict[str, Any]) -> None:
 
     if values['log_access'] and values['log_enabled']:
         _check_access_log(values['log_access_format'])
+
+    if values['health_path'] is not None and values['health_path'] == values['ready_path']:
+        raise ConfigError('ready_path', f'health_path and ready_path must differ (both {values["ready_path"]!r})')
+    if values['ready_check'] is not None and values['ready_path'] is None:
+        raise ConfigError('ready_check', 'ready_check needs ready_path: the check answers the readiness probes')
+    if values['health_access_log'] and values['health_path'] is None and values['ready_path'] is None:
+        raise ConfigError('health_access_log', 'health_access_log needs health_path or ready_path')
 
 
 def _check_access_log(fmt: str) -> None:

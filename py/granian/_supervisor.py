@@ -25,6 +25,10 @@ What the master logs on `_granian` (stdout, `[LEVEL] message`):
 * `Starting granian (main PID: N)`, then `granian VERSION serving TARGET: interface I, HTTP/1.1
   and HTTP/2, N workers, event loop L`, then `Listening at: http://HOST:PORT` (the bound port,
   also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), then `Spawning worker-N with PID: P` for each worker;
+* with `shutdown_delay`, on SIGTERM first `Received SIGTERM: not ready from now on, serving Ns more
+  before shutting down` (the workers keep serving, their readiness path answers 503; see
+  `_Supervisor._delay_shutdown`), and `Shutdown delay cut short by another signal` when a second
+  SIGTERM or SIGINT ends it;
 * `Shutting down granian` on SIGINT/SIGTERM, `Stopped worker-N (PID: P)` for each worker, and
   `Killing worker-N ...` for one that outlives its stop timeout (or on a second signal);
 * `Unexpected exit from worker-N (exit code C)` when a worker exits while not asked to; the
@@ -402,6 +406,8 @@ class _Supervisor:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self._stop_signals = 0
+        # The first stop signal: SIGTERM starts the `shutdown_delay`, SIGINT does not.
+        self._first_stop_signal: int | None = None
         self._restart_signal = False
         self._changes: list[tuple[str, str]] = []
         self._changes_lock = threading.Lock()
@@ -438,6 +444,8 @@ class _Supervisor:
             self._restart_signal = True
         else:
             self._stop_signals += 1
+            if self._first_stop_signal is None:
+                self._first_stop_signal = signum
         self._wake()
 
     def _wake(self) -> None:
@@ -474,6 +482,7 @@ class _Supervisor:
             ready = wait(self._waitables(), self._timeout(time.monotonic()))
             self._drain()
             if self._stop_signals:
+                self._delay_shutdown()
                 logger.info('Shutting down granian')
                 self._stop_all(force_after=self._stop_signals)
                 return EXIT_OK
@@ -509,6 +518,28 @@ class _Supervisor:
             self._check_rss(now)
             self._kill_overdue(now)
             self._start_replacement(sock, now)
+
+    def _delay_shutdown(self) -> None:
+        """After SIGTERM with `shutdown_delay`: the workers keep serving for that long while their
+        readiness path answers 503, so that load balancers (and Kubernetes endpoints) stop sending
+        new requests before the server stops accepting. Another SIGTERM or SIGINT ends the delay;
+        the drain and its timeouts then run as without one. Nothing is respawned or replaced
+        meanwhile."""
+        delay = self.options.shutdown_delay
+        if delay <= 0 or self._first_stop_signal != signal.SIGTERM or self._stop_signals > 1:
+            return
+        logger.info(f'Received SIGTERM: not ready from now on, serving {delay:g}s more before shutting down')
+        for wrk in self.workers:
+            if wrk.process.is_alive():
+                with suppress(OSError):
+                    os.kill(wrk.pid, _worker.NOT_READY_SIGNAL)
+        deadline = time.monotonic() + delay
+        while (remaining := deadline - time.monotonic()) > 0:
+            if self._stop_signals > 1:
+                logger.info('Shutdown delay cut short by another signal')
+                return
+            wait([self._wake_read], remaining)
+            self._drain()
 
     def _before_restart(self) -> None:
         """Read the environment files again (their new values reach the new workers) and call
@@ -574,7 +605,7 @@ class _Supervisor:
         )
         # Until the child has replaced the inherited handlers (which would act on the master's
         # copy of this object), the signals wait as pending; `_worker` unblocks them.
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _worker.MASTER_SIGNALS)
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _worker.FORK_BLOCKED)
         try:
             process.start()
         except BaseException:

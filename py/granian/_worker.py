@@ -31,6 +31,10 @@ the listening socket of its own (the native server holds one until the drain sta
 the master is gone and the workers drain, nothing listens on the port and a new server can bind
 it at once.
 
+The master tells a worker that the server is about to stop with `NOT_READY_SIGNAL` (SIGUSR1, during
+`shutdown_delay`): the worker keeps serving, and its readiness path answers 503 from then on. A
+worker that drains (SIGTERM) answers 503 there too, for the connections it still serves.
+
 A worker reports to the master on a pipe of its own (`status_fd`), one byte per message:
 `MSG_SERVING` once it serves (when it logs `Started worker-N`), which is what the master waits
 for before stopping the worker this one replaces, and `MSG_REPLACE` once its native server
@@ -56,6 +60,7 @@ from ._imports import TargetError, load_target
 from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
 from ._ops import die_with_parent, set_process_title
+from ._ready import ReadyCheck
 from .constants import Interfaces
 from .log import logger, write_fatal
 
@@ -71,6 +76,7 @@ __all__ = [
     'EXIT_TARGET',
     'MSG_REPLACE',
     'MSG_SERVING',
+    'NOT_READY_SIGNAL',
     'STARTUP_FAILURES',
     'STOP_SIGNALS',
     'run',
@@ -93,10 +99,16 @@ REQUESTS_POLL = 0.1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Signals the master handles itself and blocks around fork (see `server._Supervisor._spawn`).
 MASTER_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+# From the master: the server stops soon, readiness fails from now on (see `shutdown_delay`).
+NOT_READY_SIGNAL = signal.SIGUSR1
+# Blocked by the master around fork, unblocked by the worker once its handlers are in place:
+# until then the default actions (termination) or the master's handlers would run.
+FORK_BLOCKED = MASTER_SIGNALS | {NOT_READY_SIGNAL}
 
 T = TypeVar('T')
 
 _stop_requested = False
+_not_ready_requested = False
 # Write end of this worker's status pipe to the master, if it has one.
 _status_fd: int | None = None
 _max_requests: int | None = None
@@ -110,15 +122,22 @@ def _early_stop(signum: int, frame: FrameType | None) -> None:
     _stop_requested = True
 
 
+def _early_not_ready(signum: int, frame: FrameType | None) -> None:
+    # Until the server exists: remember it, the server starts not ready then.
+    global _not_ready_requested
+    _not_ready_requested = True
+
+
 def _install_signals() -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, _early_stop)
+    signal.signal(NOT_READY_SIGNAL, _early_not_ready)
     # SIGHUP asks the master to restart the workers, which it does with SIGTERM; a worker that
     # receives it too (a closing terminal signals the whole group) keeps serving until then.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # The master blocked these around fork so that none could reach its own handlers, inherited
     # by this process until the lines above replaced them. Pending ones are delivered now.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
 
 
 def _tell_master(message: bytes) -> None:
@@ -215,6 +234,7 @@ def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable
     try:
         try:
             app = _load(options, loader)
+            ready_check = _load_ready_check(options)
         except TargetError as exc:
             _error(str(exc), exc.details)
             return EXIT_TARGET
@@ -228,10 +248,21 @@ def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable
             _error(f'the native module could not be loaded: {exc}')
             return EXIT_SERVER
         if options.interface is Interfaces.RSGI:
-            return _run_rsgi(worker_id, options, sock, app, _native, loop)
-        return loop.run_until_complete(_serve(worker_id, options, sock, app, _native))
+            return _run_rsgi(worker_id, options, sock, app, _native, loop, ready_check)
+        return loop.run_until_complete(_serve(worker_id, options, sock, app, _native, ready_check))
     finally:
         _close_loop(loop)
+
+
+def _load_ready_check(options: Options) -> Callable[[], Any] | None:
+    """The application's readiness check (`ready_check`), imported as the application is."""
+    check = options.ready_check
+    if check is None or callable(check):
+        return check
+    try:
+        return load_target(check)
+    except TargetError as exc:
+        raise TargetError(f'ready_check: {exc}', exc.details) from None
 
 
 def _positional_parameters(app: Any) -> int | None:
@@ -267,7 +298,13 @@ def _warn_if_not_rsgi(app: Any, target: str) -> None:
 
 
 def _run_rsgi(
-    worker_id: int, options: Options, sock: socket.socket, app: Any, native: ModuleType, loop: asyncio.AbstractEventLoop
+    worker_id: int,
+    options: Options,
+    sock: socket.socket,
+    app: Any,
+    native: ModuleType,
+    loop: asyncio.AbstractEventLoop,
+    ready_check: Callable[[], Any] | None,
 ) -> int:
     """Serve an RSGI application: RSGI spec 1.6 calls `__rsgi_init__(loop)` once before serving and
     `__rsgi_del__(loop)` once after, both while the loop is not running, and sends requests to
@@ -280,7 +317,8 @@ def _run_rsgi(
             logger.exception(f'worker-{worker_id}: the application failed in __rsgi_init__')
             return EXIT_LIFESPAN
     try:
-        return loop.run_until_complete(_serve(worker_id, options, sock, getattr(app, '__rsgi__', app), native))
+        serving = _serve(worker_id, options, sock, getattr(app, '__rsgi__', app), native, ready_check)
+        return loop.run_until_complete(serving)
     finally:
         cleanup = getattr(app, '__rsgi_del__', None)
         if cleanup is not None:
@@ -304,7 +342,14 @@ async def _until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> tuple[
     return False, None
 
 
-async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any, native: ModuleType) -> int:
+async def _serve(
+    worker_id: int,
+    options: Options,
+    sock: socket.socket,
+    app: Any,
+    native: ModuleType,
+    ready_check: Callable[[], Any] | None = None,
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in STOP_SIGNALS:
@@ -333,7 +378,20 @@ async def _serve(worker_id: int, options: Options, sock: socket.socket, app: Any
             options,
             metrics=None if _metrics is None else _metrics[0],
             metrics_slot=0 if _metrics is None else _metrics[1],
+            ready_check=None if ready_check is None else ReadyCheck(ready_check, loop, options.ready_check_timeout),
         )
+
+        def not_ready() -> None:
+            if config.draining:
+                return
+            config.not_ready()
+            if options.ready_path is not None:
+                logger.info(f'worker-{worker_id}: {options.ready_path} answers 503 from now on, the server stops soon')
+
+        # A notice that came while the worker started applies from the first request on.
+        loop.add_signal_handler(NOT_READY_SIGNAL, not_ready)
+        if _not_ready_requested:
+            not_ready()
         if options.interface is Interfaces.RSGI:
             server = native.RsgiServer(sock.fileno(), config, app, loop)
         elif options.interface is Interfaces.WSGI:

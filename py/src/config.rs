@@ -13,6 +13,7 @@ use std::time::Duration;
 use granian_accesslog::{AccessLogSink, Format};
 use granian_compress::{CompressionSettings, Encoding};
 use granian_dispatch::{HttpMode, Protocols};
+use granian_health::{HealthPaths, Readiness};
 use granian_http1::Http1Limits;
 use granian_http2::Http2Limits;
 use granian_proxy::{ProxyHeader, ProxySettings, TrustedProxies};
@@ -26,7 +27,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::access_log::AccessLogQueue;
+use crate::health::PyReadyCheck;
 use crate::metrics::MetricsRegion;
+use crate::proxy_protocol::ProxyProtocol;
 
 /// The fields of `granian.server.Options` the native server reads, each from the attribute of
 /// its name, in the units the dataclass holds (validated there: bounds, pairings, spellings).
@@ -166,6 +169,22 @@ struct Options {
     max_body_buffer_size: usize,
     #[pyo3(attribute)]
     static_path_dotfiles: bool,
+    #[pyo3(attribute)]
+    proxy_protocol: bool,
+    /// Starts with `/`; `None` answers no health probes.
+    #[pyo3(attribute)]
+    health_path: Option<String>,
+    /// Starts with `/`; `None` answers no readiness probes.
+    #[pyo3(attribute)]
+    ready_path: Option<String>,
+    #[pyo3(attribute)]
+    health_access_log: bool,
+    /// Seconds.
+    #[pyo3(attribute)]
+    ready_check_timeout: f64,
+    /// Seconds.
+    #[pyo3(attribute)]
+    ready_check_ttl: f64,
 }
 
 /// An option whose value a crate refused while converting it.
@@ -214,6 +233,22 @@ pub(crate) struct Settings {
     pub(crate) proxy: ProxySettings,
     /// `None` without the access log.
     pub(crate) access_log: Option<Arc<AccessLogSink>>,
+    /// `None` without `proxy_protocol`.
+    pub(crate) proxy_protocol: Option<Arc<ProxyProtocol>>,
+    /// `None` without a health or readiness path.
+    pub(crate) probes: Option<Probes>,
+}
+
+/// The health and readiness probes the server answers itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Probes {
+    pub(crate) paths: HealthPaths,
+    /// Answered inside the access log (and counted, metered) rather than before every layer.
+    pub(crate) logged: bool,
+    /// How long an application readiness check may take.
+    pub(crate) check_timeout: Duration,
+    /// How long its result stands.
+    pub(crate) check_reuse: Duration,
 }
 
 impl Settings {
@@ -261,6 +296,8 @@ impl Settings {
             static_files: static_settings(options)?,
             proxy: proxy_settings(options)?,
             access_log: access_log(options)?,
+            proxy_protocol: proxy_protocol(options)?,
+            probes: probes(options)?,
         })
     }
 
@@ -366,7 +403,11 @@ impl Settings {
                 ("forwarded_allow_ips", Value::Str(trusted.to_string())),
                 ("forwarded_headers", Value::Strs(headers.collect())),
             ]);
+        } else if let Some(proxy_protocol) = self.proxy_protocol.as_deref() {
+            out.push(("forwarded_allow_ips", Value::Str(proxy_protocol.trusted().to_string())));
         }
+        out.push(("proxy_protocol", Value::Bool(self.proxy_protocol.is_some())));
+        describe_probes(self.probes.as_ref(), &mut out);
         if let Some(sink) = &self.access_log {
             out.extend([
                 ("log_access_format", Value::Str(sink.format().template().to_owned())),
@@ -515,6 +556,51 @@ fn proxy_settings(options: &Options) -> Result<ProxySettings, Invalid> {
         .map_err(|err| Invalid::new("url_path_prefix", err))
 }
 
+/// Whom PROXY protocol headers are taken from, when every connection must start with one; the
+/// header must arrive within the header read timeout.
+fn proxy_protocol(options: &Options) -> Result<Option<Arc<ProxyProtocol>>, Invalid> {
+    if !options.proxy_protocol {
+        return Ok(None);
+    }
+    let trusted = options
+        .forwarded_allow_ips
+        .parse::<TrustedProxies>()
+        .map_err(|err| Invalid::new("forwarded_allow_ips", err))?;
+    let timeout = nonzero(Duration::from_millis(options.http1_header_read_timeout));
+    Ok(Some(Arc::new(ProxyProtocol::new(trusted, timeout))))
+}
+
+fn probes(options: &Options) -> Result<Option<Probes>, Invalid> {
+    let paths = HealthPaths {
+        health: options.health_path.as_deref().map(Box::from),
+        ready: options.ready_path.as_deref().map(Box::from),
+    };
+    if paths == HealthPaths::default() {
+        return Ok(None);
+    }
+    Ok(Some(Probes {
+        paths,
+        logged: options.health_access_log,
+        check_timeout: seconds("ready_check_timeout", options.ready_check_timeout)?,
+        check_reuse: seconds("ready_check_ttl", options.ready_check_ttl)?,
+    }))
+}
+
+fn describe_probes(probes: Option<&Probes>, out: &mut Vec<(&'static str, Value)>) {
+    let Some(probes) = probes else {
+        out.extend([("health_path", Value::None), ("ready_path", Value::None)]);
+        return;
+    };
+    let path = |path: Option<&str>| Value::or_none(path, |path| Value::Str(path.to_owned()));
+    out.extend([
+        ("health_path", path(probes.paths.health.as_deref())),
+        ("ready_path", path(probes.paths.ready.as_deref())),
+        ("health_access_log", Value::Bool(probes.logged)),
+        ("ready_check_timeout", Value::seconds(Some(probes.check_timeout))),
+        ("ready_check_ttl", Value::seconds(Some(probes.check_reuse))),
+    ]);
+}
+
 /// The access log, on with `log_access` unless logging is off altogether.
 fn access_log(options: &Options) -> Result<Option<Arc<AccessLogSink>>, Invalid> {
     if !(options.log_access && options.log_enabled) {
@@ -634,21 +720,47 @@ pub(crate) struct ServerConfig {
     pub(crate) settings: Settings,
     /// Where this worker process counts its traffic, when metrics are on.
     pub(crate) metrics: Option<granian_metrics::Recorder>,
+    /// Whether the readiness path answers 200: shared by the probes and the server's drain.
+    pub(crate) readiness: Arc<Readiness>,
 }
 
 #[pymethods]
 impl ServerConfig {
     #[new]
-    #[pyo3(signature = (options, *, metrics = None, metrics_slot = 0))]
+    #[pyo3(signature = (options, *, metrics = None, metrics_slot = 0, ready_check = None))]
     #[expect(
         clippy::needless_pass_by_value,
         reason = "pyo3 hands extracted arguments over by value"
     )]
-    fn new(options: Options, metrics: Option<PyRef<'_, MetricsRegion>>, metrics_slot: usize) -> PyResult<Self> {
+    fn new(
+        options: Options,
+        metrics: Option<PyRef<'_, MetricsRegion>>,
+        metrics_slot: usize,
+        ready_check: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let settings = Settings::new(&options)?;
+        let readiness = match (ready_check, &settings.probes) {
+            (Some(runner), Some(probes)) if probes.paths.ready.is_some() => {
+                Readiness::with_check(PyReadyCheck::new(runner), probes.check_timeout, probes.check_reuse)
+            }
+            _ => Readiness::new(),
+        };
         Ok(Self {
-            settings: Settings::new(&options)?,
+            settings,
             metrics: metrics.map(|region| region.recorder(metrics_slot)).transpose()?,
+            readiness: Arc::new(readiness),
         })
+    }
+
+    /// Answer the readiness path with 503 from now on: the server is about to stop.
+    fn not_ready(&self) {
+        self.readiness.drain();
+    }
+
+    /// Whether the readiness path answers 503 because the server drains or is about to.
+    #[getter]
+    fn draining(&self) -> bool {
+        self.readiness.is_draining()
     }
 
     /// The queue the access log layer writes into, when the access log is on.
@@ -749,6 +861,12 @@ mod tests {
             h2c_upgrade: false,
             max_body_buffer_size: 1 << 22,
             static_path_dotfiles: true,
+            proxy_protocol: true,
+            health_path: Some("/healthz".into()),
+            ready_path: Some("/readyz".into()),
+            health_access_log: false,
+            ready_check_timeout: 0.25,
+            ready_check_ttl: 2.0,
         }
     }
 
@@ -914,9 +1032,14 @@ mod tests {
             url_path_prefix: None,
             log_enabled: false,
             server_header: None,
+            proxy_protocol: false,
+            health_path: None,
+            ready_path: None,
             ..options()
         };
         let settings = settings(&off);
+        assert!(settings.proxy_protocol.is_none());
+        assert!(settings.probes.is_none());
         assert!(settings.tls.is_none());
         assert!(settings.websockets.is_none());
         assert!(settings.compression.is_none());
@@ -931,6 +1054,7 @@ mod tests {
             "forwarded_allow_ips",
             "forwarded_headers",
             "log_access_format",
+            "ready_check_timeout",
         ] {
             assert!(!names.contains(&absent), "{absent}");
         }
@@ -1005,9 +1129,50 @@ mod tests {
             ("h2c_upgrade", Value::Bool(false)),
             ("max_body_buffer_size", Value::Int(1 << 22)),
             ("static_path_dotfiles", Value::Bool(true)),
+            ("proxy_protocol", Value::Bool(true)),
+            ("health_path", Value::Str("/healthz".into())),
+            ("ready_path", Value::Str("/readyz".into())),
+            ("health_access_log", Value::Bool(false)),
+            ("ready_check_timeout", Value::Float(0.25)),
+            ("ready_check_ttl", Value::Float(2.0)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);
+    }
+
+    #[test]
+    fn proxy_protocol_trusts_the_forwarded_allow_ips_alone() {
+        let options = Options {
+            proxy_headers: false,
+            forwarded_allow_ips: "10.0.0.0/8".into(),
+            ..options()
+        };
+        let settings = settings(&options);
+        let proxy_protocol = settings.proxy_protocol.as_ref().unwrap();
+        assert!(proxy_protocol.trusted().contains("10.1.2.3".parse().unwrap()));
+        assert!(!proxy_protocol.trusted().contains("127.0.0.1".parse().unwrap()));
+        assert!(settings.proxy.trusted().is_none());
+        assert_eq!(
+            value(&options, "forwarded_allow_ips"),
+            Some(Value::Str("10.0.0.0/8".into()))
+        );
+    }
+
+    #[test]
+    fn probes_are_answered_where_asked() {
+        let probes = settings(&options()).probes.unwrap();
+        assert!(!probes.logged);
+        assert_eq!(probes.check_timeout, Duration::from_millis(250));
+        assert_eq!(probes.check_reuse, Duration::from_secs(2));
+        let ready_only = Options {
+            health_path: None,
+            health_access_log: true,
+            ..options()
+        };
+        let probes = settings(&ready_only).probes.unwrap();
+        assert!(probes.logged);
+        assert_eq!(probes.paths.health, None);
+        assert_eq!(value(&ready_only, "health_path"), Some(Value::None));
     }
 
     #[test]

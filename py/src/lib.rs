@@ -4,8 +4,10 @@
 
 mod access_log;
 mod config;
+mod health;
 mod layers;
 mod metrics;
+mod proxy_protocol;
 mod server;
 
 use pyo3::prelude::*;

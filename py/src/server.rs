@@ -128,14 +128,19 @@ impl<H: Handler> ServerCore<H> {
         // With no layer asked for, requests go straight to the interface: the layers cost
         // nothing then, not even a branch each.
         if layers::any(config) {
-            let handler = layers::compose(self.handler.clone(), config);
-            self.accept(&Counted::new(handler, self.requests.clone()))?;
+            self.accept(&layers::compose(self.handler.clone(), config, self.requests.clone()))?;
         } else {
             let handler = granian_serve::Boxed::new(self.handler.clone());
             self.accept(&Counted::new(handler, self.requests.clone()))?;
         }
         self.started = true;
         Ok(())
+    }
+
+    /// Stop accepting: readiness fails from now on, connections finish what they serve.
+    fn begin_drain(&self) {
+        self.config.get().readiness.drain();
+        self.shutdown.advance(Phase::Draining);
     }
 
     /// Accept connections on the listening socket and serve each with `handler`: one accept loop
@@ -166,6 +171,7 @@ impl<H: Handler> ServerCore<H> {
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let metrics = self.config.get().metrics.clone();
+        let proxy_protocol = self.config.get().settings.proxy_protocol.clone();
         async move {
             accept_loop(
                 listener,
@@ -173,14 +179,27 @@ impl<H: Handler> ServerCore<H> {
                 scheme,
                 &slots,
                 log_accept_failure,
-                move |stream, conn, mut watch| {
+                move |mut stream, conn, mut watch| {
                     let handler = handler.clone();
                     let protocols = Arc::clone(&protocols);
                     let tls = tls.clone();
+                    let proxy_protocol = proxy_protocol.clone();
                     // Counts the connection as open until its task ends.
                     let connection = metrics.as_ref().map(granian_metrics::Recorder::connection);
                     async move {
                         let connection = connection;
+                        // The PROXY header comes first, before the TLS handshake and the sniff.
+                        let conn = if let Some(proxy_protocol) = &proxy_protocol {
+                            let Some(conn) = proxy_protocol.accept(&mut stream, conn, &mut watch).await else {
+                                if let Some(connection) = &connection {
+                                    connection.failed();
+                                }
+                                return;
+                            };
+                            conn
+                        } else {
+                            conn
+                        };
                         let Some(tls) = tls else {
                             let conn = Arc::new(conn);
                             granian_dispatch::serve(MaybeTls::Plain(stream), handler, conn, &protocols, watch).await;
@@ -216,7 +235,7 @@ impl<H: LoopInterface> ServerCore<H> {
         let waiter = future.clone_ref(py);
         let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let shutdown = Arc::clone(&self.shutdown);
-        shutdown.advance(Phase::Draining);
+        self.begin_drain();
         self.runtimes.handle().spawn(async move {
             if tokio::time::timeout(drain, shutdown.wait_idle()).await.is_err() {
                 shutdown.advance(Phase::Closing);
@@ -371,7 +390,7 @@ impl WsgiServer {
     fn shutdown(&mut self, py: Python<'_>, timeout: f64) {
         let drain = Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX);
         let shutdown = Arc::clone(&self.core.shutdown);
-        shutdown.advance(Phase::Draining);
+        self.core.begin_drain();
         let runtimes = &self.core.runtimes;
         let handler = &self.core.handler;
         py.detach(|| {

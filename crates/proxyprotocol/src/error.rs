@@ -18,6 +18,12 @@ pub enum Error {
     /// A TLV that runs past the end of the header.
     #[error("malformed PROXY v2 TLV")]
     MalformedTlv,
+    /// A header longer than [`MAX_HEADER`](crate::MAX_HEADER) bytes, refused by [`take`](crate::take).
+    #[error("PROXY header longer than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// The peer closed before the header was complete.
     #[error("connection closed inside the PROXY header")]
     Truncated,

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 
 use crate::{IncomingBody, ResponseBody};
 
@@ -137,10 +137,33 @@ pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
     response
 }
 
+/// For what the server answers itself and only reads (static files, probes): the 405 to answer
+/// a `method` other than `GET` and `HEAD`, with the `Allow` header RFC 9110 §15.5.6 requires.
+#[must_use]
+pub fn only_get_or_head(method: &Method) -> Option<Response<ResponseBody>> {
+    if method == Method::HEAD || method == Method::GET {
+        return None;
+    }
+    let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body::Body;
+
+    #[test]
+    fn only_get_and_head_read() {
+        assert!(only_get_or_head(&Method::GET).is_none());
+        assert!(only_get_or_head(&Method::HEAD).is_none());
+        let refused = only_get_or_head(&Method::DELETE).unwrap();
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(refused.headers()[header::ALLOW], "GET, HEAD");
+    }
 
     #[test]
     fn error_response_has_reason_body() {

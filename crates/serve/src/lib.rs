@@ -29,7 +29,7 @@ mod tally;
 mod write_through;
 
 pub use body::{BodyAborted, ResponseBody, StreamSender};
-pub use conn::{Boxed, ConnInfo, Handler, Scheme, TlsInfo, error_response};
+pub use conn::{Boxed, ConnInfo, Handler, Scheme, TlsInfo, error_response, only_get_or_head};
 pub use counted::{Counted, RequestCount};
 pub use error::Error;
 pub use headers::{add_server_header, lists_token};

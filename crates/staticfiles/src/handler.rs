@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::future::Either;
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, StreamSender, error_response};
+use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, StreamSender, error_response, only_get_or_head};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
@@ -81,15 +81,10 @@ async fn answer(settings: Arc<StaticSettings>, request: Request<IncomingBody>) -
 
 /// The response for a request under `mount`; `rest` is its path after the route. Blocks.
 fn serve(settings: &StaticSettings, mount: &Mount, rest: &str, request: &Parts) -> Response<ResponseBody> {
-    let method = &request.method;
-    let head = method == Method::HEAD;
-    if !head && method != Method::GET {
-        let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED);
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
+    if let Some(refused) = only_get_or_head(&request.method) {
+        return refused;
     }
+    let head = request.method == Method::HEAD;
     let Some((path, opened)) = relative_path(rest)
         .filter(|relative| settings.dotfiles() || !is_hidden(relative))
         .and_then(|relative| locate(settings, mount, relative))

@@ -15,7 +15,8 @@ application runs on threads of its own, for which `Granian(...).serve()` is the 
     await task
 
 The options a master process implements (workers, their lifetimes and memory limits, reload on
-changes, metrics, the PID file) have no meaning here and are refused with `ConfigurationError`.
+changes, metrics, the PID file, the shutdown delay) have no meaning here and are refused with
+`ConfigurationError`. The health and readiness paths work as in a worker, `ready_check` included.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._access_log import AccessLogWriter
+from .._imports import TargetError
 from .._lifespan import Lifespan
 from .._options import Options, validate
+from .._ready import ReadyCheck
 from .._supervisor import Hooks, _bind, _call_hooks
+from .._worker import _load_ready_check
 from ..constants import HTTPModes, Interfaces, LogLevels, SSLProtocols, TaskImpl
 from ..errors import ConfigurationError
 from ..http import HTTP1Settings, HTTP2Settings
@@ -47,6 +51,8 @@ _MASTER_ONLY = {
     'respawn_failed_workers': False,
     'pid_file': None,
     'fd': None,
+    # The main process's SIGTERM path; here the caller decides when `stop()` comes.
+    'shutdown_delay': 0.0,
 }
 
 Hook = Callable[[], Any]
@@ -118,6 +124,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._reload_requested = False
+        self._ready_check: Callable[[], Any] | None = None
 
     def on_startup(self, hook: Hook) -> Hook:
         """Register `hook` to run once the socket is bound, before serving starts."""
@@ -178,6 +185,10 @@ class Server:
             return
         app = self.target() if opts.factory else self.target
         try:
+            self._ready_check = _load_ready_check(opts)
+        except TargetError as exc:
+            raise ConfigurationError(str(exc)) from None
+        try:
             bound = _bind(opts)
         except OSError as exc:
             raise ConfigurationError(f'cannot listen: {exc.strerror or exc}') from None
@@ -212,7 +223,9 @@ class Server:
             if init is not None:
                 init(self._loop)
             handler = getattr(app, '__rsgi__', app)
-        config = native.ServerConfig(opts)
+        check = self._ready_check
+        ready_check = None if check is None else ReadyCheck(check, self._loop, opts.ready_check_timeout)
+        config = native.ServerConfig(opts, ready_check=ready_check)
         if opts.interface is Interfaces.RSGI:
             server = native.RsgiServer(sock.fileno(), config, handler, self._loop)
         else:
