@@ -39,9 +39,10 @@ pub struct Http3Limits {
     /// it costs a round trip per connection, and keeps a spoofed source from making the server
     /// spend a handshake (or send its certificate) to someone else.
     pub validate_address: bool,
-    /// Let a client move a connection to a new address (RFC 9000 §9). Only sound when every
-    /// datagram of the server's port reaches this process: with `SO_REUSEPORT` workers a moved
-    /// client lands on another worker (see the crate's front page).
+    /// Let a client move a connection to a new address (RFC 9000 §9). Only sound when a moved
+    /// client's datagrams still reach this process: with `SO_REUSEPORT` workers left to the
+    /// kernel's address hash they land on another worker; with [`crate::Steering`] they follow
+    /// the connection ID (see the crate's front page).
     pub migration: bool,
     /// The `Server` header put on responses that carry none.
     pub server_header: Option<HeaderValue>,

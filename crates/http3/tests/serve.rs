@@ -298,8 +298,12 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         let (response, body) = slow.await.unwrap().unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(body, Bytes::from_static(b"slow done"));
-        // New connections are refused while draining.
-        assert!(common::quic_connect(server.addr, &server.cert).await.is_err());
+        // New connections get no answer while draining.
+        let attempt = tokio::time::timeout(
+            Duration::from_millis(500),
+            common::quic_connect(server.addr, &server.cert),
+        );
+        assert!(!matches!(attempt.await, Ok(Ok(_))));
         // The endpoint closes the idle connection and ends on its own.
         tokio::time::timeout(Duration::from_secs(5), server.task)
             .await
@@ -562,5 +566,65 @@ async fn client_certificates_reach_the_handler() {
             "{text}"
         );
     }))
+    .await;
+}
+
+/// Relays datagrams between one client and `server`, keeping those the client sent.
+async fn relay(server: std::net::SocketAddr) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    let socket = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = socket.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let mut client = None;
+        loop {
+            let Ok((len, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            if from == server {
+                if let Some(client) = client {
+                    let _ = socket.send_to(&buf[..len], client).await;
+                }
+            } else {
+                client = Some(from);
+                kept.lock().unwrap().push(buf[..len].to_vec());
+                let _ = socket.send_to(&buf[..len], server).await;
+            }
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn steered_connection_ids_carry_the_socket() {
+    within(async {
+        let steering = granian_http3::Steering {
+            marker: 0x5A17,
+            socket: 3,
+        };
+        let server = common::start_steered(steering);
+        let (relayed, seen) = relay(server.addr).await;
+        let (endpoint, connection) = common::quic_connect(relayed, &server.cert).await.unwrap();
+        let mut client = common::h3_client(endpoint, connection, true).await;
+        let (response, body) = fetch(&mut client.send, request(Method::GET, "/"), None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body, Bytes::from_static(b"hello"));
+        let datagrams = seen.lock().unwrap().clone();
+        // Once the client has heard from the server, every packet it sends names a connection ID
+        // the server chose: after a long header's version and length byte, or right after a
+        // short header's first byte (RFC 9000 §17).
+        let short: Vec<_> = datagrams.iter().filter(|d| d[0] & 0x80 == 0).collect();
+        assert!(!short.is_empty());
+        for datagram in short {
+            assert_eq!(datagram[1..5], steering.prefix());
+        }
+        let handshakes: Vec<_> = datagrams.iter().filter(|d| d[0] & 0xB0 == 0xA0).collect();
+        assert!(!handshakes.is_empty());
+        for datagram in handshakes {
+            assert_eq!(usize::from(datagram[5]), granian_http3::STEERED_CID_LEN);
+            assert_eq!(datagram[6..10], steering.prefix());
+        }
+    })
     .await;
 }
