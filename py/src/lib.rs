@@ -4,6 +4,7 @@
 
 mod access_log;
 mod config;
+mod http3;
 mod layers;
 mod metrics;
 mod server;

@@ -14,7 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::config::ServerConfig;
-use crate::layers;
+use crate::http3::{AltSvc, UdpEndpoint};
+use crate::{http3, layers};
 
 create_exception!(
     _native,
@@ -66,6 +67,8 @@ struct ServerCore<H> {
     shutdown: Arc<Shutdown>,
     requests: RequestCount,
     tls: Option<TlsAcceptor>,
+    /// The UDP socket HTTP/3 is served on, with `http3`.
+    udp: Option<UdpEndpoint>,
     started: bool,
 }
 
@@ -73,6 +76,7 @@ impl<H: Handler> ServerCore<H> {
     /// Build the runtime, then the handler on it.
     fn new(
         fd: i32,
+        udp: Option<UdpEndpoint>,
         config: &Bound<'_, ServerConfig>,
         handler: impl FnOnce(tokio::runtime::Handle) -> PyResult<H>,
     ) -> PyResult<Self> {
@@ -97,6 +101,7 @@ impl<H: Handler> ServerCore<H> {
             shutdown: Arc::new(Shutdown::new()),
             requests: RequestCount::new(),
             tls,
+            udp,
             started: false,
         })
     }
@@ -110,13 +115,42 @@ impl<H: Handler> ServerCore<H> {
         // nothing then, not even a branch each.
         if layers::any(config) {
             let handler = layers::compose(self.handler.clone(), config);
-            self.accept(Counted::new(handler, self.requests.clone()))?;
+            self.serve(Counted::new(handler, self.requests.clone()))?;
         } else {
             let handler = granian_serve::Boxed::new(self.handler.clone());
-            self.accept(Counted::new(handler, self.requests.clone()))?;
+            self.serve(Counted::new(handler, self.requests.clone()))?;
         }
         self.started = true;
         Ok(())
+    }
+
+    /// Serve `handler` on the listening socket and, with `http3`, on the UDP socket too; TCP
+    /// responses then advertise HTTP/3 unless `alt_svc` is off.
+    fn serve<G: Handler>(&self, handler: G) -> PyResult<()> {
+        let settings = &self.config.get().settings;
+        let advertised = match (&settings.http3, &self.udp, &settings.tls) {
+            (None, _, _) => None,
+            (Some(http3), Some(udp), Some(tls)) => {
+                let runtime = self
+                    .runtime
+                    .as_ref()
+                    .ok_or_else(|| PyRuntimeError::new_err("the server is shut down"))?;
+                let server_cert = self.tls.as_ref().and_then(TlsAcceptor::server_cert);
+                let port = http3::serve(
+                    runtime,
+                    udp,
+                    http3,
+                    tls,
+                    server_cert,
+                    handler.clone(),
+                    Arc::clone(&self.shutdown),
+                )?;
+                http3.alt_svc.then_some(port)
+            }
+            (Some(_), None, _) => return Err(ProtocolError::new_err("http3 needs a UDP socket (udp_fd)")),
+            (Some(_), _, None) => return Err(ProtocolError::new_err("http3 needs TLS")),
+        };
+        self.accept(AltSvc::new(handler, advertised))
     }
 
     /// Accept connections on the listening socket and serve each with `handler`.
@@ -215,7 +249,8 @@ pub(crate) struct AsgiServer {
 #[pymethods]
 impl AsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, r#loop, *, state = None))]
+    #[pyo3(signature = (fd, config, app, r#loop, *, state = None, udp_fd = None, steering = None))]
+    #[expect(clippy::too_many_arguments, reason = "the Python constructor's keywords")]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -223,13 +258,16 @@ impl AsgiServer {
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
         state: Option<Py<PyDict>>,
+        udp_fd: Option<i32>,
+        steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
         let options = AsgiOptions {
             state,
             backpressure: config.get().settings.backpressure,
             websockets: config.get().settings.websockets.clone(),
         };
-        let core = ServerCore::new(fd, config, |runtime| {
+        let udp = UdpEndpoint::new(udp_fd, steering)?;
+        let core = ServerCore::new(fd, udp, config, |runtime| {
             AsgiHandler::new(py, app, r#loop, runtime, options)
         })?;
         Ok(Self { core })
@@ -262,19 +300,22 @@ pub(crate) struct RsgiServer {
 #[pymethods]
 impl RsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, r#loop))]
+    #[pyo3(signature = (fd, config, app, r#loop, *, udp_fd = None, steering = None))]
     fn new(
         py: Python<'_>,
         fd: i32,
         config: &Bound<'_, ServerConfig>,
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
+        udp_fd: Option<i32>,
+        steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
         let options = RsgiOptions {
             backpressure: config.get().settings.backpressure,
             websockets: config.get().settings.websockets.clone(),
         };
-        let core = ServerCore::new(fd, config, |runtime| {
+        let udp = UdpEndpoint::new(udp_fd, steering)?;
+        let core = ServerCore::new(fd, udp, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)
         })?;
         Ok(Self { core })
@@ -308,7 +349,8 @@ pub(crate) struct WsgiServer {
 #[pymethods]
 impl WsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, *, blocking_threads, multiprocess))]
+    #[pyo3(signature = (fd, config, app, *, blocking_threads, multiprocess, udp_fd = None, steering = None))]
+    #[expect(clippy::too_many_arguments, reason = "the Python constructor's keywords")]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -316,13 +358,16 @@ impl WsgiServer {
         app: Py<PyAny>,
         blocking_threads: usize,
         multiprocess: bool,
+        udp_fd: Option<i32>,
+        steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
         let options = WsgiOptions {
             blocking_threads,
             backpressure: config.get().settings.backpressure,
             multiprocess,
         };
-        let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
+        let udp = UdpEndpoint::new(udp_fd, steering)?;
+        let core = ServerCore::new(fd, udp, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
         Ok(Self { core })
     }
 

@@ -47,6 +47,8 @@ _MASTER_ONLY = {
     'respawn_failed_workers': False,
     'pid_file': None,
     'fd': None,
+    # The UDP sockets of HTTP/3 workers are the master's (see `granian._quic`).
+    'http3': False,
 }
 
 Hook = Callable[[], Any]
