@@ -163,7 +163,7 @@ mod tests {
 
     fn respond(handler: &AltSvc<Answer>) -> Response<ResponseBody> {
         let conn = Arc::new(ConnInfo::with_addresses(None, None, granian_serve::Scheme::Https));
-        let request = Request::new(IncomingBody::full(Default::default()));
+        let request = Request::new(IncomingBody::full(bytes::Bytes::new()));
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
