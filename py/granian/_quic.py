@@ -26,7 +26,8 @@ worker that starts; datagrams still arriving for the old worker's connections ar
 the new one.
 
 `SO_ATTACH_REUSEPORT_CBPF` is Linux's (since 4.5); elsewhere, or when the program cannot be
-attached, the kernel's hash applies and the log says so.
+attached, the kernel's hash applies and the log says so. Indices then do not matter, and a socket
+is closed once its worker exited: an open socket nobody reads would take its share of the hash.
 """
 
 from __future__ import annotations
@@ -127,15 +128,16 @@ class UdpSockets:
         self.port = port
         # The first two bytes of every connection ID the workers issue.
         self.marker = secrets.randbits(16)
-        self._sockets: list[socket.socket] = []
+        # By index in the group; None for a socket closed (only ever without steering).
+        self._sockets: list[socket.socket | None] = []
         self._held: set[int] = set()
         # What the attached program was made for: the accepting sockets and the group's size.
         self._steered: tuple[tuple[int, ...], int] | None = None
         self.steering = sys.platform.startswith('linux')
         self._bind()
 
-    def _bind(self) -> int:
-        if len(self._sockets) >= 1 << 16:
+    def _bind(self, slot: int | None = None) -> int:
+        if slot is None and len(self._sockets) >= 1 << 16:
             raise OSError('no more HTTP/3 sockets: 65536 are open')
         family = socket.AF_INET6 if ':' in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -155,6 +157,9 @@ class UdpSockets:
         if not self._sockets:
             # Port 0 asked the first socket to pick one; the others join it there.
             self.port = sock.getsockname()[1]
+        if slot is not None:
+            self._sockets[slot] = sock
+            return slot
         self._sockets.append(sock)
         return len(self._sockets) - 1
 
@@ -163,21 +168,31 @@ class UdpSockets:
         return len(self._sockets)
 
     def socket(self, index: int) -> socket.socket:
-        return self._sockets[index]
+        sock = self._sockets[index]
+        assert sock is not None, index
+        return sock
 
     def fds(self) -> list[int]:
-        return [sock.fileno() for sock in self._sockets]
+        """The descriptors of the open sockets, by index (-1 for a closed one)."""
+        return [-1 if sock is None else sock.fileno() for sock in self._sockets]
 
     def acquire(self) -> int:
         """A socket no worker holds, now held."""
-        index = next((i for i in range(len(self._sockets)) if i not in self._held), None)
+        index = next((i for i, sock in enumerate(self._sockets) if sock is not None and i not in self._held), None)
         if index is None:
-            index = self._bind()
+            closed = next((i for i, sock in enumerate(self._sockets) if sock is None), None)
+            index = self._bind(closed)
         self._held.add(index)
         return index
 
     def release(self, index: int) -> None:
         self._held.discard(index)
+        sock = self._sockets[index]
+        if not self.steering and sock is not None and self._sockets.count(None) < len(self._sockets) - 1:
+            # Without steering, indices do not matter, and a socket nobody reads would still
+            # get its share of the kernel's hash: new connections hashed to it would go unheard.
+            sock.close()
+            self._sockets[index] = None
 
     def steer(self, accepting: Iterable[int]) -> None:
         """Send new connections to the sockets `accepting`; connections already established
@@ -186,11 +201,12 @@ class UdpSockets:
         wanted = (chosen, len(self._sockets))
         if not self.steering or not chosen or wanted == self._steered:
             return
-        _attach(self._sockets[0], steering_program(self.marker, len(self._sockets), chosen))
+        _attach(self.socket(0), steering_program(self.marker, len(self._sockets), chosen))
         self._steered = wanted
 
     def close(self) -> None:
         for sock in self._sockets:
-            sock.close()
+            if sock is not None:
+                sock.close()
         self._sockets.clear()
         self._held.clear()

@@ -577,7 +577,7 @@ class _Supervisor:
             udp_index = self.udp.acquire()
             quic = (self.udp.socket(udp_index), udp_index, self.udp.marker)
             # The worker reads its own socket of the group only.
-            inherited = (*inherited, *(fd for i, fd in enumerate(self.udp.fds()) if i != udp_index))
+            inherited = (*inherited, *(fd for i, fd in enumerate(self.udp.fds()) if i != udp_index and fd >= 0))
         process = self._context.Process(
             target=_worker.run,
             args=(worker_id, opts, sock, inherited),

@@ -93,3 +93,14 @@ def test_program_size_stays_within_bpf_limits() -> None:
     assert all(jt <= 255 and jf <= 255 for _, jt, jf, _ in program)
     with pytest.raises(ValueError):
         steering_program(1, 1, [])
+
+
+def test_without_steering_released_sockets_close(group: UdpSockets) -> None:
+    # Where the program cannot be attached, the kernel's hash picks among the open sockets: one
+    # nobody reads would take its share of new connections unheard, so it is closed.
+    group.steering = False
+    group.release(2)
+    assert group.fds()[2] == -1
+    assert group.acquire() == 2
+    assert group.fds()[2] >= 0
+    assert group.sockets == 4
