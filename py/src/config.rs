@@ -451,6 +451,10 @@ fn http3_settings(options: &Options, server: Option<HeaderValue>) -> Result<Opti
                 .map_or(options.http3_max_headers_size, u64::from),
             max_body_size: options.max_request_body_size,
             header_read_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
+            // The TCP protocols have no body read nor send timeout yet; once they do, their
+            // options set these too.
+            body_read_timeout: None,
+            send_timeout: None,
             max_connections: Some(options.http3_max_connections),
             validate_address: options.http3_retry,
             // A client moving to a new address would keep its connection IDs, and so its

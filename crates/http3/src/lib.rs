@@ -11,9 +11,11 @@
 //!
 //! Flow control is QUIC's: a request body is read only as the interface reads it (the client
 //! may send `initial_stream_window_size` bytes ahead), and a response body is written only as
-//! fast as the client takes it. A body longer than `max_body_size` gets 413, an oversized
-//! header section 431 (sent by h3), a malformed request a stream error; a client that resets
-//! its stream mid-body ends the interface's body with an error. Answers to HEAD carry no body.
+//! fast as the client takes it. A body longer than `max_body_size` gets 413, a body whose client
+//! stalls longer than `body_read_timeout` 408, an oversized header section 431 (sent by h3), a
+//! malformed request a stream error; a client that resets its stream mid-body ends the
+//! interface's body with an error, and a response the client does not take for `send_timeout`
+//! is reset. Answers to HEAD carry no body.
 //! Malformed packets, stray datagrams and truncated handshakes are dropped by quinn before any
 //! of this; nothing here parses bytes from the peer (h3 parses frames and QPACK), so this crate
 //! has no fuzz target: h3 and quinn are fuzzed upstream.

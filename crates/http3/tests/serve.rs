@@ -619,12 +619,89 @@ async fn steered_connection_ids_carry_the_socket() {
         for datagram in short {
             assert_eq!(datagram[1..5], steering.prefix());
         }
-        let handshakes: Vec<_> = datagrams.iter().filter(|d| d[0] & 0xB0 == 0xA0).collect();
-        assert!(!handshakes.is_empty());
-        for datagram in handshakes {
+        // Long headers: all but the client's first Initial (and its repeats), whose ID the client
+        // drew, name the server's ID too.
+        let dcid = |datagram: &[u8]| datagram[6..6 + usize::from(datagram[5])].to_vec();
+        let drawn = dcid(&datagrams[0]);
+        let long: Vec<_> = datagrams
+            .iter()
+            .filter(|d| d[0] & 0x80 != 0 && dcid(d) != drawn)
+            .collect();
+        assert!(!long.is_empty());
+        for datagram in long {
             assert_eq!(usize::from(datagram[5]), granian_http3::STEERED_CID_LEN);
             assert_eq!(datagram[6..10], steering.prefix());
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stalled_request_body_gets_408() {
+    within(async {
+        let server = start(Http3Limits {
+            body_read_timeout: Some(Duration::from_millis(300)),
+            ..limits()
+        });
+        let mut client = connect(&server, true).await;
+        let mut post = request(Method::POST, "/echo");
+        post.headers_mut().insert("content-length", HeaderValue::from(100));
+        let mut stream = client.send.send_request(post).await.unwrap();
+        stream.send_data(patterned(10)).await.unwrap();
+        // The other 90 bytes never come.
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        drop(stream);
+        // A body that keeps coming is not timed out, however long it takes in all.
+        let mut post = request(Method::POST, "/echo");
+        post.headers_mut().insert("content-length", HeaderValue::from(40));
+        let mut stream = client.send.send_request(post).await.unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            stream.send_data(patterned(10)).await.unwrap();
+        }
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unread_response_is_reset_after_the_send_timeout() {
+    within(async {
+        let server = start(Http3Limits {
+            send_timeout: Some(Duration::from_millis(300)),
+            ..limits()
+        });
+        let mut client = connect(&server, true).await;
+        let mut stream = client
+            .send
+            .send_request(request(Method::GET, "/firehose"))
+            .await
+            .unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        // Reading nothing for longer than the send timeout: the server gives the response up.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let produced = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
+        let ended = loop {
+            match stream.recv_data().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break Ok(()),
+                Err(err) => break Err(err),
+            }
+        };
+        assert!(ended.is_err(), "an endless response ended normally");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            server.events.produced.load(std::sync::atomic::Ordering::Relaxed),
+            produced
+        );
+        // The connection goes on.
+        let (response, _) = fetch(&mut client.send, request(Method::GET, "/"), None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     })
     .await;
 }

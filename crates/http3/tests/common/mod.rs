@@ -45,6 +45,8 @@ pub fn limits() -> Http3Limits {
         max_headers_size: 16 * 1024,
         max_body_size: None,
         header_read_timeout: Some(Duration::from_secs(5)),
+        body_read_timeout: None,
+        send_timeout: None,
         max_connections: None,
         validate_address: false,
         migration: false,
