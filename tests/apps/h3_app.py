@@ -37,14 +37,7 @@ def _delay(query: str) -> float:
 
 
 async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope['type'] == 'lifespan':
-        while True:
-            message = await receive()
-            if message['type'] == 'lifespan.startup':
-                await send({'type': 'lifespan.startup.complete'})
-            elif message['type'] == 'lifespan.shutdown':
-                await send({'type': 'lifespan.shutdown.complete'})
-                return
+    """Served as `asginl`: it has no lifespan."""
     path = scope['path']
 
     async def respond(body: bytes, content_type: bytes = b'text/plain') -> None:

@@ -24,7 +24,7 @@ BODY_LIMIT = 256 * 1024
 @pytest.fixture(scope='module')
 def server(certs: Certs) -> Iterator[Server]:
     args = h3_args(certs, '--max-request-body-size', str(BODY_LIMIT), '--max-header-size', '8192')
-    with run_server(*args, app=f'{APP}:asgi', interface='asgi') as running:
+    with run_server(*args, app=f'{APP}:asgi', interface='asginl') as running:
         yield running
         assert running.stop() == 0
 

@@ -16,7 +16,7 @@ from tests.ops._tls import Certs
 
 
 def test_shutdown_lets_an_in_flight_request_finish(certs: Certs) -> None:
-    with run_server(*h3_args(certs, '--graceful-timeout', '10'), app=f'{APP}:asgi') as server:
+    with run_server(*h3_args(certs, '--graceful-timeout', '10'), app=f'{APP}:asgi', interface='asginl') as server:
 
         async def main() -> None:
             async with connect(server.port, certs.ca) as client:
@@ -84,7 +84,7 @@ async def request_loop(port: int, certs: Certs, stop: asyncio.Event, tally: Tall
 
 def test_sighup_rolling_restart_loses_no_request(certs: Certs) -> None:
     args = h3_args(certs, '--graceful-timeout', '5')
-    with run_server(*args, app=f'{APP}:asgi', workers=2) as server:
+    with run_server(*args, app=f'{APP}:asgi', interface='asginl', workers=2) as server:
         old = set(server.worker_pids())
         tally = Tally()
 

@@ -6,6 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+from granian.errors import ConfigurationError
+from granian.server.embed import Server
+
+from tests.apps import h3_app
 from tests.conftest import run_cli, run_server
 from tests.http3._h3 import connect
 from tests.http3.conftest import APP, h3_args
@@ -13,13 +18,13 @@ from tests.ops._tls import Certs
 
 
 def test_http3_without_tls_is_refused() -> None:
-    code, output = run_cli('--interface', 'asgi', '--port', '0', '--http3', f'{APP}:asgi')
+    code, output = run_cli('--interface', 'asginl', '--port', '0', '--http3', f'{APP}:asgi')
     assert code == 2, output
     assert 'http3 needs TLS' in output
 
 
 def test_http3_on_a_unix_socket_is_refused(certs: Certs, tmp_path: object) -> None:
-    code, output = run_cli('--interface', 'asgi', '--uds', f'{tmp_path}/h3.sock', *h3_args(certs), f'{APP}:asgi')
+    code, output = run_cli('--interface', 'asginl', '--uds', f'{tmp_path}/h3.sock', *h3_args(certs), f'{APP}:asgi')
     assert code == 2, output
     assert 'http3 needs a TCP host and port' in output
 
@@ -31,7 +36,7 @@ def test_http3_from_the_environment_with_alt_svc_off(certs: Certs) -> None:
         'GRANIAN_SSL_CERTIFICATE': str(certs.cert),
         'GRANIAN_SSL_KEYFILE': str(certs.key),
     }
-    with run_server(app=f'{APP}:asgi', env=env) as server:
+    with run_server(app=f'{APP}:asgi', interface='asginl', env=env) as server:
         server.wait_for(rf'HTTP/3 at: https://127\.0\.0\.1:{server.port} \(UDP\)')
         server.wait_for(r'HTTP/1\.1 and HTTP/2 \(TCP\), HTTP/3 \(UDP\)')
         with certs.client(server.port) as http:
@@ -50,8 +55,13 @@ def test_http3_from_the_environment_with_alt_svc_off(certs: Certs) -> None:
 
 
 def test_application_alt_svc_is_kept(certs: Certs) -> None:
-    with run_server(*h3_args(certs), app=f'{APP}:asgi') as server:
+    with run_server(*h3_args(certs), app=f'{APP}:asgi', interface='asginl') as server:
         with certs.client(server.port) as http:
             response = http.get('/own-alt-svc')
         assert response.status_code == 200
         assert response.headers.get_list('alt-svc') == ['clear']
+
+
+def test_the_embedded_server_refuses_http3(certs: Certs) -> None:
+    with pytest.raises(ConfigurationError, match='http3 is not available in an embedded server'):
+        Server(h3_app.asgi, interface='asginl', http3=True, ssl_cert=certs.cert, ssl_key=certs.key)

@@ -449,19 +449,25 @@ async fn request_bodies_wait_for_the_application() {
     .await;
 }
 
+/// An endless response (`/firehose`) whose head arrived.
+async fn firehose(client: &mut common::Client) -> h3::client::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes> {
+    let mut stream = client
+        .send
+        .send_request(request(Method::GET, "/firehose"))
+        .await
+        .unwrap();
+    stream.finish().await.unwrap();
+    let response = stream.recv_response().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    stream
+}
+
 #[tokio::test]
 async fn response_bodies_wait_for_the_client() {
     within(async {
         let server = start(limits());
         let mut client = connect(&server, true).await;
-        let mut stream = client
-            .send
-            .send_request(request(Method::GET, "/firehose"))
-            .await
-            .unwrap();
-        stream.finish().await.unwrap();
-        let response = stream.recv_response().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let mut stream = firehose(&mut client).await;
         // The client reads nothing: the producer stalls once flow control is used up.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let stalled = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
@@ -675,14 +681,7 @@ async fn unread_response_is_reset_after_the_send_timeout() {
             ..limits()
         });
         let mut client = connect(&server, true).await;
-        let mut stream = client
-            .send
-            .send_request(request(Method::GET, "/firehose"))
-            .await
-            .unwrap();
-        stream.finish().await.unwrap();
-        let response = stream.recv_response().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let mut stream = firehose(&mut client).await;
         // Reading nothing for longer than the send timeout: the server gives the response up.
         tokio::time::sleep(Duration::from_millis(900)).await;
         let produced = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
