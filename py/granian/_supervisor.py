@@ -13,7 +13,8 @@ Master exit codes:
 ====  =======================================================================================
 0     stopped by SIGINT or SIGTERM (after stopping the workers)
 1     a worker exited on its own (it failed to start or crashed) without
-      `respawn_failed_workers`, a crash loop with it, the socket could not be bound, or the
+      `respawn_failed_workers`, a crash loop with it, the socket (or with `http3` the UDP
+      port) could not be bound, or the
       pid file names a running process (`Granian.serve()` raises `PidFileError` then); the
       cause is on stderr
 2     a configuration the server cannot run with: an invalid option (the CLI reports these as
@@ -24,7 +25,9 @@ What the master logs on `_granian` (stdout, `[LEVEL] message`):
 
 * `Starting granian (main PID: N)`, then `granian VERSION serving TARGET: interface I, HTTP/1.1
   and HTTP/2, N workers, event loop L`, then `Listening at: http://HOST:PORT` (the bound port,
-  also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), then `Spawning worker-N with PID: P` for each worker;
+  also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), with `http3`
+  `HTTP/3 at: https://HOST:PORT (UDP)` once the UDP sockets are bound (see `_quic`), then
+  `Spawning worker-N with PID: P` for each worker;
 * `Shutting down granian` on SIGINT/SIGTERM, `Stopped worker-N (PID: P)` for each worker, and
   `Killing worker-N ...` for one that outlives its stop timeout (or on a second signal);
 * `Unexpected exit from worker-N (exit code C)` when a worker exits while not asked to; the
