@@ -180,6 +180,8 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
                     return _fatal(f"cannot write pid file '{opts.pid_file}': {exc.strerror or exc}")
             logger.info(f'Listening at: {bound.where}')
             if opts.http3:
+                if bound.sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    return _fatal('http3 needs a TCP socket: UDP is served on its port', EXIT_CONFIG)
                 host, port = bound.sock.getsockname()[:2]
                 try:
                     supervisor.udp = _quic.UdpSockets(host, port)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+from pathlib import Path
 
 import pytest
 from granian.errors import ConfigurationError
@@ -23,7 +25,7 @@ def test_http3_without_tls_is_refused() -> None:
     assert 'http3 needs TLS' in output
 
 
-def test_http3_on_a_unix_socket_is_refused(certs: Certs, tmp_path: object) -> None:
+def test_http3_on_a_unix_socket_is_refused(certs: Certs, tmp_path: Path) -> None:
     code, output = run_cli('--interface', 'asginl', '--uds', f'{tmp_path}/h3.sock', *h3_args(certs), f'{APP}:asgi')
     assert code == 2, output
     assert 'http3 needs a TCP host and port' in output
@@ -65,3 +67,14 @@ def test_application_alt_svc_is_kept(certs: Certs) -> None:
 def test_the_embedded_server_refuses_http3(certs: Certs) -> None:
     with pytest.raises(ConfigurationError, match='http3 is not available in an embedded server'):
         Server(h3_app.asgi, interface='asginl', http3=True, ssl_cert=certs.cert, ssl_key=certs.key)
+
+
+def test_http3_on_an_inherited_unix_socket_is_refused(certs: Certs, tmp_path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(tmp_path / 'inherited.sock'))
+        listener.listen()
+        fd = listener.fileno()
+        args = (*h3_args(certs), '--fd', str(fd))
+        with run_server(*args, app=f'{APP}:asgi', interface='asginl', port=None, ready=False, pass_fds=[fd]) as server:
+            assert server.wait_exit() == 2
+            assert 'http3 needs a TCP socket' in server.log_text

@@ -181,7 +181,7 @@ def test_repeated_headers_join_with_a_comma(server: Server) -> None:
     environ, _ = raw_environ(
         server, '/environ', headers=[('X-Multi', 'a'), ('Accept', 'text/html'), ('X-Multi', 'b, c')]
     )
-    assert environ['HTTP_X_MULTI'] == 'a,b,c'
+    assert environ['HTTP_X_MULTI'] == 'a,b, c'
     assert environ['HTTP_ACCEPT'] == 'text/html'
 
 
