@@ -43,6 +43,9 @@ BOOL_FLAGS = {
     'http1_keep_alive': ('--http1-keep-alive', '--no-http1-keep-alive'),
     'http1_pipeline_flush': ('--http1-pipeline-flush', '--no-http1-pipeline-flush'),
     'http2_adaptive_window': ('--http2-adaptive-window', '--no-http2-adaptive-window'),
+    'http3': ('--http3', '--no-http3'),
+    'alt_svc': ('--alt-svc', '--no-alt-svc'),
+    'http3_retry': ('--http3-retry', '--no-http3-retry'),
     'websockets': ('--ws', '--no-ws'),
     'ws_deflate': ('--ws-deflate', '--no-ws-deflate'),
     'log_enabled': ('--log', '--no-log'),
@@ -88,6 +91,14 @@ VALUE_FLAGS = {
     'http2_max_frame_size': '--http2-max-frame-size',
     'http2_max_headers_size': '--http2-max-headers-size',
     'http2_max_send_buffer_size': '--http2-max-send-buffer-size',
+    'http3_max_concurrent_streams': '--http3-max-concurrent-streams',
+    'http3_idle_timeout': '--http3-idle-timeout',
+    'http3_keep_alive_interval': '--http3-keep-alive-interval',
+    'http3_max_udp_payload_size': '--http3-max-udp-payload-size',
+    'http3_initial_stream_window_size': '--http3-initial-stream-window-size',
+    'http3_initial_connection_window_size': '--http3-initial-connection-window-size',
+    'http3_max_headers_size': '--http3-max-headers-size',
+    'http3_max_connections': '--http3-max-connections',
     'ws_max_message_size': '--ws-max-message-size',
     'ws_ping_interval': '--ws-ping-interval',
     'ws_ping_timeout': '--ws-ping-timeout',
@@ -180,6 +191,8 @@ DURATION_OPTIONS = (
     'shutdown_delay',
     'ready_check_timeout',
     'ready_check_ttl',
+    'http3_idle_timeout',
+    'http3_keep_alive_interval',
 )
 INT_OPTIONS = [
     name for name in VALUE_FLAGS if name in BOUNDS and name not in DURATION_OPTIONS and name not in OCTAL_OPTIONS
@@ -932,7 +945,7 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'ready_check_timeout': duration('ready_check_timeout'),
         'ready_check_ttl': duration('ready_check_ttl'),
         # Options that only go with others (TLS, Unix sockets, health paths) have their own tests.
-        **{name: st.booleans() for name in BOOL_FLAGS if name not in ('ssl_client_verify', 'health_access_log')},
+        **{name: st.booleans() for name in BOOL_FLAGS if name not in ('ssl_client_verify', 'health_access_log', 'http3')},
     }
     chosen = draw(st.sets(st.sampled_from(sorted(candidates))))
     # The interface always goes along: it decides which blocking threads are valid.

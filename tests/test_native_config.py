@@ -52,6 +52,7 @@ def cases(certs: Certs, crl: tuple[Path, Path]) -> dict[str, tuple[dict[str, Any
     """Option -> (keywords that set it, with the options it needs, and what describe() says)."""
     tls = {'ssl_cert': certs.cert, 'ssl_key': certs.key}
     mount = {'static_path_mount': [HERE]}
+    h3 = {**tls, 'http3': True}
     return {
         'http': ({'http': '1'}, '1'),
         'runtime_threads': ({'runtime_threads': 3}, 3),
@@ -87,6 +88,17 @@ def cases(certs: Certs, crl: tuple[Path, Path]) -> dict[str, tuple[dict[str, Any
         'ssl_ca': ({**tls, 'ssl_ca': certs.ca}, certs.ca),
         'ssl_client_verify': ({**tls, 'ssl_ca': certs.ca, 'ssl_client_verify': True}, True),
         'ssl_crl': ({**tls, 'ssl_ca': crl[0], 'ssl_crl': [crl[1]]}, (crl[1],)),
+        'http3': (h3, True),
+        'alt_svc': ({**h3, 'alt_svc': False}, False),
+        'http3_max_concurrent_streams': ({**h3, 'http3_max_concurrent_streams': 64}, 64),
+        'http3_idle_timeout': ({**h3, 'http3_idle_timeout': 12.5}, 12.5),
+        'http3_keep_alive_interval': ({**h3, 'http3_keep_alive_interval': 4.0}, 4.0),
+        'http3_max_udp_payload_size': ({**h3, 'http3_max_udp_payload_size': 1350}, 1350),
+        'http3_initial_stream_window_size': ({**h3, 'http3_initial_stream_window_size': 1 << 18}, 1 << 18),
+        'http3_initial_connection_window_size': ({**h3, 'http3_initial_connection_window_size': 1 << 21}, 1 << 21),
+        'http3_max_headers_size': ({**h3, 'http3_max_headers_size': 12000}, 12000),
+        'http3_max_connections': ({**h3, 'http3_max_connections': 900}, 900),
+        'http3_retry': ({**h3, 'http3_retry': True}, True),
         'websockets': ({'websockets': False}, False),
         'ws_max_message_size': ({'ws_max_message_size': 4096}, 4096),
         'ws_ping_interval': ({'ws_ping_interval': 2.5}, 2.5),

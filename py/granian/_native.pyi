@@ -169,6 +169,8 @@ class AsgiServer:
     lifespan state: each request scope gets a shallow copy of it under 'state' (no 'state' key
     when it is None). Every http scope has 'extensions': 'http.response.pathsend' and
     'http.response.trailers', 'http.response.early_hint' on HTTP/1.1, 'tls' over TLS.
+    With the config's `http3`, `udp_fd` is the UDP socket HTTP/3 is served on (duplicated too)
+    and `steering` the `(marker, socket index)` its connection IDs carry (see `granian._quic`).
     """
 
     def __new__(
@@ -179,6 +181,8 @@ class AsgiServer:
         loop: asyncio.AbstractEventLoop,
         *,
         state: dict[str, Any] | None = None,
+        udp_fd: int | None = None,
+        steering: tuple[int, int] | None = None,
     ) -> AsgiServer: ...
     def start(self) -> None:
         """Start accepting; call on the loop's thread (the loop need not be running yet)."""
@@ -300,6 +304,8 @@ class RsgiServer:
 
     `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
     `app` is called as `app(scope, protocol)` (pass `__rsgi__` when the application has one).
+    With the config's `http3`, `udp_fd` is the UDP socket HTTP/3 is served on (duplicated too)
+    and `steering` the `(marker, socket index)` its connection IDs carry (see `granian._quic`).
     """
 
     def __new__(
@@ -308,6 +314,9 @@ class RsgiServer:
         config: ServerConfig,
         app: Callable[..., Any],
         loop: asyncio.AbstractEventLoop,
+        *,
+        udp_fd: int | None = None,
+        steering: tuple[int, int] | None = None,
     ) -> RsgiServer: ...
     def start(self) -> None:
         """Start accepting; call on the loop's thread (the loop need not be running yet)."""
@@ -386,6 +395,8 @@ class WsgiServer:
 
     `fd` is a listening TCP socket; the server duplicates it, so the caller keeps ownership.
     `multiprocess` is `wsgi.multiprocess`.
+    With the config's `http3`, `udp_fd` is the UDP socket HTTP/3 is served on (duplicated too)
+    and `steering` the `(marker, socket index)` its connection IDs carry (see `granian._quic`).
     """
 
     def __new__(
@@ -396,6 +407,8 @@ class WsgiServer:
         *,
         blocking_threads: int,
         multiprocess: bool,
+        udp_fd: int | None = None,
+        steering: tuple[int, int] | None = None,
     ) -> WsgiServer: ...
     def start(self) -> None:
         """Start accepting."""

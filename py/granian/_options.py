@@ -105,6 +105,7 @@ class Section(StrEnum):
     WORKERS = 'Workers'
     HTTP1 = 'HTTP/1'
     HTTP2 = 'HTTP/2'
+    HTTP3 = 'HTTP/3'
     TLS = 'TLS'
     WEBSOCKETS = 'Websockets'
     LIMITS = 'Limits'
@@ -921,7 +922,7 @@ class Options:
         'Time a client gets to send a request head (and to finish a TLS handshake, or to open HTTP/2).',
         Int(Bound(1, 60_000), 'ms'),
         native=True,
-        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake, and the HTTP/2 client preface and SETTINGS frame (from the switch to HTTP/2). nginx: `client_header_timeout` 60 s, which bounds the same.",
+        docs="Time to receive a request head once its first byte arrived (for a connection's first request: from the accept); also bounds the TLS handshake, the HTTP/2 client preface and SETTINGS frame (from the switch to HTTP/2), and the wait for an HTTP/3 request's header section once its stream opened. nginx: `client_header_timeout` 60 s, which bounds the same.",
     )
     http1_keep_alive: bool = option(True, S.HTTP1, 'Keep HTTP/1 connections open for further requests.', native=True)
     http1_keep_alive_timeout: int = option(
@@ -1040,6 +1041,89 @@ class Options:
         docs="Granian's grouping: every field of the `HTTP2Settings` replaces the `http2_` keyword of its name (defaults included: `max_headers_size` is then 16 MiB).",
     )
 
+    # HTTP/3
+    http3: bool = option(
+        False,
+        S.HTTP3,
+        'Also serve HTTP/3 (QUIC) on UDP, on the same port as TCP; needs TLS (--ssl-certificate, --ssl-keyfile).',
+        native=True,
+        docs='Also serve HTTP/3 over QUIC on UDP, on the TCP port; needs `--ssl-certificate` and `--ssl-keyfile` (see [HTTP/3](docs/http3.md)).',
+    )
+    alt_svc: bool = option(
+        True,
+        S.HTTP3,
+        'With --http3, advertise it on HTTP/1.1 and HTTP/2 responses (Alt-Svc: h3=":PORT"), so browsers switch.',
+        native=True,
+        docs='With `--http3`, advertise it on HTTP/1.1 and HTTP/2 responses (`Alt-Svc: h3=":PORT"; ma=86400`; an application\'s own `Alt-Svc` is kept).',
+    )
+    http3_max_concurrent_streams: int = option(
+        128,
+        S.HTTP3,
+        'Request streams a client may have open at once on one HTTP/3 connection; it waits for more.',
+        Int(Bound(1, 2**32 - 1)),
+        native=True,
+    )
+    http3_idle_timeout: float = option(
+        30.0,
+        S.HTTP3,
+        'Time an HTTP/3 connection may carry no packet before it is closed (QUIC max_idle_timeout; it also '
+        'bounds the handshake); 0 leaves it to the client.',
+        Seconds(Bound(0, 86400)),
+        native=True,
+    )
+    http3_keep_alive_interval: float | None = option(
+        None,
+        S.HTTP3,
+        'Interval between PINGs on a quiet HTTP/3 connection, keeping it and NAT bindings open.',
+        Seconds(Bound(0, DAY, min_open=True)),
+        default_text='no pings',
+        native=True,
+    )
+    http3_max_udp_payload_size: int = option(
+        1472,
+        S.HTTP3,
+        'Largest UDP payload received (QUIC max_udp_payload_size): 1472 fits an Ethernet MTU.',
+        Int(Bound(1200, 65527), 'bytes'),
+        native=True,
+    )
+    http3_initial_stream_window_size: int = option(
+        1024 * 1024,
+        S.HTTP3,
+        'Request body bytes a client may send on one HTTP/3 stream ahead of the application reading them.',
+        Int(Bound(1, 2**32 - 1), 'bytes'),
+        native=True,
+    )
+    http3_initial_connection_window_size: int = option(
+        4 * 1024 * 1024,
+        S.HTTP3,
+        'Request body bytes a client may send on all streams of one HTTP/3 connection ahead of the application; '
+        'what an idle-reading client can make a connection buffer.',
+        Int(Bound(1, 2**32 - 1), 'bytes'),
+        native=True,
+    )
+    http3_max_headers_size: int = option(
+        16 * 1024,
+        S.HTTP3,
+        'Largest HTTP/3 request header section (RFC 9114 counts 32 bytes per field); 431 beyond it.',
+        Int(Bound(1, 2**32 - 1), 'bytes'),
+        native=True,
+        docs='Largest HTTP/3 request header section without `--max-header-size` (`431` beyond it); RFC 9114 counts 32 bytes per field on top of names and values.',
+    )
+    http3_max_connections: int = option(
+        10000,
+        S.HTTP3,
+        'HTTP/3 connections each worker serves at once; new ones beyond it are refused (CONNECTION_REFUSED).',
+        Int(Bound(1, MAX_QUEUE)),
+        native=True,
+    )
+    http3_retry: bool = option(
+        False,
+        S.HTTP3,
+        'Validate each new client address with a Retry before the handshake (RFC 9000 §8.1.2): a round trip '
+        'more per connection, and spoofed-source floods cannot make the server handshake with their victims.',
+        native=True,
+    )
+
     # TLS
     ssl_cert: Path | None = option(
         None,
@@ -1143,16 +1227,17 @@ class Options:
         Int(Bound(1, 2**63 - 1), 'bytes'),
         default_text='unlimited',
         native=True,
-        docs='Request body bytes; beyond, `413` before the application reads anything when `Content-Length` says so, and otherwise (chunked HTTP/1.1, HTTP/2 without `content-length`) `413` as soon as the count passes it, unless the application already started its response; HTTP/1.1 then closes the connection, HTTP/2 resets only the stream. Every interface gets it.',
+        docs='Request body bytes; beyond, `413` before the application reads anything when `Content-Length` says so, and otherwise (chunked HTTP/1.1, HTTP/2 and HTTP/3 without `content-length`) `413` as soon as the count passes it, unless the application already started its response; HTTP/1.1 then closes the connection, HTTP/2 and HTTP/3 end only the stream. Every interface gets it.',
     )
     max_header_size: int | None = option(
         None,
         S.LIMITS,
-        'Largest request head (HTTP/1) or header list (HTTP/2): 431 beyond it. Overrides the per-protocol limits.',
+        'Largest request head (HTTP/1) or header list (HTTP/2, HTTP/3): 431 beyond it. Overrides the per-protocol '
+        'limits.',
         Int(Bound(1024, MAX_HEAD), 'bytes'),
-        default_text='--http1-buffer-size, --http2-max-headers-size',
+        default_text='--http1-buffer-size, --http2-max-headers-size, --http3-max-headers-size',
         native=True,
-        docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset). Overrides `--http1-buffer-size` and `--http2-max-headers-size` as head limits.',
+        docs='Request head bytes: on HTTP/1.1 the request line and headers (`431` beyond; the read buffer grows to hold it), on HTTP/2 the decoded header list as RFC 9113 counts it (`431`, then the stream is reset), on HTTP/3 the header section as RFC 9114 counts it (`431`). Overrides `--http1-buffer-size`, `--http2-max-headers-size` and `--http3-max-headers-size` as head limits.',
     )
 
     max_body_buffer_size: int = option(
@@ -1641,6 +1726,12 @@ def _resolve(values: dict[str, Any]) -> None:
         raise ConfigError(
             'ssl_client_verify', 'ssl_client_verify needs ssl_ca (the CA client certificates are checked against)'
         )
+
+    if values['http3']:
+        if values['ssl_cert'] is None:
+            raise ConfigError('http3', 'http3 needs TLS: give ssl_cert and ssl_key (QUIC is always encrypted)')
+        if values['uds'] is not None:
+            raise ConfigError('http3', 'http3 needs a TCP host and port (UDP is served on the same port), not uds')
 
     if values['uds'] is not None and values['fd'] is not None:
         raise ConfigError('fd', 'fd and uds exclude each other: serve on one socket')

@@ -13,7 +13,8 @@ Master exit codes:
 ====  =======================================================================================
 0     stopped by SIGINT or SIGTERM (after stopping the workers)
 1     a worker exited on its own (it failed to start or crashed) without
-      `respawn_failed_workers`, a crash loop with it, the socket could not be bound, or the
+      `respawn_failed_workers`, a crash loop with it, the socket (or with `http3` the UDP
+      port) could not be bound, or the
       pid file names a running process (`Granian.serve()` raises `PidFileError` then); the
       cause is on stderr
 2     a configuration the server cannot run with: an invalid option (the CLI reports these as
@@ -24,7 +25,9 @@ What the master logs on `_granian` (stdout, `[LEVEL] message`):
 
 * `Starting granian (main PID: N)`, then `granian VERSION serving TARGET: interface I, HTTP/1.1
   and HTTP/2, N workers, event loop L`, then `Listening at: http://HOST:PORT` (the bound port,
-  also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), then `Spawning worker-N with PID: P` for each worker;
+  also when 0 was asked for; `https://` with TLS, `unix:PATH` on a Unix socket), with `http3`
+  `HTTP/3 at: https://HOST:PORT (UDP)` once the UDP sockets are bound (see `_quic`), then
+  `Spawning worker-N with PID: P` for each worker;
 * with `shutdown_delay`, on SIGTERM first `Received SIGTERM: not ready from now on, serving Ns more
   before shutting down` (the workers keep serving, their readiness path answers 503; see
   `_Supervisor._delay_shutdown`), and `Shutdown delay cut short by another signal` when a second
@@ -71,7 +74,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import _ops, _worker
+from . import _ops, _quic, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
 from .constants import HTTPModes, Loops
@@ -180,6 +183,15 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
                 except OSError as exc:
                     return _fatal(f"cannot write pid file '{opts.pid_file}': {exc.strerror or exc}")
             logger.info(f'Listening at: {bound.where}')
+            if opts.http3:
+                if bound.sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    return _fatal('http3 needs a TCP socket: UDP is served on its port', EXIT_CONFIG)
+                host, port = bound.sock.getsockname()[:2]
+                try:
+                    supervisor.udp = _quic.UdpSockets(host, port)
+                except OSError as exc:
+                    return _fatal(f'cannot listen on UDP {_format_host(host)}:{port} for HTTP/3: {exc.strerror or exc}')
+                logger.info(f'HTTP/3 at: https://{_format_host(host)}:{port} (UDP)')
             if supervisor.metrics is not None:
                 try:
                     where = supervisor.metrics.start(opts.metrics_address, opts.metrics_port)
@@ -199,6 +211,8 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
         finally:
             if supervisor.metrics is not None:
                 supervisor.metrics.stop()
+            if supervisor.udp is not None:
+                supervisor.udp.close()
             bound.close()
             if opts.pid_file is not None:
                 _ops.remove_pid_file(opts.pid_file)
@@ -213,10 +227,8 @@ def _summary(opts: Options, loop: Loops, loaded: bool) -> str:
 
     workers = f'{opts.workers} worker{"s" if opts.workers > 1 else ""}'
     target = f'{opts.target} (from a target loader)' if loaded else opts.target
-    return (
-        f'granian {version()} serving {target}: interface {opts.interface}, {_HTTP_MODES[opts.http]}, '
-        f'{workers}, event loop {loop}'
-    )
+    http = _HTTP_MODES[opts.http] + (' (TCP), HTTP/3 (UDP)' if opts.http3 else '')
+    return f'granian {version()} serving {target}: interface {opts.interface}, {http}, {workers}, event loop {loop}'
 
 
 def _check_pid_file(path: Path) -> None:
@@ -318,6 +330,7 @@ class _Worker:
         'serving',
         'status_fd',
         'stop_deadline',
+        'udp_index',
     )
 
     def __init__(
@@ -337,6 +350,8 @@ class _Worker:
         self.stop_deadline: float | None = None
         # Consecutive memory checks that found it over `workers_max_rss`.
         self.rss_over = 0
+        # Its HTTP/3 socket in the master's group, with `http3`.
+        self.udp_index: int | None = None
 
     @property
     def pid(self) -> int:
@@ -426,6 +441,8 @@ class _Supervisor:
             from . import _metrics
 
             self.metrics = _metrics.Metrics(options.workers)
+        # The UDP sockets of HTTP/3, with `http3` (bound by `serve` once the TCP port is known).
+        self.udp: _quic.UdpSockets | None = None
 
     @contextmanager
     def signals(self) -> Iterator[None]:
@@ -591,6 +608,12 @@ class _Supervisor:
             inherited = (*inherited, *self.metrics.fds())
             metrics_slot = self.metrics.assign(worker_id)
             metrics = None if metrics_slot is None else (self.metrics.region, metrics_slot)
+        quic = None
+        if self.udp is not None:
+            udp_index = self.udp.acquire()
+            quic = (self.udp.socket(udp_index), udp_index, self.udp.marker)
+            # The worker reads its own socket of the group only.
+            inherited = (*inherited, *(fd for i, fd in enumerate(self.udp.fds()) if i != udp_index and fd >= 0))
         process = self._context.Process(
             target=_worker.run,
             args=(worker_id, opts, sock, inherited),
@@ -600,6 +623,7 @@ class _Supervisor:
                 'max_requests': max_requests,
                 'metrics': metrics,
                 'loader': self.loader,
+                'quic': quic,
             },
             name=f'granian-worker-{worker_id}',
         )
@@ -610,17 +634,37 @@ class _Supervisor:
             process.start()
         except BaseException:
             os.close(status_read)
+            if self.udp is not None and quic is not None:
+                self.udp.release(quic[1])
             raise
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             # Closed here, the write end is held by the worker alone: its exit shows as EOF.
             os.close(status_write)
         wrk = _Worker(worker_id, process, status_read, role, max_requests)
+        if quic is not None:
+            wrk.udp_index = quic[1]
         if self.metrics is not None and metrics is not None:
             self.metrics.bind(wrk, metrics[1])
         self.workers.append(wrk)
         logger.info(f'Spawning worker-{worker_id} with PID: {process.pid}')
+        self._steer()
         return wrk
+
+    def _steer(self) -> None:
+        """Send new HTTP/3 connections to the sockets of the active workers (see `_quic`): not to a
+        successor before it serves, nor to a worker stopping or gone."""
+        if self.udp is None:
+            return
+        accepting = [wrk.udp_index for wrk in self.workers if wrk.role is _Role.ACTIVE and wrk.udp_index is not None]
+        try:
+            self.udp.steer(accepting)
+        except OSError as exc:
+            self.udp.steering = False
+            logger.warning(
+                f'HTTP/3: cannot steer datagrams by connection ID ({exc.strerror or exc}): the kernel spreads them '
+                'by address, and worker restarts cost HTTP/3 clients their connections'
+            )
 
     def _status_fds(self) -> list[int]:
         return [wrk.status_fd for wrk in self.workers if wrk.status_fd is not None]
@@ -631,6 +675,9 @@ class _Supervisor:
         wrk.process.close()
         if self.metrics is not None:
             self.metrics.release(wrk)
+        if self.udp is not None and wrk.udp_index is not None:
+            self.udp.release(wrk.udp_index)
+            wrk.udp_index = None
         if wrk.status_fd is not None:
             os.close(wrk.status_fd)
             wrk.status_fd = None
@@ -666,6 +713,7 @@ class _Supervisor:
         if wrk.role is not _Role.SUCCESSOR:
             return
         wrk.role = _Role.ACTIVE
+        self._steer()
         for old in self.workers:
             if old.id == wrk.id and old.role is _Role.ACTIVE and old is not wrk:
                 self._retire(old, now, f'replaced by PID {wrk.pid}')
@@ -673,12 +721,20 @@ class _Supervisor:
     def _retire(self, wrk: _Worker, now: float, why: str) -> None:
         wrk.role = _Role.STOPPING
         wrk.stop_deadline = now + self.options.stop_timeout
+        # Before it drains: new HTTP/3 connections go to the others from now on.
+        self._steer()
         logger.info(f'Stopping worker-{wrk.id} (PID: {wrk.pid}): {why}')
         with suppress(ValueError, OSError):
             wrk.process.terminate()
 
     def _reap(self, now: float) -> int | None:
         """Handle the workers that exited; an exit code when the master must stop."""
+        try:
+            return self._reap_exited(now)
+        finally:
+            self._steer()
+
+    def _reap_exited(self, now: float) -> int | None:
         for wrk in [wrk for wrk in self.workers if not wrk.process.is_alive()]:
             code = wrk.process.exitcode
             role, served = wrk.role, wrk.serving

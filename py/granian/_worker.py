@@ -114,6 +114,8 @@ _status_fd: int | None = None
 _max_requests: int | None = None
 # The master's metrics region and this process's slot in it, when metrics are on.
 _metrics: tuple[Any, int] | None = None
+# This worker's HTTP/3 socket, its index in the master's group and the group's marker.
+_quic: tuple[socket.socket, int, int] | None = None
 
 
 def _early_stop(signum: int, frame: FrameType | None) -> None:
@@ -183,19 +185,22 @@ def run(
     max_requests: int | None = None,
     metrics: tuple[Any, int] | None = None,
     loader: Callable[[], Any] | None = None,
+    quic: tuple[socket.socket, int, int] | None = None,
 ) -> None:
     """Entry point of a forked worker process; exits with one of the codes in this module's docstring.
 
     `master_fds` are the master's descriptors to close; `master_pid` the master, whose death stops
     this worker; `status_fd` the write end of this worker's status pipe; `max_requests` the request count after which it asks to be replaced; `metrics`
     the master's metrics region and the slot this process counts in; `loader` builds the
-    application instead of importing the target (`Granian.serve(target_loader=...)`).
+    application instead of importing the target (`Granian.serve(target_loader=...)`); `quic`, with
+    HTTP/3, this worker's UDP socket, its index in the master's group and the group's marker (see
+    `granian._quic`).
     """
-    global _status_fd, _max_requests, _metrics
+    global _status_fd, _max_requests, _metrics, _quic
     _install_signals()
     if master_pid is not None:
         _follow_master(master_pid)
-    _status_fd, _max_requests, _metrics = status_fd, max_requests, metrics
+    _status_fd, _max_requests, _metrics, _quic = status_fd, max_requests, metrics, quic
     if options.process_name is not None:
         set_process_title(f'{options.process_name} [worker-{worker_id}]')
     for fd in master_fds:
@@ -392,8 +397,12 @@ async def _serve(
         loop.add_signal_handler(NOT_READY_SIGNAL, not_ready)
         if _not_ready_requested:
             not_ready()
+        udp: dict[str, Any] = {}
+        if _quic is not None:
+            udp_sock, udp_index, marker = _quic
+            udp = {'udp_fd': udp_sock.fileno(), 'steering': (marker, udp_index)}
         if options.interface is Interfaces.RSGI:
-            server = native.RsgiServer(sock.fileno(), config, app, loop)
+            server = native.RsgiServer(sock.fileno(), config, app, loop, **udp)
         elif options.interface is Interfaces.WSGI:
             server = native.WsgiServer(
                 sock.fileno(),
@@ -401,9 +410,10 @@ async def _serve(
                 app,
                 blocking_threads=options.blocking_threads,
                 multiprocess=options.workers > 1,
+                **udp,
             )
         else:
-            server = native.AsgiServer(sock.fileno(), config, app, loop, state=state)
+            server = native.AsgiServer(sock.fileno(), config, app, loop, state=state, **udp)
         access_log = None if config.access_log_queue is None else AccessLogWriter(config.access_log_queue)
         if access_log is not None:
             access_log.start()

@@ -16,6 +16,7 @@ use granian_dispatch::{HttpMode, Protocols};
 use granian_health::{HealthPaths, Readiness};
 use granian_http1::Http1Limits;
 use granian_http2::Http2Limits;
+use granian_http3::Http3Limits;
 use granian_proxy::{ProxyHeader, ProxySettings, TrustedProxies};
 use granian_serve::{RuntimeMode, RuntimeSettings};
 use granian_staticfiles::StaticSettings;
@@ -85,6 +86,31 @@ struct Options {
     /// Seconds.
     #[pyo3(attribute)]
     http2_keep_alive_timeout: f64,
+    #[pyo3(attribute)]
+    http3: bool,
+    #[pyo3(attribute)]
+    alt_svc: bool,
+    #[pyo3(attribute)]
+    http3_max_concurrent_streams: u32,
+    /// Seconds; 0 sets no idle limit of the server's own.
+    #[pyo3(attribute)]
+    http3_idle_timeout: f64,
+    /// Seconds.
+    #[pyo3(attribute)]
+    http3_keep_alive_interval: Option<f64>,
+    #[pyo3(attribute)]
+    http3_max_udp_payload_size: u16,
+    #[pyo3(attribute)]
+    http3_initial_stream_window_size: u32,
+    #[pyo3(attribute)]
+    http3_initial_connection_window_size: u32,
+    /// Replaced by `max_header_size` when set.
+    #[pyo3(attribute)]
+    http3_max_headers_size: u64,
+    #[pyo3(attribute)]
+    http3_max_connections: usize,
+    #[pyo3(attribute)]
+    http3_retry: bool,
     #[pyo3(attribute)]
     max_request_body_size: Option<u64>,
     /// Replaces `http2_max_headers_size` when set.
@@ -237,6 +263,8 @@ pub(crate) struct Settings {
     pub(crate) proxy_protocol: Option<Arc<ProxyProtocol>>,
     /// `None` without a health or readiness path.
     pub(crate) probes: Option<Probes>,
+    /// `None` without HTTP/3.
+    pub(crate) http3: Option<Http3Settings>,
 }
 
 /// The health and readiness probes the server answers itself.
@@ -249,6 +277,14 @@ pub(crate) struct Probes {
     pub(crate) check_timeout: Duration,
     /// How long its result stands.
     pub(crate) check_reuse: Duration,
+}
+
+/// HTTP/3 as one worker serves it.
+#[derive(Debug)]
+pub(crate) struct Http3Settings {
+    pub(crate) limits: Http3Limits,
+    /// Advertise HTTP/3 on the responses of TCP connections.
+    pub(crate) alt_svc: bool,
 }
 
 impl Settings {
@@ -271,6 +307,7 @@ impl Settings {
             "st" => RuntimeMode::SingleThread,
             other => return Err(Invalid::new("runtime_mode", format_args!("no runtime mode {other:?}"))),
         };
+        let server_for_http3 = server.clone();
         Ok(Self {
             runtime: RuntimeSettings {
                 mode: runtime_mode,
@@ -298,6 +335,7 @@ impl Settings {
             access_log: access_log(options)?,
             proxy_protocol: proxy_protocol(options)?,
             probes: probes(options)?,
+            http3: http3_settings(options, server_for_http3)?,
         })
     }
 
@@ -414,6 +452,11 @@ impl Settings {
                 ("log_access_json", Value::Bool(sink.format().is_json())),
             ]);
         }
+        describe_http3(
+            self.http3.as_ref(),
+            self.protocols.http1.max_header_size.is_none(),
+            &mut out,
+        );
         out
     }
 }
@@ -499,6 +542,81 @@ fn websocket_limits(options: &Options) -> Result<Option<WebsocketLimits>, Invali
         close_timeout: WebsocketLimits::CLOSE_TIMEOUT,
         deflate: options.ws_deflate,
     }))
+}
+
+/// HTTP/3 with `http3`. Its head limit is `max_header_size` when given, as for the TCP protocols;
+/// a request's header section gets `http1_header_read_timeout` to arrive, as a TCP head does.
+fn http3_settings(options: &Options, server: Option<HeaderValue>) -> Result<Option<Http3Settings>, Invalid> {
+    if !options.http3 {
+        return Ok(None);
+    }
+    let keep_alive_interval = options
+        .http3_keep_alive_interval
+        .map(|interval| seconds("http3_keep_alive_interval", interval))
+        .transpose()?;
+    Ok(Some(Http3Settings {
+        limits: Http3Limits {
+            max_concurrent_streams: options.http3_max_concurrent_streams,
+            idle_timeout: nonzero(seconds("http3_idle_timeout", options.http3_idle_timeout)?),
+            keep_alive_interval,
+            max_udp_payload_size: options.http3_max_udp_payload_size,
+            initial_stream_window_size: options.http3_initial_stream_window_size,
+            initial_connection_window_size: options.http3_initial_connection_window_size,
+            max_headers_size: options
+                .max_header_size
+                .map_or(options.http3_max_headers_size, u64::from),
+            max_body_size: options.max_request_body_size,
+            header_read_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
+            // The TCP protocols have no body read nor send timeout yet; once they do, their
+            // options set these too.
+            body_read_timeout: None,
+            send_timeout: None,
+            max_connections: Some(options.http3_max_connections),
+            validate_address: options.http3_retry,
+            // A client moving to a new address would keep its connection IDs, and so its
+            // worker; migration stays off until it is tested end to end.
+            migration: false,
+            server_header: server,
+        },
+        alt_svc: options.alt_svc,
+    }))
+}
+
+fn describe_http3(settings: Option<&Http3Settings>, own_head_limit: bool, out: &mut Vec<(&'static str, Value)>) {
+    out.push(("http3", Value::Bool(settings.is_some())));
+    let Some(settings) = settings else {
+        return;
+    };
+    let limits = &settings.limits;
+    out.extend([
+        ("alt_svc", Value::Bool(settings.alt_svc)),
+        (
+            "http3_max_concurrent_streams",
+            Value::int(limits.max_concurrent_streams),
+        ),
+        ("http3_idle_timeout", Value::seconds(limits.idle_timeout)),
+        (
+            "http3_keep_alive_interval",
+            Value::or_none(limits.keep_alive_interval, |interval| Value::seconds(Some(interval))),
+        ),
+        ("http3_max_udp_payload_size", Value::int(limits.max_udp_payload_size)),
+        (
+            "http3_initial_stream_window_size",
+            Value::int(limits.initial_stream_window_size),
+        ),
+        (
+            "http3_initial_connection_window_size",
+            Value::int(limits.initial_connection_window_size),
+        ),
+        (
+            "http3_max_connections",
+            Value::or_none(limits.max_connections, Value::int),
+        ),
+        ("http3_retry", Value::Bool(limits.validate_address)),
+    ]);
+    if own_head_limit {
+        out.push(("http3_max_headers_size", Value::int(limits.max_headers_size)));
+    }
 }
 
 fn compression_settings(options: &Options) -> Result<Option<CompressionSettings>, Invalid> {
@@ -826,6 +944,17 @@ mod tests {
             http2_max_send_buffer_size: 1 << 18,
             http2_keep_alive_interval: Some(1_500),
             http2_keep_alive_timeout: 7.0,
+            http3: true,
+            alt_svc: false,
+            http3_max_concurrent_streams: 64,
+            http3_idle_timeout: 12.5,
+            http3_keep_alive_interval: Some(4.0),
+            http3_max_udp_payload_size: 1350,
+            http3_initial_stream_window_size: 1 << 18,
+            http3_initial_connection_window_size: 1 << 22,
+            http3_max_headers_size: 12_000,
+            http3_max_connections: 900,
+            http3_retry: true,
             max_request_body_size: Some(1 << 20),
             max_header_size: None,
             ssl_cert: Some(dir("cert.pem")),
@@ -945,6 +1074,37 @@ mod tests {
         let plain = Settings::new(&self::options()).unwrap();
         assert_eq!(plain.protocols.http1.max_header_size, None);
         assert_eq!(plain.protocols.http2.max_headers_size, 8_192);
+    }
+
+    #[test]
+    fn http3_limits_convert() {
+        let settings = settings(&options());
+        let http3 = settings.http3.as_ref().unwrap();
+        let limits = &http3.limits;
+        assert_eq!(limits.idle_timeout, Some(Duration::from_millis(12_500)));
+        assert_eq!(limits.keep_alive_interval, Some(Duration::from_secs(4)));
+        assert_eq!(limits.header_read_timeout, Some(Duration::from_millis(2_500)));
+        assert_eq!(limits.max_body_size, Some(1 << 20));
+        assert_eq!(limits.max_connections, Some(900));
+        assert_eq!(limits.server_header, Some(HeaderValue::from_static("edge/1")));
+        assert!(limits.validate_address && !http3.alt_svc);
+        // One head limit for every protocol when `max_header_size` is given.
+        let options = Options {
+            max_header_size: Some(20_000),
+            http3_idle_timeout: 0.0,
+            ..options()
+        };
+        let limits = &self::settings(&options).http3.unwrap().limits;
+        assert_eq!(limits.max_headers_size, 20_000);
+        assert_eq!(limits.idle_timeout, None);
+        assert_eq!(value(&options, "http3_max_headers_size"), None);
+        let off = Options {
+            http3: false,
+            ..self::options()
+        };
+        assert!(self::settings(&off).http3.is_none());
+        let names: Vec<_> = described(&off).into_iter().map(|(name, _)| name).collect();
+        assert!(names.contains(&"http3") && !names.contains(&"http3_retry"));
     }
 
     #[test]
@@ -1135,6 +1295,17 @@ mod tests {
             ("health_access_log", Value::Bool(false)),
             ("ready_check_timeout", Value::Float(0.25)),
             ("ready_check_ttl", Value::Float(2.0)),
+            ("http3", Value::Bool(true)),
+            ("alt_svc", Value::Bool(false)),
+            ("http3_max_concurrent_streams", Value::Int(64)),
+            ("http3_idle_timeout", Value::Float(12.5)),
+            ("http3_keep_alive_interval", Value::Float(4.0)),
+            ("http3_max_udp_payload_size", Value::Int(1350)),
+            ("http3_initial_stream_window_size", Value::Int(1 << 18)),
+            ("http3_initial_connection_window_size", Value::Int(1 << 22)),
+            ("http3_max_headers_size", Value::Int(12_000)),
+            ("http3_max_connections", Value::Int(900)),
+            ("http3_retry", Value::Bool(true)),
         ];
         expected.sort_by_key(|(name, _)| *name);
         assert_eq!(described(&options), expected);

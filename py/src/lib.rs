@@ -5,6 +5,7 @@
 mod access_log;
 mod config;
 mod health;
+mod http3;
 mod layers;
 mod metrics;
 mod proxy_protocol;

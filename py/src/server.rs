@@ -17,7 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::config::ServerConfig;
-use crate::layers;
+use crate::http3::{AltSvc, UdpEndpoint};
+use crate::{http3, layers};
 
 create_exception!(
     _native,
@@ -85,6 +86,8 @@ struct ServerCore<H> {
     shutdown: Arc<Shutdown>,
     requests: RequestCount,
     tls: Option<TlsAcceptor>,
+    /// The UDP socket HTTP/3 is served on, with `http3`.
+    udp: Option<UdpEndpoint>,
     started: bool,
 }
 
@@ -92,6 +95,7 @@ impl<H: Handler> ServerCore<H> {
     /// Build the runtimes, then the handler on them (its own tasks go to the first).
     fn new(
         fd: i32,
+        udp: Option<UdpEndpoint>,
         config: &Bound<'_, ServerConfig>,
         handler: impl FnOnce(tokio::runtime::Handle) -> PyResult<H>,
     ) -> PyResult<Self> {
@@ -116,6 +120,7 @@ impl<H: Handler> ServerCore<H> {
             shutdown: Arc::new(Shutdown::new()),
             requests: RequestCount::new(),
             tls,
+            udp,
             started: false,
         })
     }
@@ -128,10 +133,10 @@ impl<H: Handler> ServerCore<H> {
         // With no layer asked for, requests go straight to the interface: the layers cost
         // nothing then, not even a branch each.
         if layers::any(config) {
-            self.accept(&layers::compose(self.handler.clone(), config, self.requests.clone()))?;
+            self.serve(layers::compose(self.handler.clone(), config, self.requests.clone()))?;
         } else {
             let handler = granian_serve::Boxed::new(self.handler.clone());
-            self.accept(&Counted::new(handler, self.requests.clone()))?;
+            self.serve(Counted::new(handler, self.requests.clone()))?;
         }
         self.started = true;
         Ok(())
@@ -141,6 +146,31 @@ impl<H: Handler> ServerCore<H> {
     fn begin_drain(&self) {
         self.config.get().readiness.drain();
         self.shutdown.advance(Phase::Draining);
+    }
+
+    /// Serve `handler` on the listening socket and, with `http3`, on the UDP socket too; TCP
+    /// responses then advertise HTTP/3 unless `alt_svc` is off.
+    fn serve<G: Handler>(&self, handler: G) -> PyResult<()> {
+        let settings = &self.config.get().settings;
+        let advertised = match (&settings.http3, &self.udp, &settings.tls) {
+            (None, _, _) => None,
+            (Some(http3), Some(udp), Some(tls)) => {
+                let server_cert = self.tls.as_ref().and_then(TlsAcceptor::server_cert);
+                let port = http3::serve(
+                    self.runtimes.handle(),
+                    udp,
+                    http3,
+                    tls,
+                    server_cert,
+                    handler.clone(),
+                    Arc::clone(&self.shutdown),
+                )?;
+                http3.alt_svc.then_some(port)
+            }
+            (Some(_), None, _) => return Err(ProtocolError::new_err("http3 needs a UDP socket (udp_fd)")),
+            (Some(_), _, None) => return Err(ProtocolError::new_err("http3 needs TLS")),
+        };
+        self.accept(&AltSvc::new(handler, advertised))
     }
 
     /// Accept connections on the listening socket and serve each with `handler`: one accept loop
@@ -260,7 +290,8 @@ pub(crate) struct AsgiServer {
 #[pymethods]
 impl AsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, r#loop, *, state = None))]
+    #[pyo3(signature = (fd, config, app, r#loop, *, state = None, udp_fd = None, steering = None))]
+    #[expect(clippy::too_many_arguments, reason = "the Python constructor's keywords")]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -268,13 +299,16 @@ impl AsgiServer {
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
         state: Option<Py<PyDict>>,
+        udp_fd: Option<i32>,
+        steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
         let options = AsgiOptions {
             state,
             backpressure: config.get().settings.backpressure,
             websockets: config.get().settings.websockets.clone(),
         };
-        let core = ServerCore::new(fd, config, |runtime| {
+        let udp = UdpEndpoint::new(udp_fd, steering)?;
+        let core = ServerCore::new(fd, udp, config, |runtime| {
             AsgiHandler::new(py, app, r#loop, runtime, options)
         })?;
         Ok(Self { core })
@@ -307,20 +341,23 @@ pub(crate) struct RsgiServer {
 #[pymethods]
 impl RsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, r#loop))]
+    #[pyo3(signature = (fd, config, app, r#loop, *, udp_fd = None, steering = None))]
     fn new(
         py: Python<'_>,
         fd: i32,
         config: &Bound<'_, ServerConfig>,
         app: Py<PyAny>,
         r#loop: &Bound<'_, PyAny>,
+        udp_fd: Option<i32>,
+        steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
         let options = RsgiOptions {
             backpressure: config.get().settings.backpressure,
             websockets: config.get().settings.websockets.clone(),
             max_body_buffer_size: config.get().settings.max_body_buffer_size,
         };
-        let core = ServerCore::new(fd, config, |runtime| {
+        let udp = UdpEndpoint::new(udp_fd, steering)?;
+        let core = ServerCore::new(fd, udp, config, |runtime| {
             RsgiHandler::new(py, app, r#loop, runtime, options)
         })?;
         Ok(Self { core })
@@ -354,7 +391,8 @@ pub(crate) struct WsgiServer {
 #[pymethods]
 impl WsgiServer {
     #[new]
-    #[pyo3(signature = (fd, config, app, *, blocking_threads, multiprocess))]
+    #[pyo3(signature = (fd, config, app, *, blocking_threads, multiprocess, udp_fd = None, steering = None))]
+    #[expect(clippy::too_many_arguments, reason = "the Python constructor's keywords")]
     fn new(
         py: Python<'_>,
         fd: i32,
@@ -362,6 +400,8 @@ impl WsgiServer {
         app: Py<PyAny>,
         blocking_threads: usize,
         multiprocess: bool,
+        udp_fd: Option<i32>,
+        steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
         let options = WsgiOptions {
             blocking_threads,
@@ -369,7 +409,8 @@ impl WsgiServer {
             backpressure: config.get().settings.backpressure,
             multiprocess,
         };
-        let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
+        let udp = UdpEndpoint::new(udp_fd, steering)?;
+        let core = ServerCore::new(fd, udp, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;
         Ok(Self { core })
     }
 

@@ -28,6 +28,7 @@ pub(crate) struct PyCache {
     pub(crate) http_10: Py<PyString>,
     pub(crate) http_11: Py<PyString>,
     pub(crate) http_2: Py<PyString>,
+    pub(crate) http_3: Py<PyString>,
     methods: Vec<(&'static str, Py<PyString>)>,
 }
 
@@ -50,6 +51,7 @@ impl PyCache {
             http_10: PyString::intern(py, "1.0").unbind(),
             http_11: PyString::intern(py, "1.1").unbind(),
             http_2: PyString::intern(py, "2").unbind(),
+            http_3: PyString::intern(py, "3").unbind(),
             methods,
         })
     }

@@ -90,7 +90,8 @@ fn request_scope<'py>(
     let scope = cache.scope_template.bind(py).copy()?;
     let version = match parts.version {
         Version::HTTP_10 => &cache.http_10,
-        Version::HTTP_2 | Version::HTTP_3 => &cache.http_2,
+        Version::HTTP_2 => &cache.http_2,
+        Version::HTTP_3 => &cache.http_3,
         _ => &cache.http_11,
     };
     scope.set_item(intern!(py, "http_version"), version.bind(py))?;

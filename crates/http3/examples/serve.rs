@@ -68,6 +68,8 @@ async fn main() {
         max_headers_size: 16 * 1024,
         max_body_size: None,
         header_read_timeout: Some(Duration::from_secs(30)),
+        body_read_timeout: None,
+        send_timeout: None,
         max_connections: None,
         validate_address: false,
         migration: false,

@@ -1,12 +1,15 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use granian_serve::BodyError;
 use h3::server::RequestStream;
+use http::StatusCode;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::oneshot;
+use tokio::time::Sleep;
 
 /// The receiving half of a request stream.
 pub(crate) type RecvHalf = RequestStream<h3_quinn::RecvStream, Bytes>;
@@ -16,8 +19,8 @@ pub(crate) type RecvHalf = RequestStream<h3_quinn::RecvStream, Bytes>;
 /// application never makes the server buffer a body.
 ///
 /// It enforces what h3 leaves to its user: the declared `content-length` (RFC 9114 §4.1.2: a body
-/// of another length is malformed) and the server's `max_body_size`, whose overflow it reports
-/// so the request is answered 413.
+/// of another length is malformed), the server's `max_body_size`, whose overflow it reports so
+/// the request is answered 413, and the body read timeout, reported as 408.
 pub(crate) struct RequestBody {
     /// Dropped as soon as the body ends or fails: a stream dropped before its end asks the client
     /// to stop sending (quinn's `STOP_SENDING`, code 0). h3-quinn would panic if asked to stop a
@@ -27,7 +30,23 @@ pub(crate) struct RequestBody {
     received: u64,
     declared: Option<u64>,
     limit: Option<u64>,
-    overflow: Option<oneshot::Sender<()>>,
+    /// Learns the status the request is to be refused with when the body fails on the server's
+    /// account: 413 past `limit`, 408 past `read_timeout`.
+    refusal: Option<oneshot::Sender<StatusCode>>,
+    read_timeout: Option<Duration>,
+    /// Armed while a read waits for the client; disarmed by each frame.
+    waiting: Option<Pin<Box<Sleep>>>,
+}
+
+/// What [`RequestBody`] is bounded by besides its declared length.
+#[derive(Debug, Default)]
+pub(crate) struct BodyBounds {
+    /// The most bytes read; `None` when the declared length already bounds it.
+    pub(crate) limit: Option<u64>,
+    /// The longest one read waits for the client.
+    pub(crate) read_timeout: Option<Duration>,
+    /// Where the refusal status goes.
+    pub(crate) refusal: Option<oneshot::Sender<StatusCode>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,22 +57,35 @@ enum State {
 }
 
 impl RequestBody {
-    /// Read `stream`, which declared `declared` bytes, up to `limit` bytes; `overflow` learns
-    /// when the body goes beyond `limit`.
-    pub(crate) fn new(
-        stream: RecvHalf,
-        declared: Option<u64>,
-        limit: Option<u64>,
-        overflow: Option<oneshot::Sender<()>>,
-    ) -> Self {
+    /// Read `stream`, which declared `declared` bytes, within `bounds`.
+    pub(crate) fn new(stream: RecvHalf, declared: Option<u64>, bounds: BodyBounds) -> Self {
         Self {
             stream: Some(stream),
             state: State::Data,
             received: 0,
             declared,
-            limit,
-            overflow,
+            limit: bounds.limit,
+            refusal: bounds.refusal,
+            read_timeout: bounds.read_timeout,
+            waiting: None,
         }
+    }
+
+    /// Report why the request is to be refused, if no one did yet.
+    fn refuse(&mut self, status: StatusCode) {
+        if let Some(refusal) = self.refusal.take() {
+            let _ = refusal.send(status);
+        }
+    }
+
+    /// After a read returned `Pending`: whether the client has kept it waiting past the read
+    /// timeout (the timer starts with the first wait and is disarmed by each frame).
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = self.read_timeout else {
+            return false;
+        };
+        let timer = self.waiting.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        timer.as_mut().poll(cx).is_ready()
     }
 
     /// Stop reading and end the body with `error`.
@@ -72,9 +104,7 @@ impl RequestBody {
         if let Some(limit) = self.limit
             && self.received > limit
         {
-            if let Some(overflow) = self.overflow.take() {
-                let _ = overflow.send(());
-            }
+            self.refuse(StatusCode::PAYLOAD_TOO_LARGE);
             return Err(BodyError::TooLarge { limit });
         }
         Ok(())
@@ -93,7 +123,16 @@ impl Body for RequestBody {
             };
             match this.state {
                 State::Data => {
-                    match ready!(stream.poll_recv_data(cx)) {
+                    let polled = stream.poll_recv_data(cx);
+                    let Poll::Ready(polled) = polled else {
+                        if this.timed_out(cx) {
+                            this.refuse(StatusCode::REQUEST_TIMEOUT);
+                            return this.fail(stream_error());
+                        }
+                        return Poll::Pending;
+                    };
+                    this.waiting = None;
+                    match polled {
                         Ok(Some(mut data)) => {
                             let data = data.copy_to_bytes(data.remaining());
                             if let Err(error) = this.count(data.len()) {
@@ -115,7 +154,14 @@ impl Body for RequestBody {
                     }
                 }
                 State::Trailers => {
-                    let trailers = ready!(stream.poll_recv_trailers(cx));
+                    let Poll::Ready(trailers) = stream.poll_recv_trailers(cx) else {
+                        if this.timed_out(cx) {
+                            this.refuse(StatusCode::REQUEST_TIMEOUT);
+                            return this.fail(stream_error());
+                        }
+                        return Poll::Pending;
+                    };
+                    this.waiting = None;
                     this.state = State::Done;
                     this.stream = None;
                     return match trailers {

@@ -11,9 +11,11 @@
 //!
 //! Flow control is QUIC's: a request body is read only as the interface reads it (the client
 //! may send `initial_stream_window_size` bytes ahead), and a response body is written only as
-//! fast as the client takes it. A body longer than `max_body_size` gets 413, an oversized
-//! header section 431 (sent by h3), a malformed request a stream error; a client that resets
-//! its stream mid-body ends the interface's body with an error. Answers to HEAD carry no body.
+//! fast as the client takes it. A body longer than `max_body_size` gets 413, a body whose client
+//! stalls longer than `body_read_timeout` 408, an oversized header section 431 (sent by h3), a
+//! malformed request a stream error; a client that resets its stream mid-body ends the
+//! interface's body with an error, and a response the client does not take for `send_timeout`
+//! is reset. Answers to HEAD carry no body.
 //! Malformed packets, stray datagrams and truncated handshakes are dropped by quinn before any
 //! of this; nothing here parses bytes from the peer (h3 parses frames and QPACK), so this crate
 //! has no fuzz target: h3 and quinn are fuzzed upstream.
@@ -29,26 +31,29 @@
 //! forked workers does not do that: whichever worker reads first gets the datagram, so a
 //! connection's packets are scattered across processes that each know nothing of it.
 //!
-//! Each worker therefore binds a socket of its own with `SO_REUSEPORT` ([`bind_udp`]). Linux
-//! hands each datagram to one socket of the group by a hash of its addresses and ports, so a
-//! client's datagrams reach the same worker as long as that 4-tuple holds. It does not hold when:
+//! Each worker therefore reads a socket of its own, all of one `SO_REUSEPORT` group on the
+//! server's port ([`bind_udp`] binds one). By itself Linux hands each datagram to a socket of the
+//! group by a hash of its addresses and ports, modulo the number of sockets: a client's datagrams
+//! reach the same worker only as long as neither its address nor the group changes, and every
+//! worker that starts or exits (a rolling restart, a replacement, a respawn) moves the flows of
+//! many connections of the others, which then time out.
 //!
-//! - the client's address changes (connection migration, a NAT rebinding): its datagrams land on
-//!   another worker, which does not know the connection and drops them; the client times out and
-//!   reconnects. Active migration is refused by default ([`Http3Limits::migration`]).
-//! - the group changes: a worker that exits or starts changes the hash modulus, moving many
-//!   connections of other workers too. Worker restarts cost HTTP/3 clients a reconnect.
+//! [`Http3Server::steered`] avoids that. Its connection IDs start with a [`Steering`] prefix: a
+//! marker shared by the server's workers, then the index of the worker's socket in the group. A
+//! classic BPF program attached to the group (`SO_ATTACH_REUSEPORT_CBPF`, built by the Python
+//! side, `granian._quic`) reads the destination connection ID of each datagram and returns that
+//! index, so a connection stays with its worker whatever joins or leaves the group, and whatever
+//! the client's address (migration is still refused by default, [`Http3Limits::migration`]).
+//! Datagrams whose ID the server did not issue, a client's first packets, go to the sockets of the
+//! workers taking new connections, chosen from the ID's first bytes (so a retransmission lands on
+//! the same worker). Indices hold because the master binds every socket and keeps it open for
+//! its whole life, handing a socket to one worker at a time.
 //!
-//! Address validation ([`Http3Limits::validate_address`]) is unaffected: the client answers a
-//! Retry from the same address, so the token comes back to the worker that issued it. Each
-//! worker has its own stateless-reset key, so a datagram of another worker's connection gets no
-//! reset the client would accept: a misrouted client times out rather than being told at once.
-//!
-//! Steering by connection ID instead of addresses avoids both: the server encodes its worker in
-//! the connection IDs it issues, and an eBPF program (`SO_ATTACH_REUSEPORT_EBPF`) picks the socket
-//! from the ID in each packet. That needs a custom `quinn` connection ID generator and a BPF
-//! loader, and is left for later; one worker serving HTTP/3 on its port is the alternative that
-//! keeps migration working.
+//! Address validation ([`Http3Limits::validate_address`]) works either way: the Retry's
+//! connection ID carries the prefix, so the client's answer returns to the worker that issued
+//! it. Each worker has its own stateless-reset key, and a steered worker drops short-header
+//! packets whose ID lacks its prefix without answering: a datagram of another worker's
+//! connection gets no reset the client would not accept anyway.
 
 mod alt_svc;
 mod body;
@@ -58,9 +63,11 @@ mod limits;
 mod request;
 mod server;
 mod socket;
+mod steer;
 
 pub use alt_svc::{ALT_SVC_MAX_AGE, alt_svc};
 pub use error::Error;
 pub use limits::Http3Limits;
 pub use server::{ALPN_H3, Http3Server};
 pub use socket::bind_udp;
+pub use steer::{STEERED_CID_LEN, Steering};

@@ -32,6 +32,14 @@ pub struct Http3Limits {
     pub max_body_size: Option<u64>,
     /// Close a request stream whose header section has not arrived in this time.
     pub header_read_timeout: Option<Duration>,
+    /// The longest a read of a request body waits for the client's next bytes: beyond it the
+    /// request is answered 408 (or its response cut off, once started) and the client is told
+    /// to stop sending. `None` waits as long as the connection lives (its idle timeout).
+    pub body_read_timeout: Option<Duration>,
+    /// The longest a response waits for the client to take more of it (QUIC flow control):
+    /// beyond it the response stream is reset (`H3_REQUEST_CANCELLED`). `None` waits as long as
+    /// the connection lives.
+    pub send_timeout: Option<Duration>,
     /// Connections this worker serves at once; new ones beyond it are refused
     /// (`CONNECTION_REFUSED`). `None` for no cap.
     pub max_connections: Option<usize>,
@@ -39,9 +47,10 @@ pub struct Http3Limits {
     /// it costs a round trip per connection, and keeps a spoofed source from making the server
     /// spend a handshake (or send its certificate) to someone else.
     pub validate_address: bool,
-    /// Let a client move a connection to a new address (RFC 9000 §9). Only sound when every
-    /// datagram of the server's port reaches this process: with `SO_REUSEPORT` workers a moved
-    /// client lands on another worker (see the crate's front page).
+    /// Let a client move a connection to a new address (RFC 9000 §9). Only sound when a moved
+    /// client's datagrams still reach this process: with `SO_REUSEPORT` workers left to the
+    /// kernel's address hash they land on another worker; with [`crate::Steering`] they follow
+    /// the connection ID (see the crate's front page).
     pub migration: bool,
     /// The `Server` header put on responses that carry none.
     pub server_header: Option<HeaderValue>,
@@ -114,6 +123,8 @@ pub(crate) mod tests {
             max_headers_size: 16 * 1024,
             max_body_size: None,
             header_read_timeout: Some(Duration::from_secs(5)),
+            body_read_timeout: None,
+            send_timeout: None,
             max_connections: None,
             validate_address: false,
             migration: false,

@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, error_response};
@@ -11,7 +12,7 @@ use http_body::Body;
 use tokio::sync::oneshot;
 
 use crate::Http3Limits;
-use crate::body::{RecvHalf, RequestBody};
+use crate::body::{BodyBounds, RecvHalf, RequestBody};
 
 /// A request stream whose header section is not read yet.
 pub(crate) type Resolver = RequestResolver<h3_quinn::Connection, Bytes>;
@@ -39,12 +40,12 @@ pub(crate) async fn serve_request<H: Handler>(
     let (mut send, recv) = stream.split();
     let head = request.method() == Method::HEAD;
     let server = limits.server_header.as_ref();
-    let response = match admit(request, recv, limits.max_body_size) {
-        Ok((request, overflow)) => within_limit(handler.handle(request, &conn), overflow).await,
+    let response = match admit(request, recv, &limits) {
+        Ok((request, refused)) => within_limit(handler.handle(request, &conn), refused).await,
         Err(status) => Err(status),
     };
     let response = response.unwrap_or_else(|status| refusal(status, server));
-    write_response(&mut send, response, head, server).await;
+    write_response(&mut send, response, head, server, limits.send_timeout).await;
 }
 
 /// The server's own answer to a request it refuses, with this server's `Server` header.
@@ -60,33 +61,38 @@ fn refusal(status: StatusCode, server: Option<&HeaderValue>) -> Response<Respons
 
 /// Give the request its streamed body, or refuse it: 400 for a `content-length` that is not one
 /// number, 413 for one beyond `max_body_size` (the same rule as `granian_serve::admit`, which
-/// takes hyper bodies only). A body without `content-length` is counted as it
-/// is read; the receiver learns when it goes beyond the limit.
+/// takes hyper bodies only). A body without `content-length` is counted as it is read, and each
+/// read is bounded by `body_read_timeout`; the receiver learns the status the request is to be
+/// refused with when either fails.
 fn admit(
     request: Request<()>,
     stream: RecvHalf,
-    max_body_size: Option<u64>,
-) -> Result<(Request<IncomingBody>, Option<oneshot::Receiver<()>>), StatusCode> {
+    limits: &Http3Limits,
+) -> Result<(Request<IncomingBody>, Option<oneshot::Receiver<StatusCode>>), StatusCode> {
     // A refused request's stream is dropped unread, which asks the client to stop sending.
     let Ok(declared) = content_length(request.headers()) else {
         return Err(StatusCode::BAD_REQUEST);
     };
-    if let (Some(limit), Some(declared)) = (max_body_size, declared)
+    if let (Some(limit), Some(declared)) = (limits.max_body_size, declared)
         && declared > limit
     {
         return Err(StatusCode::PAYLOAD_TOO_LARGE);
     }
     // A declared length within the limit needs no count: the body enforces the declared length.
-    let (overflow, limit) = match (max_body_size, declared) {
-        (Some(limit), None) => {
-            let (sender, receiver) = oneshot::channel();
-            (Some((sender, receiver)), Some(limit))
-        }
-        _ => (None, None),
+    let limit = if declared.is_none() { limits.max_body_size } else { None };
+    let (refusal, refused) = if limit.is_some() || limits.body_read_timeout.is_some() {
+        let (sender, receiver) = oneshot::channel();
+        (Some(sender), Some(receiver))
+    } else {
+        (None, None)
     };
-    let (sender, receiver) = overflow.unzip();
-    let body = RequestBody::new(stream, declared, limit, sender);
-    Ok((request.map(|()| IncomingBody::boxed(body)), receiver))
+    let bounds = BodyBounds {
+        limit,
+        read_timeout: limits.body_read_timeout,
+        refusal,
+    };
+    let body = RequestBody::new(stream, declared, bounds);
+    Ok((request.map(|()| IncomingBody::boxed(body)), refused))
 }
 
 /// The declared body length: `None` without `content-length`, `Err` for values that are not one
@@ -110,34 +116,38 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ()> {
     Ok(declared)
 }
 
-/// The interface's response, unless the request body goes past its limit before the response
-/// head is ready: then 413, and the interface's future is dropped (as when a client leaves).
+/// The interface's response, unless the request body fails on the server's account (past its
+/// size limit: 413, or its read timeout: 408) before the response head is ready: then that
+/// status, and the interface's future is dropped (as when a client leaves).
 ///
 /// The same rule as `granian_serve::within_limit`, whose overflow signal only hyper bodies raise.
 async fn within_limit<F>(
     response: F,
-    overflow: Option<oneshot::Receiver<()>>,
+    refused: Option<oneshot::Receiver<StatusCode>>,
 ) -> Result<Response<ResponseBody>, StatusCode>
 where
     F: Future<Output = Response<ResponseBody>>,
 {
-    let Some(mut overflow) = overflow else {
+    let Some(mut refused) = refused else {
         return Ok(response.await);
     };
     tokio::pin!(response);
     tokio::select! {
         biased;
-        reached = &mut overflow => {
-            if reached.is_ok() {
-                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+        status = &mut refused => {
+            if let Ok(status) = status {
+                return Err(status);
             }
         }
         response = &mut response => {
-            // The body may have gone past its limit in the very poll that produced this response.
-            return if overflow.try_recv().is_ok() { Err(StatusCode::PAYLOAD_TOO_LARGE) } else { Ok(response) };
+            // The body may have failed in the very poll that produced this response.
+            return match refused.try_recv() {
+                Ok(status) => Err(status),
+                Err(_) => Ok(response),
+            };
         }
     }
-    // The body ended within its limit.
+    // The body ended within its bounds.
     Ok(response.await)
 }
 
@@ -159,6 +169,7 @@ async fn write_response(
     response: Response<ResponseBody>,
     head: bool,
     server: Option<&HeaderValue>,
+    send_timeout: Option<Duration>,
 ) {
     let (mut parts, body) = response.into_parts();
     for name in &CONNECTION_SPECIFIC {
@@ -180,7 +191,11 @@ async fn write_response(
     {
         parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    if send.send_response(Response::from_parts(parts, ())).await.is_err() {
+    let Some(sent) = bounded(send_timeout, send.send_response(Response::from_parts(parts, ()))).await else {
+        send.stop_stream(Code::H3_REQUEST_CANCELLED);
+        return;
+    };
+    if sent.is_err() {
         return;
     }
     if !bodiless {
@@ -195,12 +210,17 @@ async fn write_response(
                 }
             };
             let written = match frame.into_data() {
-                Ok(data) if data.is_empty() => Ok(()),
-                Ok(data) => send.send_data(data).await,
+                Ok(data) if data.is_empty() => Some(Ok(())),
+                Ok(data) => bounded(send_timeout, send.send_data(data)).await,
                 Err(frame) => match frame.into_trailers() {
-                    Ok(trailers) => send.send_trailers(trailers).await,
-                    Err(_) => Ok(()),
+                    Ok(trailers) => bounded(send_timeout, send.send_trailers(trailers)).await,
+                    Err(_) => Some(Ok(())),
                 },
+            };
+            // The client has not taken the response for the whole send timeout.
+            let Some(written) = written else {
+                send.stop_stream(Code::H3_REQUEST_CANCELLED);
+                return;
             };
             // The client stopped reading (STOP_SENDING) or the connection went away.
             if written.is_err() {
@@ -209,6 +229,14 @@ async fn write_response(
         }
     }
     let _ = send.finish().await;
+}
+
+/// `write`'s result, or `None` when it has not completed within `limit`.
+async fn bounded<T>(limit: Option<Duration>, write: impl Future<Output = T>) -> Option<T> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, write).await.ok(),
+        None => Some(write.await),
+    }
 }
 
 #[cfg(test)]
@@ -239,14 +267,14 @@ mod tests {
     #[tokio::test]
     async fn overflow_before_the_response_is_413() {
         let (sender, receiver) = oneshot::channel();
-        sender.send(()).unwrap();
+        sender.send(StatusCode::PAYLOAD_TOO_LARGE).unwrap();
         let response = within_limit(std::future::pending(), Some(receiver)).await;
         assert_eq!(response.err(), Some(StatusCode::PAYLOAD_TOO_LARGE));
     }
 
     #[tokio::test]
     async fn a_body_within_its_limit_keeps_the_response() {
-        let (sender, receiver) = oneshot::channel::<()>();
+        let (sender, receiver) = oneshot::channel::<StatusCode>();
         drop(sender);
         let response = within_limit(async { error_response(StatusCode::OK) }, Some(receiver)).await;
         assert_eq!(response.map(|response| response.status()).ok(), Some(StatusCode::OK));

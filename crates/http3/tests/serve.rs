@@ -298,8 +298,12 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         let (response, body) = slow.await.unwrap().unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(body, Bytes::from_static(b"slow done"));
-        // New connections are refused while draining.
-        assert!(common::quic_connect(server.addr, &server.cert).await.is_err());
+        // New connections get no answer while draining.
+        let attempt = tokio::time::timeout(
+            Duration::from_millis(500),
+            common::quic_connect(server.addr, &server.cert),
+        );
+        assert!(!matches!(attempt.await, Ok(Ok(_))));
         // The endpoint closes the idle connection and ends on its own.
         tokio::time::timeout(Duration::from_secs(5), server.task)
             .await
@@ -445,19 +449,25 @@ async fn request_bodies_wait_for_the_application() {
     .await;
 }
 
+/// An endless response (`/firehose`) whose head arrived.
+async fn firehose(client: &mut common::Client) -> h3::client::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes> {
+    let mut stream = client
+        .send
+        .send_request(request(Method::GET, "/firehose"))
+        .await
+        .unwrap();
+    stream.finish().await.unwrap();
+    let response = stream.recv_response().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    stream
+}
+
 #[tokio::test]
 async fn response_bodies_wait_for_the_client() {
     within(async {
         let server = start(limits());
         let mut client = connect(&server, true).await;
-        let mut stream = client
-            .send
-            .send_request(request(Method::GET, "/firehose"))
-            .await
-            .unwrap();
-        stream.finish().await.unwrap();
-        let response = stream.recv_response().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let mut stream = firehose(&mut client).await;
         // The client reads nothing: the producer stalls once flow control is used up.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let stalled = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
@@ -562,5 +572,135 @@ async fn client_certificates_reach_the_handler() {
             "{text}"
         );
     }))
+    .await;
+}
+
+/// Relays datagrams between one client and `server`, keeping those the client sent.
+async fn relay(server: std::net::SocketAddr) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    let socket = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = socket.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let mut client = None;
+        loop {
+            let Ok((len, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            if from == server {
+                if let Some(client) = client {
+                    let _ = socket.send_to(&buf[..len], client).await;
+                }
+            } else {
+                client = Some(from);
+                kept.lock().unwrap().push(buf[..len].to_vec());
+                let _ = socket.send_to(&buf[..len], server).await;
+            }
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn steered_connection_ids_carry_the_socket() {
+    within(async {
+        let steering = granian_http3::Steering {
+            marker: 0x5A17,
+            socket: 3,
+        };
+        let server = common::start_steered(steering);
+        let (relayed, seen) = relay(server.addr).await;
+        let (endpoint, connection) = common::quic_connect(relayed, &server.cert).await.unwrap();
+        let mut client = common::h3_client(endpoint, connection, true).await;
+        let (response, body) = fetch(&mut client.send, request(Method::GET, "/"), None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body, Bytes::from_static(b"hello"));
+        let datagrams = seen.lock().unwrap().clone();
+        // Once the client has heard from the server, every packet it sends names a connection ID
+        // the server chose: after a long header's version and length byte, or right after a
+        // short header's first byte (RFC 9000 §17).
+        let short: Vec<_> = datagrams.iter().filter(|d| d[0] & 0x80 == 0).collect();
+        assert!(!short.is_empty());
+        for datagram in short {
+            assert_eq!(datagram[1..5], steering.prefix());
+        }
+        // Long headers: all but the client's first Initial (and its repeats), whose ID the client
+        // drew, name the server's ID too.
+        let dcid = |datagram: &[u8]| datagram[6..6 + usize::from(datagram[5])].to_vec();
+        let drawn = dcid(&datagrams[0]);
+        let long: Vec<_> = datagrams
+            .iter()
+            .filter(|d| d[0] & 0x80 != 0 && dcid(d) != drawn)
+            .collect();
+        assert!(!long.is_empty());
+        for datagram in long {
+            assert_eq!(usize::from(datagram[5]), granian_http3::STEERED_CID_LEN);
+            assert_eq!(datagram[6..10], steering.prefix());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stalled_request_body_gets_408() {
+    within(async {
+        let server = start(Http3Limits {
+            body_read_timeout: Some(Duration::from_millis(300)),
+            ..limits()
+        });
+        let mut client = connect(&server, true).await;
+        let mut post = request(Method::POST, "/echo");
+        post.headers_mut().insert("content-length", HeaderValue::from(100));
+        let mut stream = client.send.send_request(post).await.unwrap();
+        stream.send_data(patterned(10)).await.unwrap();
+        // The other 90 bytes never come.
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        drop(stream);
+        // A body that keeps coming is not timed out, however long it takes in all.
+        let mut post = request(Method::POST, "/echo");
+        post.headers_mut().insert("content-length", HeaderValue::from(40));
+        let mut stream = client.send.send_request(post).await.unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            stream.send_data(patterned(10)).await.unwrap();
+        }
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unread_response_is_reset_after_the_send_timeout() {
+    within(async {
+        let server = start(Http3Limits {
+            send_timeout: Some(Duration::from_millis(300)),
+            ..limits()
+        });
+        let mut client = connect(&server, true).await;
+        let mut stream = firehose(&mut client).await;
+        // Reading nothing for longer than the send timeout: the server gives the response up.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let produced = server.events.produced.load(std::sync::atomic::Ordering::Relaxed);
+        let ended = loop {
+            match stream.recv_data().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break Ok(()),
+                Err(err) => break Err(err),
+            }
+        };
+        assert!(ended.is_err(), "an endless response ended normally");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            server.events.produced.load(std::sync::atomic::Ordering::Relaxed),
+            produced
+        );
+        // The connection goes on.
+        let (response, _) = fetch(&mut client.send, request(Method::GET, "/"), None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    })
     .await;
 }

@@ -30,7 +30,8 @@ pub fn decode_path(raw: &str) -> Cow<'_, str> {
 pub fn http_version(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 | Version::HTTP_10 => "1",
-        Version::HTTP_2 | Version::HTTP_3 => "2",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
         _ => "1.1",
     }
 }
@@ -132,7 +133,8 @@ impl RsgiScope {
     fn http_version<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
         match self.version {
             Version::HTTP_09 | Version::HTTP_10 => intern!(py, "1"),
-            Version::HTTP_2 | Version::HTTP_3 => intern!(py, "2"),
+            Version::HTTP_2 => intern!(py, "2"),
+            Version::HTTP_3 => intern!(py, "3"),
             _ => intern!(py, "1.1"),
         }
     }
@@ -249,6 +251,7 @@ mod tests {
         assert_eq!(http_version(Version::HTTP_10), "1");
         assert_eq!(http_version(Version::HTTP_11), "1.1");
         assert_eq!(http_version(Version::HTTP_2), "2");
+        assert_eq!(http_version(Version::HTTP_3), "3");
     }
 
     #[test]

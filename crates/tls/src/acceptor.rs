@@ -47,6 +47,13 @@ impl TlsAcceptor {
         })
     }
 
+    /// The server's own certificate as PEM, as interfaces are told of it: for another endpoint
+    /// serving the same certificate (HTTP/3).
+    #[must_use]
+    pub fn server_cert(&self) -> Option<Arc<str>> {
+        self.server_cert.clone()
+    }
+
     /// Run the handshake on `io`, on the calling task.
     pub async fn accept<S>(&self, io: S) -> Result<Accepted<S>, Error>
     where

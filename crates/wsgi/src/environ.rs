@@ -108,7 +108,7 @@ pub(crate) struct EnvironCache {
     /// The keys that are the same for every request; each environ starts as a copy.
     template: Py<PyDict>,
     methods: Vec<(Method, Py<PyString>)>,
-    protocols: [Py<PyString>; 3],
+    protocols: [Py<PyString>; 4],
     https: Py<PyString>,
 }
 
@@ -145,6 +145,7 @@ impl EnvironCache {
                 PyString::intern(py, "HTTP/1.0").unbind(),
                 PyString::intern(py, "HTTP/1.1").unbind(),
                 PyString::intern(py, "HTTP/2").unbind(),
+                PyString::intern(py, "HTTP/3").unbind(),
             ],
             https: PyString::intern(py, "https").unbind(),
         })
@@ -162,6 +163,7 @@ impl EnvironCache {
             Version::HTTP_10 => self.protocols[0].bind(py).clone(),
             Version::HTTP_11 => self.protocols[1].bind(py).clone(),
             Version::HTTP_2 => self.protocols[2].bind(py).clone(),
+            Version::HTTP_3 => self.protocols[3].bind(py).clone(),
             other => PyString::new(py, server_protocol(other)),
         }
     }

@@ -53,6 +53,8 @@ _MASTER_ONLY = {
     'fd': None,
     # The main process's SIGTERM path; here the caller decides when `stop()` comes.
     'shutdown_delay': 0.0,
+    # The UDP sockets of HTTP/3 workers are the master's (see `granian._quic`).
+    'http3': False,
 }
 
 Hook = Callable[[], Any]

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use granian_http3::{ALPN_H3, Http3Limits, Http3Server};
+use granian_http3::{ALPN_H3, Http3Limits, Http3Server, Steering};
 use granian_serve::{BodyAborted, ConnInfo, Handler, IncomingBody, ResponseBody, Shutdown};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -45,6 +45,8 @@ pub fn limits() -> Http3Limits {
         max_headers_size: 16 * 1024,
         max_body_size: None,
         header_read_timeout: Some(Duration::from_secs(5)),
+        body_read_timeout: None,
+        send_timeout: None,
         max_connections: None,
         validate_address: false,
         migration: false,
@@ -273,8 +275,26 @@ pub fn start(limits: Http3Limits) -> TestServer {
 }
 
 pub fn start_with(tls: Arc<rustls::ServerConfig>, cert: CertificateDer<'static>, limits: Http3Limits) -> TestServer {
+    start_server(tls, cert, limits, None)
+}
+
+/// A server whose connection IDs carry `steering`.
+pub fn start_steered(steering: Steering) -> TestServer {
+    let (tls, cert) = tls_config();
+    start_server(tls, cert, limits(), Some(steering))
+}
+
+fn start_server(
+    tls: Arc<rustls::ServerConfig>,
+    cert: CertificateDer<'static>,
+    limits: Http3Limits,
+    steering: Option<Steering>,
+) -> TestServer {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let server = Http3Server::new(socket, tls, limits).unwrap();
+    let server = match steering {
+        Some(steering) => Http3Server::steered(socket, tls, limits, steering).unwrap(),
+        None => Http3Server::new(socket, tls, limits).unwrap(),
+    };
     let addr = server.local_addr();
     let shutdown = Arc::new(Shutdown::new());
     let events = Events::default();
