@@ -945,7 +945,11 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         'ready_check_timeout': duration('ready_check_timeout'),
         'ready_check_ttl': duration('ready_check_ttl'),
         # Options that only go with others (TLS, Unix sockets, health paths) have their own tests.
-        **{name: st.booleans() for name in BOOL_FLAGS if name not in ('ssl_client_verify', 'health_access_log', 'http3')},
+        **{
+            name: st.booleans()
+            for name in BOOL_FLAGS
+            if name not in ('ssl_client_verify', 'health_access_log', 'http3')
+        },
     }
     chosen = draw(st.sets(st.sampled_from(sorted(candidates))))
     # The interface always goes along: it decides which blocking threads are valid.

@@ -368,31 +368,6 @@ impl Settings {
                 Value::seconds(Some(self.blocking_threads_idle_timeout)),
             ),
             ("backpressure", Value::int(self.backpressure)),
-            ("http1_keep_alive", Value::Bool(http1.keep_alive)),
-            ("http1_pipeline_flush", Value::Bool(http1.pipeline_flush)),
-            ("http1_buffer_size", Value::int(http1.buffer_size)),
-            ("http1_header_read_timeout", Value::millis(http1.header_read_timeout)),
-            ("http1_keep_alive_timeout", Value::millis(http1.keep_alive_timeout)),
-            ("http2_adaptive_window", Value::Bool(http2.adaptive_window)),
-            (
-                "http2_initial_connection_window_size",
-                Value::int(http2.initial_connection_window_size),
-            ),
-            (
-                "http2_initial_stream_window_size",
-                Value::int(http2.initial_stream_window_size),
-            ),
-            ("http2_max_concurrent_streams", Value::int(http2.max_concurrent_streams)),
-            ("http2_max_frame_size", Value::int(http2.max_frame_size)),
-            ("http2_max_send_buffer_size", Value::int(http2.max_send_buffer_size)),
-            (
-                "http2_keep_alive_interval",
-                Value::or_none(http2.keep_alive_interval, |interval| Value::millis(Some(interval))),
-            ),
-            (
-                "http2_keep_alive_timeout",
-                Value::seconds(Some(http2.keep_alive_timeout)),
-            ),
             ("max_request_body_size", Value::or_none(http1.max_body_size, Value::int)),
             ("max_header_size", Value::or_none(http1.max_header_size, Value::int)),
             ("server_header", Value::or_none(http1.server.as_ref(), header_text)),
@@ -409,9 +384,7 @@ impl Settings {
             ("h2c_upgrade", Value::Bool(self.protocols.h2c_upgrade)),
             ("max_body_buffer_size", Value::int(self.max_body_buffer_size)),
         ];
-        if http1.max_header_size.is_none() {
-            out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
-        }
+        describe_protocols(&self.protocols, &mut out);
         match &self.tls {
             Some(tls) => describe_tls(tls, &mut out),
             None => out.extend([("ssl_cert", Value::None), ("ssl_key", Value::None)]),
@@ -458,6 +431,43 @@ impl Settings {
             &mut out,
         );
         out
+    }
+}
+
+/// The HTTP/1.1 and HTTP/2 limits; `http2_max_headers_size` only when `max_header_size` does
+/// not replace it.
+fn describe_protocols(protocols: &Protocols, out: &mut Vec<(&'static str, Value)>) {
+    let http1 = &protocols.http1;
+    let http2 = &protocols.http2;
+    out.extend([
+        ("http1_keep_alive", Value::Bool(http1.keep_alive)),
+        ("http1_pipeline_flush", Value::Bool(http1.pipeline_flush)),
+        ("http1_buffer_size", Value::int(http1.buffer_size)),
+        ("http1_header_read_timeout", Value::millis(http1.header_read_timeout)),
+        ("http1_keep_alive_timeout", Value::millis(http1.keep_alive_timeout)),
+        ("http2_adaptive_window", Value::Bool(http2.adaptive_window)),
+        (
+            "http2_initial_connection_window_size",
+            Value::int(http2.initial_connection_window_size),
+        ),
+        (
+            "http2_initial_stream_window_size",
+            Value::int(http2.initial_stream_window_size),
+        ),
+        ("http2_max_concurrent_streams", Value::int(http2.max_concurrent_streams)),
+        ("http2_max_frame_size", Value::int(http2.max_frame_size)),
+        ("http2_max_send_buffer_size", Value::int(http2.max_send_buffer_size)),
+        (
+            "http2_keep_alive_interval",
+            Value::or_none(http2.keep_alive_interval, |interval| Value::millis(Some(interval))),
+        ),
+        (
+            "http2_keep_alive_timeout",
+            Value::seconds(Some(http2.keep_alive_timeout)),
+        ),
+    ]);
+    if http1.max_header_size.is_none() {
+        out.push(("http2_max_headers_size", Value::int(http2.max_headers_size)));
     }
 }
 

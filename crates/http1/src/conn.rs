@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use granian_serve::{
-    ConnInfo, Handler, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit, error_response,
-    payload_too_large, within_limit,
+    ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit,
+    error_response, payload_too_large, within_limit,
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::deadline::{Deadlines, SWITCHED, hyper_timeout};
-use crate::flushed::{AbortAfterFlush, CountFlushes};
+use crate::flushed::{AbortAfterFlush, CountFlushes, Flushes};
 use crate::interim::{Interim, InterimQueue};
 use crate::upgrade::body_fits;
 use crate::{Error, Http1Limits, Upgrades};
@@ -49,17 +49,7 @@ where
     let draining = Arc::new(AtomicBool::new(false));
     let closing = Arc::clone(&draining);
     let interim = InterimQueue::default();
-    let io = Deadlines::new(
-        io,
-        serving.clone(),
-        Arc::clone(&started),
-        limits.header_read_timeout,
-        limits.keep_alive_timeout,
-    );
-    let (io, flushes) = CountFlushes::new(io);
-    // With pipeline_flush, hyper skips flushes while requests wait: a failure would wait too.
-    let flushes = (!limits.pipeline_flush).then_some(flushes);
-    let io = Interim::new(io, interim.clone());
+    let (io, flushes) = layered_io(io, &serving, &started, limits, &interim);
     let max_body_size = limits.max_body_size;
     let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
@@ -156,6 +146,29 @@ where
 }
 
 /// hyper's connection settings for `limits`.
+/// What hyper reads and writes through: the request-head and keep-alive deadlines, a count of
+/// flushes (so that a failing body is cut only once what went before it is out, unless
+/// `pipeline_flush` skips flushes), and informational responses written ahead of hyper's.
+fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
+    io: I,
+    serving: &InFlight,
+    started: &Arc<AtomicU64>,
+    limits: &Http1Limits,
+    interim: &InterimQueue,
+) -> (Interim<CountFlushes<Deadlines<I>>>, Option<Arc<Flushes>>) {
+    let io = Deadlines::new(
+        io,
+        serving.clone(),
+        Arc::clone(started),
+        limits.header_read_timeout,
+        limits.keep_alive_timeout,
+    );
+    let (io, flushes) = CountFlushes::new(io);
+    // With pipeline_flush, hyper skips flushes while requests wait: a failure would wait too.
+    let flushes = (!limits.pipeline_flush).then_some(flushes);
+    (Interim::new(io, interim.clone()), flushes)
+}
+
 fn builder(limits: &Http1Limits) -> hyper::server::conn::http1::Builder {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -191,11 +191,11 @@ async fn write_response(
     {
         parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    let Some(sent) = bounded(send_timeout, send.send_response(Response::from_parts(parts, ()))).await else {
+    let Some(head_written) = bounded(send_timeout, send.send_response(Response::from_parts(parts, ()))).await else {
         send.stop_stream(Code::H3_REQUEST_CANCELLED);
         return;
     };
-    if sent.is_err() {
+    if head_written.is_err() {
         return;
     }
     if !bodiless {
