@@ -199,6 +199,18 @@ async def raise_error(scope: Scope, receive: Receive, send: Send) -> None:
     raise RuntimeError('boom from /raise')
 
 
+async def wrong_message(scope: Scope, receive: Receive, send: Send) -> None:
+    """Sends a message of an unknown type after the start and answers with what it raised."""
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'application/json')]})
+    try:
+        await send({'type': 'wrong.msg'})
+    except RuntimeError as err:
+        raised = {'type': type(err).__name__, 'args': [str(arg) for arg in err.args]}
+    else:
+        raised = {}
+    await send({'type': 'http.response.body', 'body': json.dumps(raised).encode()})
+
+
 async def no_response(scope: Scope, receive: Receive, send: Send) -> None:
     return
 
@@ -346,6 +358,7 @@ ROUTES: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
     '/big': big,
     '/raise': raise_error,
     '/noresponse': no_response,
+    '/wrong-message': wrong_message,
     '/partial': partial,
     '/slow': slow,
     '/disconnect': disconnect,

@@ -21,6 +21,15 @@ def test_exception_before_response_is_500_with_traceback(server: Server, client:
     assert_serves(server.port)
 
 
+def test_a_message_of_unknown_type_raises_granians_runtime_error(client: httpx.Client) -> None:
+    # Granian's words are the first argument (applications compare them); the second names the
+    # message.
+    raised = client.get('/wrong-message').json()
+    assert raised['type'] == 'RuntimeError'
+    assert raised['args'][0] == 'Unsupported ASGI message'
+    assert "'wrong.msg'" in raised['args'][1]
+
+
 def test_returning_without_a_response_is_500(server: Server, client: httpx.Client) -> None:
     mark = server.mark()
     response = client.get('/noresponse')

@@ -9,6 +9,9 @@ create_exception!(
     "Raised by `send` once the client has gone away (ASGI spec: a subclass of OSError)."
 );
 
+/// `args[0]` of the `RuntimeError` a message of the wrong type or at the wrong time raises.
+const UNSUPPORTED: &str = "Unsupported ASGI message";
+
 /// What an application did wrong in a message it sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,7 +44,9 @@ pub enum Error {
 impl From<Error> for PyErr {
     fn from(err: Error) -> Self {
         match err {
-            Error::UnexpectedMessage { .. } => PyRuntimeError::new_err(err.to_string()),
+            // Granian's words come first (applications and tests compare `args[0]` with them);
+            // the second argument says which message and why.
+            Error::UnexpectedMessage { .. } => PyRuntimeError::new_err((UNSUPPORTED, err.to_string())),
             Error::BadMessage(_) => PyTypeError::new_err(err.to_string()),
             Error::BadStatus(_) | Error::BadHeader { .. } => PyValueError::new_err(err.to_string()),
             Error::Disconnected => ClientDisconnected::new_err(err.to_string()),
