@@ -39,6 +39,9 @@ struct Options {
     runtime_threads: usize,
     #[pyo3(attribute)]
     backpressure: usize,
+    /// Seconds.
+    #[pyo3(attribute)]
+    blocking_threads_idle_timeout: f64,
     #[pyo3(attribute)]
     http1_keep_alive: bool,
     #[pyo3(attribute)]
@@ -74,6 +77,14 @@ struct Options {
     http2_keep_alive_timeout: f64,
     #[pyo3(attribute)]
     max_request_body_size: Option<u64>,
+    /// Seconds.
+    #[pyo3(attribute)]
+    http_body_read_timeout: f64,
+    /// Seconds.
+    #[pyo3(attribute)]
+    http_send_timeout: f64,
+    #[pyo3(attribute)]
+    http2_max_receiving_streams: usize,
     /// Replaces `http2_max_headers_size` when set.
     #[pyo3(attribute)]
     max_header_size: Option<u32>,
@@ -166,6 +177,8 @@ impl From<Invalid> for PyErr {
 pub(crate) struct Settings {
     pub(crate) runtime_threads: usize,
     pub(crate) backpressure: usize,
+    /// How long a WSGI thread started beyond `blocking_threads` stays idle before it exits.
+    pub(crate) blocking_threads_idle_timeout: Duration,
     /// The HTTP mode and each protocol's limits (the `Server` header among them).
     pub(crate) protocols: Protocols,
     /// `None` without TLS.
@@ -199,9 +212,13 @@ impl Settings {
         Ok(Self {
             runtime_threads: options.runtime_threads,
             backpressure: options.backpressure,
+            blocking_threads_idle_timeout: seconds(
+                "blocking_threads_idle_timeout",
+                options.blocking_threads_idle_timeout,
+            )?,
             protocols: Protocols {
                 mode,
-                http1: http1_limits(options, server.clone()),
+                http1: http1_limits(options, server.clone())?,
                 http2: Arc::new(http2_limits(options, server)?),
             },
             tls: tls_settings(options, mode)?,
@@ -230,6 +247,10 @@ impl Settings {
             ("http", Value::Str(mode_name(self.protocols.mode).to_owned())),
             ("runtime_threads", Value::int(self.runtime_threads)),
             ("backpressure", Value::int(self.backpressure)),
+            (
+                "blocking_threads_idle_timeout",
+                Value::seconds(Some(self.blocking_threads_idle_timeout)),
+            ),
             ("http1_keep_alive", Value::Bool(http1.keep_alive)),
             ("http1_pipeline_flush", Value::Bool(http1.pipeline_flush)),
             ("http1_buffer_size", Value::int(http1.buffer_size)),
@@ -256,6 +277,9 @@ impl Settings {
                 Value::seconds(Some(http2.keep_alive_timeout)),
             ),
             ("max_request_body_size", Value::or_none(http1.max_body_size, Value::int)),
+            ("http_body_read_timeout", Value::seconds(http1.body_read_timeout)),
+            ("http_send_timeout", Value::seconds(http1.send_timeout)),
+            ("http2_max_receiving_streams", Value::int(http2.max_receiving_streams)),
             ("max_header_size", Value::or_none(http1.max_header_size, Value::int)),
             ("server_header", Value::or_none(http1.server.as_ref(), header_text)),
             ("websockets", Value::Bool(self.websockets.is_some())),
@@ -315,17 +339,27 @@ fn seconds(option: &'static str, value: f64) -> Result<Duration, Invalid> {
     Duration::try_from_secs_f64(value).map_err(|err| Invalid::new(option, err))
 }
 
-fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Http1Limits {
-    Http1Limits {
+fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http1Limits, Invalid> {
+    Ok(Http1Limits {
         keep_alive: options.http1_keep_alive,
         header_read_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
         keep_alive_timeout: nonzero(Duration::from_millis(options.http1_keep_alive_timeout)),
         buffer_size: options.http1_buffer_size,
         max_header_size: options.max_header_size.map(|size| size as usize),
         max_body_size: options.max_request_body_size,
+        body_read_timeout: Some(body_read_timeout(options)?),
+        send_timeout: Some(send_timeout(options)?),
         pipeline_flush: options.http1_pipeline_flush,
         server,
-    }
+    })
+}
+
+fn body_read_timeout(options: &Options) -> Result<Duration, Invalid> {
+    seconds("http_body_read_timeout", options.http_body_read_timeout)
+}
+
+fn send_timeout(options: &Options) -> Result<Duration, Invalid> {
+    seconds("http_send_timeout", options.http_send_timeout)
 }
 
 fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2Limits, Invalid> {
@@ -341,6 +375,9 @@ fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2L
         keep_alive_interval: options.http2_keep_alive_interval.map(Duration::from_millis),
         keep_alive_timeout: seconds("http2_keep_alive_timeout", options.http2_keep_alive_timeout)?,
         max_body_size: options.max_request_body_size,
+        body_read_timeout: Some(body_read_timeout(options)?),
+        send_timeout: Some(send_timeout(options)?),
+        max_receiving_streams: options.http2_max_receiving_streams,
         server,
     })
 }
@@ -381,6 +418,7 @@ fn websocket_limits(options: &Options) -> Result<Option<WebsocketLimits>, Invali
         ping_interval: nonzero(seconds("ws_ping_interval", options.ws_ping_interval)?),
         ping_timeout: seconds("ws_ping_timeout", options.ws_ping_timeout)?,
         close_timeout: WebsocketLimits::CLOSE_TIMEOUT,
+        send_timeout: Some(send_timeout(options)?),
         deflate: options.ws_deflate,
     }))
 }
@@ -605,6 +643,7 @@ mod tests {
             http: "auto".into(),
             runtime_threads: 2,
             backpressure: 64,
+            blocking_threads_idle_timeout: 7.5,
             http1_keep_alive: true,
             http1_pipeline_flush: false,
             http1_buffer_size: 65_536,
@@ -620,6 +659,9 @@ mod tests {
             http2_keep_alive_interval: Some(1_500),
             http2_keep_alive_timeout: 7.0,
             max_request_body_size: Some(1 << 20),
+            http_body_read_timeout: 12.5,
+            http_send_timeout: 45.0,
+            http2_max_receiving_streams: 16,
             max_header_size: None,
             ssl_cert: Some(dir("cert.pem")),
             ssl_key: Some(dir("key.pem")),
@@ -676,8 +718,15 @@ mod tests {
         assert_eq!(settings.tls_handshake_timeout(), Some(Duration::from_millis(2_500)));
         assert_eq!(http2.keep_alive_interval, Some(Duration::from_millis(1_500)));
         assert_eq!(http2.keep_alive_timeout, Duration::from_secs(7));
+        // One body read timeout and one send timeout for every protocol and websockets.
+        assert_eq!(http1.body_read_timeout, Some(Duration::from_millis(12_500)));
+        assert_eq!(http2.body_read_timeout, Some(Duration::from_millis(12_500)));
+        assert_eq!(http1.send_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(http2.send_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(http2.max_receiving_streams, 16);
         let websockets = settings.websockets.as_ref().unwrap();
         assert_eq!(websockets.ping_timeout, Duration::from_millis(2_500));
+        assert_eq!(websockets.send_timeout, Some(Duration::from_secs(45)));
         assert_eq!(
             settings.static_files.as_ref().unwrap().expires(),
             Some(Duration::from_secs(90))
@@ -796,6 +845,7 @@ mod tests {
             ("http", Value::Str("auto".into())),
             ("runtime_threads", Value::Int(2)),
             ("backpressure", Value::Int(64)),
+            ("blocking_threads_idle_timeout", Value::Float(7.5)),
             ("http1_keep_alive", Value::Bool(true)),
             ("http1_pipeline_flush", Value::Bool(false)),
             ("http1_buffer_size", Value::Int(65_536)),
@@ -811,6 +861,9 @@ mod tests {
             ("http2_keep_alive_interval", Value::Int(1_500)),
             ("http2_keep_alive_timeout", Value::Float(7.0)),
             ("max_request_body_size", Value::Int(1 << 20)),
+            ("http_body_read_timeout", Value::Float(12.5)),
+            ("http_send_timeout", Value::Float(45.0)),
+            ("http2_max_receiving_streams", Value::Int(16)),
             ("max_header_size", Value::None),
             ("ssl_cert", Value::Path(dir("cert.pem"))),
             ("ssl_key", Value::Path(dir("key.pem"))),

@@ -317,9 +317,11 @@ impl WsgiServer {
         blocking_threads: usize,
         multiprocess: bool,
     ) -> PyResult<Self> {
+        let settings = &config.get().settings;
         let options = WsgiOptions {
             blocking_threads,
-            backpressure: config.get().settings.backpressure,
+            backpressure: settings.backpressure,
+            idle_timeout: settings.blocking_threads_idle_timeout,
             multiprocess,
         };
         let core = ServerCore::new(fd, config, |runtime| WsgiHandler::new(py, app, runtime, options))?;

@@ -2,7 +2,10 @@
 //! of the HTTP/1.1 `Upgrade: h2c` path ([`serve_upgraded`]: the upgrading request re-encoded as
 //! stream 1's HEADERS, [`encode_request_head`] and [`stream_one_frames`], slipped into the
 //! client's opening bytes by [`Injected`]; [`is_h2c_upgrade`] and [`decode_settings`] judge the
-//! request that asks). Knows nothing of HTTP/1.1 connections, which version a connection speaks
+//! request that asks). Request bodies are bounded by [`granian_serve::admit`] (size, read
+//! timeout) and by a cap on the streams of one connection receiving a body at once (beyond it,
+//! `REFUSED_STREAM`); responses by a send timeout, on the socket's writes and on each stream
+//! whose window the client holds at zero (see `send`). Knows nothing of HTTP/1.1 connections, which version a connection speaks
 //! (`granian_dispatch` decides), nor of Python; interfaces plug in through
 //! [`granian_serve::Handler`].
 
@@ -10,6 +13,7 @@ mod conn;
 mod error;
 mod h2c;
 mod limits;
+mod send;
 
 pub use conn::{PREFACE, serve_connection};
 pub use error::Error;

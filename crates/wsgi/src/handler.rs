@@ -1,10 +1,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use granian_serve::IncomingBody;
-use granian_serve::{ConnInfo, Handler, ResponseBody, StreamSender, error_response};
+use granian_serve::{BodyError, ConnInfo, Handler, IncomingBody, ResponseBody, StreamSender, error_response};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::file::FileWrapper;
 use crate::input::WsgiInput;
 use crate::log::{Logger, WsgiErrors};
-use crate::pool::Pool;
+use crate::pool::{ClientWait, Grow, Next, Pool};
 use crate::response::{ResponseState, SharedState, StartResponse, body_bytes, lock, push};
 
 /// The stack of each blocking thread: what Python gives its own threads on Linux, so deep
@@ -29,6 +29,12 @@ const STACK_SIZE: usize = 8 * 1024 * 1024;
 /// A sequence body this small is joined into one buffer (one write); larger ones go out
 /// chunk by chunk without copies.
 const JOIN_LIMIT: u64 = 64 * 1024;
+/// Request body bytes read before a request is handed to a thread. A body that ends within them
+/// (any body declared this small) reaches the thread whole, so a client that never sends the
+/// body it announced holds no thread, only its own connection, until the read timeout ends the
+/// request; as nginx does in front of a WSGI server. A larger body reaches a thread once this
+/// much of it arrived, and the rest is read as `wsgi.input` asks for it.
+const READ_AHEAD: usize = 64 * 1024;
 /// Request body bytes the application left unread that are read and discarded after the
 /// response, so the connection can carry another request. Beyond this the connection closes
 /// instead.
@@ -38,10 +44,14 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct WsgiOptions {
     /// Threads running the application; each request holds one from the call to the end of
-    /// its body.
+    /// its body. A thread that waits on its client (a request body to come, a slow reader to
+    /// take the response) stops counting, and another is started for the requests queued
+    /// meanwhile, up to `backpressure` threads.
     pub blocking_threads: usize,
     /// Requests admitted at once (running or queued for a thread); more wait for a slot.
     pub backpressure: usize,
+    /// How long a thread started beyond `blocking_threads` stays idle before it exits.
+    pub idle_timeout: Duration,
     /// `wsgi.multiprocess`: whether other processes serve the same application.
     pub multiprocess: bool,
 }
@@ -49,6 +59,8 @@ pub struct WsgiOptions {
 /// A request on its way from the runtime to a blocking thread.
 struct Job {
     parts: Parts,
+    /// The body read ahead (see [`READ_AHEAD`]), and what is still to come.
+    head: Bytes,
     body: Option<IncomingBody>,
     conn: Arc<ConnInfo>,
     respond: oneshot::Sender<Response<ResponseBody>>,
@@ -65,6 +77,8 @@ struct Shared {
     text_io: Py<PyAny>,
     permits: Arc<Semaphore>,
     pool: Pool<Job>,
+    /// Threads started so far, to name the next one.
+    started: AtomicUsize,
 }
 
 /// Serves requests with a WSGI application on a pool of blocking threads: the runtime parses
@@ -87,16 +101,12 @@ impl WsgiHandler {
             logger: Logger::new(py)?,
             text_io: py.import("io")?.getattr("TextIOBase")?.unbind(),
             permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
-            pool: Pool::new(),
+            pool: Pool::new(options.blocking_threads, options.backpressure, options.idle_timeout),
+            started: AtomicUsize::new(0),
         });
-        for index in 0..options.blocking_threads.max(1) {
+        for _ in 0..options.blocking_threads.max(1) {
             shared.pool.thread_started();
-            let worker_shared = Arc::clone(&shared);
-            let spawned = std::thread::Builder::new()
-                .name(format!("granian-wsgi-{index}"))
-                .stack_size(STACK_SIZE)
-                .spawn(move || worker(&worker_shared));
-            if let Err(err) = spawned {
+            if let Err(err) = spawn_worker(&shared) {
                 shared.pool.thread_exited();
                 shared.pool.close();
                 return Err(err.into());
@@ -136,20 +146,28 @@ async fn serve_request(
     request: Request<IncomingBody>,
     conn: Arc<ConnInfo>,
 ) -> Response<ResponseBody> {
+    let (parts, body) = request.into_parts();
+    let (head, body) = match read_ahead(body, READ_AHEAD).await {
+        Ok(read) => read,
+        // The client broke off, or stopped sending (408, the protocol layer says so too).
+        Err(err) => return error_response(err.status()),
+    };
+    // A slot, and then a thread, only once the request can run.
     let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
         return error_response(StatusCode::SERVICE_UNAVAILABLE);
     };
-    let (parts, body) = request.into_parts();
     let (respond, response) = oneshot::channel();
     let job = Job {
         parts,
-        body: (!body.is_end_stream()).then_some(body),
+        head,
+        body,
         conn,
         respond,
         _permit: permit,
     };
-    if shared.pool.submit(job).is_err() {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE);
+    match shared.pool.submit(job) {
+        Ok(grow) => grow_pool(&shared, grow),
+        Err(_) => return error_response(StatusCode::SERVICE_UNAVAILABLE),
     }
     // A job dropped unserved: the pool closed under it.
     response
@@ -157,12 +175,85 @@ async fn serve_request(
         .unwrap_or_else(|_| error_response(StatusCode::SERVICE_UNAVAILABLE))
 }
 
-/// Marks a blocking thread gone however it leaves.
-struct ExitGuard<'a>(&'a Pool<Job>);
+/// Read `body` until it ends or `limit` bytes of it arrived: those bytes, and the rest of the
+/// body when there is more.
+async fn read_ahead(mut body: IncomingBody, limit: usize) -> Result<(Bytes, Option<IncomingBody>), BodyError> {
+    let mut pieces = Vec::new();
+    let mut read = 0;
+    while read < limit && !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            return Ok((join(pieces), None));
+        };
+        if let Ok(data) = frame?.into_data()
+            && !data.is_empty()
+        {
+            read += data.len();
+            pieces.push(data);
+        }
+    }
+    let rest = (!body.is_end_stream()).then_some(body);
+    Ok((join(pieces), rest))
+}
+
+fn join(mut pieces: Vec<Bytes>) -> Bytes {
+    if pieces.len() <= 1 {
+        return pieces.pop().unwrap_or_default();
+    }
+    let mut joined = BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in pieces {
+        joined.extend_from_slice(&piece);
+    }
+    joined.freeze()
+}
+
+/// Start a blocking thread, already counted by the pool.
+fn spawn_worker(shared: &Arc<Shared>) -> std::io::Result<()> {
+    let index = shared.started.fetch_add(1, Ordering::Relaxed);
+    let worker_shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name(format!("granian-wsgi-{index}"))
+        .stack_size(STACK_SIZE)
+        .spawn(move || worker(&worker_shared))
+        .map(drop)
+}
+
+/// Start the thread the pool asked for, if it did.
+fn grow_pool(shared: &Arc<Shared>, grow: Grow) {
+    // A thread that cannot start leaves the job to the threads there are.
+    if grow == Grow::Spawn && spawn_worker(shared).is_err() {
+        shared.pool.thread_exited();
+    }
+}
+
+/// Lets a blocking thread say it waits on its client, so that the requests queued meanwhile
+/// may get a thread of their own (see [`WsgiOptions::blocking_threads`]).
+#[derive(Clone)]
+pub(crate) struct Waits(Arc<Shared>);
+
+impl Waits {
+    /// This thread waits on its client until the returned guard drops.
+    pub(crate) fn begin(&self) -> Waiting<'_> {
+        let (waiting, grow) = self.0.pool.client_wait();
+        grow_pool(&self.0, grow);
+        Waiting(waiting)
+    }
+}
+
+/// A blocking thread waiting on its client (see [`Waits::begin`]).
+pub(crate) struct Waiting<'a>(#[expect(dead_code, reason = "held for its drop")] ClientWait<'a, Job>);
+
+/// Marks a blocking thread gone however it leaves, unless the pool retired it (and counted it
+/// out) already.
+struct ExitGuard<'a> {
+    pool: &'a Pool<Job>,
+    counted: bool,
+}
 
 impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
-        self.0.thread_exited();
+        if self.counted {
+            self.pool.thread_exited();
+        }
     }
 }
 
@@ -170,21 +261,30 @@ impl Drop for ExitGuard<'_> {
 /// (and with it `threading.local` data such as a framework's database connection) lasts from
 /// one request to the next; detached while it waits for work.
 fn worker(shared: &Arc<Shared>) {
-    let _exit = ExitGuard(&shared.pool);
+    let mut exit = ExitGuard {
+        pool: &shared.pool,
+        counted: true,
+    };
     Python::try_attach(|py| {
-        // A job already queued is taken while still holding the GIL: releasing it only to take
-        // it back would hand it to another thread and cost a switch per request under load.
-        let next = |py: Python<'_>| match shared.pool.try_next() {
-            Ok(Some(job)) => Some(job),
-            Ok(None) => py.detach(|| shared.pool.next()),
-            Err(()) => None,
-        };
-        while let Some(job) = next(py) {
-            // The client left while the request waited for a thread.
-            if job.respond.is_closed() {
-                continue;
+        loop {
+            // A job already queued is taken while still holding the GIL: releasing it only to
+            // take it back would hand it to another thread and cost a switch per request under
+            // load.
+            let next = match shared.pool.try_next() {
+                Ok(Some(job)) => Next::Job(job),
+                Ok(None) => py.detach(|| shared.pool.next()),
+                Err(()) => Next::Closed,
+            };
+            match next {
+                // The client left while the request waited for a thread.
+                Next::Job(job) if job.respond.is_closed() => {}
+                Next::Job(job) => serve_job(py, shared, job),
+                Next::Closed => return,
+                Next::Retire => {
+                    exit.counted = false;
+                    return;
+                }
             }
-            serve_job(py, shared, job);
         }
     });
 }
@@ -192,13 +292,14 @@ fn worker(shared: &Arc<Shared>) {
 fn serve_job(py: Python<'_>, shared: &Arc<Shared>, job: Job) {
     let Job {
         parts,
+        head,
         body,
         conn,
         respond,
         _permit,
     } = job;
     let state = ResponseState::new(respond, shared.runtime.clone());
-    let input = WsgiInput::new(body, shared.runtime.clone());
+    let input = WsgiInput::new(head, body, shared.runtime.clone(), Some(Waits(Arc::clone(shared))));
     let outcome = catch_unwind(AssertUnwindSafe(|| run_app(py, shared, &parts, &conn, &state, input)));
     let input = outcome.unwrap_or_else(|_| {
         shared.logger.error(py, "WSGI request handling panicked", None);
@@ -230,7 +331,8 @@ fn run_app(
             input.clone_ref(py),
             errors.clone_ref(py),
         )?;
-        let start_response = Py::new(py, StartResponse::new(py, state, shared.runtime.clone())?)?;
+        let waits = Waits(Arc::clone(shared));
+        let start_response = Py::new(py, StartResponse::new(py, state, shared.runtime.clone(), waits)?)?;
         Ok((input, errors, environ, start_response))
     })();
     let (input, errors, environ, start_response) = match setup {
@@ -335,6 +437,7 @@ fn send_body(
     }
     let iterator = result.try_iter().map_err(Failure::Raised)?;
     let mut sender: Option<StreamSender> = None;
+    let waits = Waits(Arc::clone(shared));
     for item in iterator {
         let item = item.map_err(Failure::Raised)?;
         let chunk = body_bytes(&item)?;
@@ -347,7 +450,7 @@ fn send_body(
             sender = Some(lock(state).stream("the first body chunk")?);
         }
         let Some(stream) = &sender else { continue };
-        if !push(py, &shared.runtime, stream, chunk) {
+        if !push(py, &shared.runtime, &waits, stream, chunk) {
             lock(state).client_gone();
             return Err(Failure::Gone);
         }
@@ -379,8 +482,9 @@ fn send_sequence(
         // write() went first: the rest follows on the same stream.
         let sender = guard.stream("the body")?;
         drop(guard);
+        let waits = Waits(Arc::clone(shared));
         for chunk in chunks {
-            if !push(py, &shared.runtime, &sender, chunk) {
+            if !push(py, &shared.runtime, &waits, &sender, chunk) {
                 lock(state).client_gone();
                 return Err(Failure::Gone);
             }
