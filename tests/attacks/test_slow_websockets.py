@@ -1,0 +1,96 @@
+"""Websocket peers that stop reading while the application sends: each must be dropped within the
+send timeout of its connection filling up (the application's send then fails), over HTTP/1.1 and
+over HTTP/2 (RFC 8441). ASGI and RSGI only: WSGI has no websockets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from hyperframe.frame import SettingsFrame
+
+from tests.attacks._support import (
+    CANCEL,
+    MARGIN,
+    RSS_GROWTH_LIMIT,
+    TIMEOUT,
+    RawH2,
+    attacked_server,
+    open_connection,
+    probe,
+    read_until_closed,
+    stats,
+    wait_stats,
+    worker_rss,
+)
+from tests.conftest import Server
+
+CONNECTIONS = 20
+H2_STREAMS = 10
+RECEIVE_BUFFER = 4096
+HANDSHAKE = (
+    b'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+    b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+)
+
+
+@pytest.fixture(scope='module', params=['asgi', 'rsgi'])
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    with attacked_server(request.param) as running:
+        yield running
+
+
+def test_websocket_peers_that_stop_reading_over_http1(server: Server) -> None:
+    seen = stats(server.port)['ws_failed']
+    before = worker_rss(server)
+    socks = [open_connection(server.port, HANDSHAKE, receive_buffer=RECEIVE_BUFFER) for _ in range(CONNECTIONS)]
+    try:
+        probe(server.port)
+        peak = worker_rss(server)
+        dropped = wait_stats(server.port, 'ws_failed', seen + CONNECTIONS, timeout=TIMEOUT + MARGIN)
+        assert dropped == seen + CONNECTIONS
+        peak = max(peak, worker_rss(server))
+        deadline = time.monotonic() + MARGIN
+        for sock in socks:
+            head, length = read_until_closed(sock, deadline)
+            assert head.startswith(b'HTTP/1.1 101 '), head[:200]
+            assert length < 64 * 1024 * 1024
+    finally:
+        for sock in socks:
+            sock.close()
+    assert peak - before < RSS_GROWTH_LIMIT, (before, peak)
+    probe(server.port)
+
+
+def test_websocket_peers_that_stop_reading_over_http2(server: Server) -> None:
+    seen = stats(server.port)['ws_failed']
+    before = worker_rss(server)
+    # Websockets on streams that get no window at all: the server can send nothing.
+    conn = RawH2(server.port, {SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    try:
+        frames = b''.join(
+            conn.request(
+                1 + 2 * index,
+                'CONNECT',
+                '/ws',
+                [(':protocol', 'websocket'), ('sec-websocket-version', '13')],
+                end=False,
+            )
+            for index in range(H2_STREAMS)
+        )
+        conn.sock.sendall(frames)
+        probe(server.port)
+        peak = worker_rss(server)
+        deadline = time.monotonic() + TIMEOUT + MARGIN
+        conn.read(deadline, until=lambda conn: len(conn.resets) == H2_STREAMS)
+        streams = [1 + 2 * index for index in range(H2_STREAMS)]
+        assert conn.statuses == dict.fromkeys(streams, 200), conn.statuses
+        assert conn.resets == dict.fromkeys(streams, CANCEL), conn.resets
+        dropped = wait_stats(server.port, 'ws_failed', seen + H2_STREAMS)
+        assert dropped == seen + H2_STREAMS
+        peak = max(peak, worker_rss(server))
+    finally:
+        conn.close()
+    assert peak - before < RSS_GROWTH_LIMIT, (before, peak)
+    probe(server.port)
