@@ -211,7 +211,7 @@ mod tests {
     use super::*;
     use crate::NoUpgrades;
     use crate::testing::{limits, serve_bytes};
-    use granian_harness::{Echo, drive};
+    use granian_harness::{Big, Echo, drive};
     use proptest::collection::vec;
     use proptest::prelude::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -329,23 +329,6 @@ mod tests {
                 }
             });
             std::future::ready(Response::new(body))
-        }
-    }
-
-    /// Answers every request with `size` bytes in one buffer.
-    #[derive(Clone)]
-    struct Big(usize);
-
-    impl Handler for Big {
-        fn handle(
-            &self,
-            _request: Request<IncomingBody>,
-            _conn: &Arc<ConnInfo>,
-        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
-            std::future::ready(Response::new(ResponseBody::full(bytes::Bytes::from(vec![
-                b'x';
-                self.0
-            ]))))
         }
     }
 

@@ -159,9 +159,9 @@ where
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use granian_harness::Echo;
-    use granian_serve::{IncomingBody, ResponseBody, Scheme, Shutdown};
-    use http::{Response, StatusCode};
+    use granian_harness::{Big, Echo};
+    use granian_serve::{Scheme, Shutdown};
+    use http::StatusCode;
 
     fn limits() -> Http2Limits {
         Http2Limits {
@@ -179,20 +179,6 @@ mod tests {
             send_timeout: Some(Duration::from_secs(10)),
             max_receiving_streams: 2,
             server: None,
-        }
-    }
-
-    /// Answers every request with `size` bytes in one buffer, without reading its body.
-    #[derive(Clone)]
-    struct Big(usize);
-
-    impl Handler for Big {
-        fn handle(
-            &self,
-            _request: Request<IncomingBody>,
-            _conn: &Arc<ConnInfo>,
-        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
-            std::future::ready(Response::new(ResponseBody::full(Bytes::from(vec![b'x'; self.0]))))
         }
     }
 
