@@ -35,6 +35,9 @@ PROBE_LIMIT = 1.0
 # How much a worker may grow while absorbing one attack.
 RSS_GROWTH_LIMIT = 48 * 1024 * 1024
 
+# A client receive buffer this small (fixed, not autotuned) fills at once.
+SMALL_RECEIVE_BUFFER = 4096
+
 # RFC 9113 §7 error codes.
 REFUSED_STREAM = 0x7
 CANCEL = 0x8
@@ -119,6 +122,32 @@ def open_connection(port: int, data: bytes, *, receive_buffer: int | None = None
     sock = connect(port, timeout=TIMEOUT + MARGIN, receive_buffer=receive_buffer)
     sock.sendall(data)
     return sock
+
+
+def stop_reading_over_http1(server: Server, request: bytes, connections: int, counter: str, answer: bytes) -> None:
+    """Open `connections` HTTP/1.1 connections with a small receive buffer, send `request` on
+    each and never read: the application's `counter` must count each one given up within the send
+    timeout of its socket filling up, and each connection must start with `answer` and be closed
+    far short of the 256 MiB the application meant to send."""
+    seen = stats(server.port)[counter]
+    before = worker_rss(server)
+    socks = [open_connection(server.port, request, receive_buffer=SMALL_RECEIVE_BUFFER) for _ in range(connections)]
+    try:
+        probe(server.port)
+        peak = worker_rss(server)
+        given_up = wait_stats(server.port, counter, seen + connections, timeout=TIMEOUT + MARGIN)
+        assert given_up == seen + connections
+        peak = max(peak, worker_rss(server))
+        deadline = time.monotonic() + MARGIN
+        for sock in socks:
+            head, length = read_until_closed(sock, deadline)
+            assert head.startswith(answer), head[:200]
+            assert length < 64 * 1024 * 1024
+    finally:
+        for sock in socks:
+            sock.close()
+    assert peak - before < RSS_GROWTH_LIMIT, (before, peak)
+    probe(server.port)
 
 
 def read_until_closed(sock: socket.socket, deadline: float) -> tuple[bytes, int]:

@@ -17,10 +17,9 @@ from tests.attacks._support import (
     TIMEOUT,
     RawH2,
     attacked_server,
-    open_connection,
     probe,
-    read_until_closed,
     stats,
+    stop_reading_over_http1,
     wait_stats,
     worker_rss,
 )
@@ -28,7 +27,6 @@ from tests.conftest import Server
 
 CONNECTIONS = 20
 H2_STREAMS = 10
-RECEIVE_BUFFER = 4096
 HANDSHAKE = (
     b'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
     b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
@@ -42,25 +40,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 
 
 def test_websocket_peers_that_stop_reading_over_http1(server: Server) -> None:
-    seen = stats(server.port)['ws_failed']
-    before = worker_rss(server)
-    socks = [open_connection(server.port, HANDSHAKE, receive_buffer=RECEIVE_BUFFER) for _ in range(CONNECTIONS)]
-    try:
-        probe(server.port)
-        peak = worker_rss(server)
-        dropped = wait_stats(server.port, 'ws_failed', seen + CONNECTIONS, timeout=TIMEOUT + MARGIN)
-        assert dropped == seen + CONNECTIONS
-        peak = max(peak, worker_rss(server))
-        deadline = time.monotonic() + MARGIN
-        for sock in socks:
-            head, length = read_until_closed(sock, deadline)
-            assert head.startswith(b'HTTP/1.1 101 '), head[:200]
-            assert length < 64 * 1024 * 1024
-    finally:
-        for sock in socks:
-            sock.close()
-    assert peak - before < RSS_GROWTH_LIMIT, (before, peak)
-    probe(server.port)
+    stop_reading_over_http1(server, HANDSHAKE, CONNECTIONS, 'ws_failed', b'HTTP/1.1 101 ')
 
 
 def test_websocket_peers_that_stop_reading_over_http2(server: Server) -> None:
