@@ -797,6 +797,10 @@ class Options:
         'Python threads per worker running a WSGI application (1 with other interfaces).',
         Int(Bound(1, MAX_THREADS)),
         default_text='WSGI: 4 per CPU core, at most 32 and at most --backpressure; others: 1',
+        docs='Most Python threads per worker running a WSGI application (1 with other interfaces); one runs from the '
+        'start, the others start when a request finds none free. A thread waiting on its client (a request body, a '
+        'slow reader) does not count: another is started for the requests queued meanwhile, up to `--backpressure` '
+        'threads.',
     )
     blocking_threads_idle_timeout: float = option(
         30.0,
@@ -1016,6 +1020,14 @@ class Options:
         Int(Bound(1, 2**32 - 1), 'bytes'),
         native=True,
         docs='Size a decoded HTTP/2 header list must stay under without `--max-header-size` (`431` at or beyond it, then the stream is reset); RFC 9113 counts 32 bytes per field on top of names and values.',
+    )
+    http2_max_receiving_streams: int = option(
+        64,
+        S.HTTP2,
+        'Streams of one HTTP/2 connection that may be receiving a request body at once; more are refused.',
+        Int(Bound(1, 2**32 - 1)),
+        native=True,
+        docs="Streams of one HTTP/2 connection receiving their request bodies at once; a request with a body beyond it is refused with `REFUSED_STREAM`, which clients may retry. One connection then holds at most this many of a worker's `--backpressure` slots with bodies that do not come.",
     )
     http2_max_send_buffer_size: int = option(
         400 * 1024,
@@ -1257,6 +1269,23 @@ class Options:
         default_text='3/4 of the open-file limit',
         native=True,
         docs="Connections each worker holds at once (websockets included); beyond, it stops accepting and new connections wait in the listen queue (`--backlog`). With fewer than 1/16 of them free, the connections idle longest (nothing received yet, between keep-alive requests, HTTP/2 without a stream) are closed, as nginx does. The default leaves a quarter of the worker's open-file limit (`ulimit -n`) to the application. nginx: `worker_connections` 512, upstream connections included.",
+    )
+
+    http_body_read_timeout: float = option(
+        60.0,
+        S.LIMITS,
+        'Time a read of a request body waits for more bytes from the client before the request ends (408).',
+        Seconds(Bound(0, 86400, min_open=True)),
+        native=True,
+        docs="Time a read of a request body may wait for the client's next bytes (HTTP/1.1 and HTTP/2, every interface); past it the request ends: `408` if its response has not started (HTTP/1.1 then closes the connection), otherwise the stream is reset (HTTP/2) or the connection closed (HTTP/1.1). The application sees a disconnect (ASGI `http.disconnect`, RSGI `RSGIProtocolClosed`, WSGI an `OSError` from `wsgi.input`).",
+    )
+    http_send_timeout: float = option(
+        60.0,
+        S.LIMITS,
+        'Time a response (or websocket message) waits for the client to take more before it is dropped.',
+        Seconds(Bound(0, 86400, min_open=True)),
+        native=True,
+        docs="Time a write may wait for the client to take more of a response or websocket message: a client that stops reading (HTTP/1.1, websockets: the connection closes) or holds an HTTP/2 window at zero (the stream is reset). The application's next send reports a disconnect.",
     )
 
     # Responses

@@ -113,6 +113,14 @@ struct Options {
     http3_retry: bool,
     #[pyo3(attribute)]
     max_request_body_size: Option<u64>,
+    /// Seconds.
+    #[pyo3(attribute)]
+    http_body_read_timeout: f64,
+    /// Seconds.
+    #[pyo3(attribute)]
+    http_send_timeout: f64,
+    #[pyo3(attribute)]
+    http2_max_receiving_streams: usize,
     /// Replaces `http2_max_headers_size` when set.
     #[pyo3(attribute)]
     max_header_size: Option<u32>,
@@ -324,7 +332,7 @@ impl Settings {
             protocols: Protocols {
                 mode,
                 h2c_upgrade: options.h2c_upgrade,
-                http1: http1_limits(options, server.clone()),
+                http1: http1_limits(options, server.clone())?,
                 http2: Arc::new(http2_limits(options, server)?),
             },
             tls: tls_settings(options, mode)?,
@@ -369,6 +377,9 @@ impl Settings {
             ),
             ("backpressure", Value::int(self.backpressure)),
             ("max_request_body_size", Value::or_none(http1.max_body_size, Value::int)),
+            ("http_body_read_timeout", Value::seconds(http1.body_read_timeout)),
+            ("http_send_timeout", Value::seconds(http1.send_timeout)),
+            ("http2_max_receiving_streams", Value::int(http2.max_receiving_streams)),
             ("max_header_size", Value::or_none(http1.max_header_size, Value::int)),
             ("server_header", Value::or_none(http1.server.as_ref(), header_text)),
             ("websockets", Value::Bool(self.websockets.is_some())),
@@ -480,17 +491,27 @@ fn seconds(option: &'static str, value: f64) -> Result<Duration, Invalid> {
     Duration::try_from_secs_f64(value).map_err(|err| Invalid::new(option, err))
 }
 
-fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Http1Limits {
-    Http1Limits {
+fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http1Limits, Invalid> {
+    Ok(Http1Limits {
         keep_alive: options.http1_keep_alive,
         header_read_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
         keep_alive_timeout: nonzero(Duration::from_millis(options.http1_keep_alive_timeout)),
         buffer_size: options.http1_buffer_size,
         max_header_size: options.max_header_size.map(|size| size as usize),
         max_body_size: options.max_request_body_size,
+        body_read_timeout: Some(body_read_timeout(options)?),
+        send_timeout: Some(send_timeout(options)?),
         pipeline_flush: options.http1_pipeline_flush,
         server,
-    }
+    })
+}
+
+fn body_read_timeout(options: &Options) -> Result<Duration, Invalid> {
+    seconds("http_body_read_timeout", options.http_body_read_timeout)
+}
+
+fn send_timeout(options: &Options) -> Result<Duration, Invalid> {
+    seconds("http_send_timeout", options.http_send_timeout)
 }
 
 fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2Limits, Invalid> {
@@ -509,6 +530,9 @@ fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2L
         handshake_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
         idle_timeout: nonzero(seconds("http2_idle_timeout", options.http2_idle_timeout)?),
         max_body_size: options.max_request_body_size,
+        body_read_timeout: Some(body_read_timeout(options)?),
+        send_timeout: Some(send_timeout(options)?),
+        max_receiving_streams: options.http2_max_receiving_streams,
         server,
     })
 }
@@ -550,6 +574,7 @@ fn websocket_limits(options: &Options) -> Result<Option<WebsocketLimits>, Invali
         ping_interval: nonzero(seconds("ws_ping_interval", options.ws_ping_interval)?),
         ping_timeout: seconds("ws_ping_timeout", options.ws_ping_timeout)?,
         close_timeout: WebsocketLimits::CLOSE_TIMEOUT,
+        send_timeout: Some(send_timeout(options)?),
         deflate: options.ws_deflate,
     }))
 }
@@ -577,10 +602,9 @@ fn http3_settings(options: &Options, server: Option<HeaderValue>) -> Result<Opti
                 .map_or(options.http3_max_headers_size, u64::from),
             max_body_size: options.max_request_body_size,
             header_read_timeout: nonzero(Duration::from_millis(options.http1_header_read_timeout)),
-            // The TCP protocols have no body read nor send timeout yet; once they do, their
-            // options set these too.
-            body_read_timeout: None,
-            send_timeout: None,
+            // The same bounds on slow clients as over TCP.
+            body_read_timeout: Some(body_read_timeout(options)?),
+            send_timeout: Some(send_timeout(options)?),
             max_connections: Some(options.http3_max_connections),
             validate_address: options.http3_retry,
             // A client moving to a new address would keep its connection IDs, and so its
@@ -966,6 +990,9 @@ mod tests {
             http3_max_connections: 900,
             http3_retry: true,
             max_request_body_size: Some(1 << 20),
+            http_body_read_timeout: 12.5,
+            http_send_timeout: 45.0,
+            http2_max_receiving_streams: 16,
             max_header_size: None,
             ssl_cert: Some(dir("cert.pem")),
             ssl_key: Some(dir("key.pem")),
@@ -1037,8 +1064,15 @@ mod tests {
         assert_eq!(http2.keep_alive_timeout, Duration::from_secs(7));
         assert_eq!(http2.handshake_timeout, Some(Duration::from_millis(2_500)));
         assert_eq!(http2.idle_timeout, Some(Duration::from_millis(42_500)));
+        // One body read timeout and one send timeout for every protocol and websockets.
+        assert_eq!(http1.body_read_timeout, Some(Duration::from_millis(12_500)));
+        assert_eq!(http2.body_read_timeout, Some(Duration::from_millis(12_500)));
+        assert_eq!(http1.send_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(http2.send_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(http2.max_receiving_streams, 16);
         let websockets = settings.websockets.as_ref().unwrap();
         assert_eq!(websockets.ping_timeout, Duration::from_millis(2_500));
+        assert_eq!(websockets.send_timeout, Some(Duration::from_secs(45)));
         assert_eq!(
             settings.static_files.as_ref().unwrap().expires(),
             Some(Duration::from_secs(90))
@@ -1257,6 +1291,9 @@ mod tests {
             ("http2_keep_alive_interval", Value::Int(1_500)),
             ("http2_keep_alive_timeout", Value::Float(7.0)),
             ("max_request_body_size", Value::Int(1 << 20)),
+            ("http_body_read_timeout", Value::Float(12.5)),
+            ("http_send_timeout", Value::Float(45.0)),
+            ("http2_max_receiving_streams", Value::Int(16)),
             ("max_header_size", Value::None),
             ("ssl_cert", Value::Path(dir("cert.pem"))),
             ("ssl_key", Value::Path(dir("key.pem"))),

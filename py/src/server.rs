@@ -403,10 +403,11 @@ impl WsgiServer {
         udp_fd: Option<i32>,
         steering: Option<(u16, u16)>,
     ) -> PyResult<Self> {
+        let settings = &config.get().settings;
         let options = WsgiOptions {
             blocking_threads,
-            idle_timeout: config.get().settings.blocking_threads_idle_timeout,
-            backpressure: config.get().settings.backpressure,
+            backpressure: settings.backpressure,
+            idle_timeout: settings.blocking_threads_idle_timeout,
             multiprocess,
         };
         let udp = UdpEndpoint::new(udp_fd, steering)?;

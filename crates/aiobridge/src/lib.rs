@@ -28,7 +28,7 @@
 //!
 //! Every interface that runs its application on the loop (ASGI, RSGI) serves a request the
 //! same way, so that lives here once: [`serve_request`] takes the request from the protocol
-//! layer (with a backpressure permit, small bodies read whole first) and hands it to the
+//! layer (small bodies read whole first, then a backpressure permit) and hands it to the
 //! interface on the loop thread; [`launch`] starts the application on it (the call, the task,
 //! the done-callback, an answer in its place when it fails), whatever the interface's
 //! [`Responder`]; [`RequestBody`] feeds the rest of the body to the application with a bounded

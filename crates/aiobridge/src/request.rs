@@ -15,8 +15,9 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::{LoopContext, LoopHandle, resolve};
 
-/// Bodies declared this small are read whole before the application starts, so its first
-/// read completes at once.
+/// Bodies declared this small are read whole before the request takes a slot and the
+/// application starts: its first read completes at once, and a client that never sends the body
+/// it announced holds no slot, only its own connection, until the read timeout ends it.
 const PREFETCH_LIMIT: u64 = 64 * 1024;
 /// Unread request bytes queued for the application beyond which reading from the client
 /// pauses.
@@ -407,10 +408,10 @@ impl Drop for DisconnectOnDrop {
     }
 }
 
-/// Serve one request with an application on the loop: wait for one of `permits` (503 if they
-/// are closed), read small bodies whole, run `start` on the loop thread, stream the rest of the
-/// body as it arrives, and return the response `start`'s sender delivers. The body learns of
-/// the disconnect when the response is written out or the client goes away.
+/// Serve one request with an application on the loop: read a small body whole, wait for one of
+/// `permits` (503 if they are closed), run `start` on the loop thread, stream the rest of a
+/// larger body as it arrives, and return the response `start`'s sender delivers. The body
+/// learns of the disconnect when the response is written out or the client goes away.
 pub async fn serve_request<S>(
     bridge: LoopHandle,
     permits: Arc<Semaphore>,
@@ -421,25 +422,26 @@ pub async fn serve_request<S>(
 where
     S: FnOnce(Python<'_>, RequestStart) + Send + 'static,
 {
-    let Ok(_permit) = permits.acquire_owned().await else {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE);
-    };
-    let started = Instant::now();
     let (parts, incoming) = request.into_parts();
     let body = Arc::new(RequestBody::new(bridge.clone()));
     let streaming = if incoming.is_end_stream() {
         body.preload(None);
         None
     } else if declared_length(&parts).is_some_and(|length| length <= PREFETCH_LIMIT) {
-        match read_whole(incoming).await {
-            Some(bytes) => body.preload(Some(bytes)),
-            // The client broke off mid-body: nobody is left to answer.
-            None => return error_response(StatusCode::BAD_REQUEST),
+        match incoming.collect().await {
+            Ok(whole) => body.preload(Some(whole.to_bytes())),
+            // The client broke off, or stopped sending (408, the protocol layer says so too).
+            Err(err) => return error_response(err.status()),
         }
         None
     } else {
         Some(incoming)
     };
+    // A slot only once the request can run.
+    let Ok(_permit) = permits.acquire_owned().await else {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    let started = Instant::now();
     let (respond, rx) = oneshot::channel();
     let mut guard = DisconnectOnDrop(Some(Arc::clone(&body)));
     {
@@ -464,10 +466,6 @@ where
 
 fn declared_length(parts: &Parts) -> Option<u64> {
     parts.headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
-}
-
-async fn read_whole(body: IncomingBody) -> Option<Bytes> {
-    body.collect().await.ok().map(http_body_util::Collected::to_bytes)
 }
 
 async fn wait_response(

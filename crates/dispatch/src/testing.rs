@@ -21,6 +21,8 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
             buffer_size: 16 * 1024,
             max_header_size: None,
             max_body_size: None,
+            body_read_timeout: Some(Duration::from_secs(1)),
+            send_timeout: Some(Duration::from_secs(1)),
             pipeline_flush: false,
             server: None,
         },
@@ -37,6 +39,9 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
             handshake_timeout: Some(Duration::from_secs(1)),
             idle_timeout: Some(Duration::from_secs(30)),
             max_body_size: None,
+            body_read_timeout: Some(Duration::from_secs(1)),
+            send_timeout: Some(Duration::from_secs(1)),
+            max_receiving_streams: 100,
             server: None,
         }),
     }

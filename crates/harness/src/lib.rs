@@ -1,6 +1,7 @@
 //! Plays the client of one in-memory connection for the protocol crates' tests and fuzz
 //! targets: [`drive`] writes raw bytes to a server end, reads everything the server answers
-//! until it closes, and panics on a hang; [`Echo`] answers every request with its own body.
+//! until it closes, and panics on a hang; [`Echo`] answers every request with its own body,
+//! [`Big`] with a large one of its own, without reading the request's.
 //! Knows no protocol: the caller says what serves the server end. Never part of a server.
 
 use std::sync::Arc;
@@ -28,6 +29,21 @@ impl Handler for Echo {
                 Err(_) => granian_serve::error_response(http::StatusCode::BAD_REQUEST),
             }
         }
+    }
+}
+
+/// Answers every request with this many bytes in one buffer, without reading its body: a
+/// response larger than what a stalled client takes.
+#[derive(Clone, Copy, Debug)]
+pub struct Big(pub usize);
+
+impl Handler for Big {
+    fn handle(
+        &self,
+        _request: Request<IncomingBody>,
+        _conn: &Arc<ConnInfo>,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+        std::future::ready(Response::new(ResponseBody::full(Bytes::from(vec![b'x'; self.0]))))
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use granian_serve::{
-    ConnInfo, Handler, InFlight, Phase, ResponseBody, ShutdownWatch, TrackedBody, add_server_header, admit,
-    error_response, payload_too_large, within_limit,
+    BoundedWrites, ConnInfo, Handler, InFlight, IncomingBody, Phase, ResponseBody, ShutdownWatch, TrackedBody,
+    add_server_header, admit, error_response, payload_too_large, within_limits,
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
@@ -51,6 +51,7 @@ where
     let interim = InterimQueue::default();
     let (io, flushes) = layered_io(io, &serving, &started, limits, &interim);
     let max_body_size = limits.max_body_size;
+    let body_limits = limits.body_limits();
     let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
     let switch_watch = shutdown.clone();
@@ -71,6 +72,10 @@ where
         let outcome = match (switch, &upgrade_watch) {
             _ if declared_too_large => Outcome::Ready(payload_too_large(true)),
             (Some((upgrades, protocol)), Some(watch)) => {
+                // The body that comes with the switch is read whole here, its reads bounded
+                // as any request body's.
+                let read_timeout = body_limits.read_timeout;
+                let request = request.map(|body| IncomingBody::timed(body, read_timeout));
                 Outcome::Switch(Box::pin(switch_protocols(upgrades, protocol, request, watch.clone())))
             }
             _ => {
@@ -78,10 +83,8 @@ where
                 if request.version() == Version::HTTP_11 {
                     request.extensions_mut().insert(interim.open(number));
                 }
-                match admit(request, max_body_size) {
-                    Ok((request, overflow)) => {
-                        Outcome::Serve(within_limit(handler.handle(request, &conn), overflow, true))
-                    }
+                match admit(request, body_limits) {
+                    Ok((request, watch)) => Outcome::Serve(within_limits(handler.handle(request, &conn), watch, true)),
                     Err(_) => Outcome::Ready(payload_too_large(true)),
                 }
             }
@@ -155,9 +158,11 @@ fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
     started: &Arc<AtomicU64>,
     limits: &Http1Limits,
     interim: &InterimQueue,
-) -> (Interim<CountFlushes<Deadlines<I>>>, Option<Arc<Flushes>>) {
+) -> (Interim<CountFlushes<Deadlines<BoundedWrites<I>>>>, Option<Arc<Flushes>>) {
+    // Writes wait for the client at most the send timeout, through protocol switches too: a
+    // websocket or h2c connection taken over from this one keeps the bound.
     let io = Deadlines::new(
-        io,
+        BoundedWrites::new(io, limits.send_timeout),
         serving.clone(),
         Arc::clone(started),
         limits.header_read_timeout,
@@ -222,15 +227,16 @@ enum Outcome<F> {
 async fn switch_protocols<U: Upgrades>(
     upgrades: U,
     protocol: HeaderValue,
-    mut request: Request<Incoming>,
+    mut request: Request<IncomingBody>,
     watch: ShutdownWatch,
 ) -> Response<ResponseBody> {
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (mut parts, body) = request.into_parts();
     // The protocol switched to counts its own requests: the tunnel's busy watch goes.
     parts.extensions.remove::<ShutdownWatch>();
-    let Ok(body) = body.collect().await else {
-        return error_response(StatusCode::BAD_REQUEST);
+    let body = match body.collect().await {
+        Ok(body) => body,
+        Err(err) => return error_response(err.status()),
     };
     let request = Request::from_parts(parts, body.to_bytes());
     tokio::spawn(async move {
@@ -252,7 +258,7 @@ mod tests {
     use super::*;
     use crate::NoUpgrades;
     use crate::testing::{limits, serve_bytes};
-    use granian_harness::{Echo, drive};
+    use granian_harness::{Big, Echo, drive};
     use proptest::collection::vec;
     use proptest::prelude::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -476,6 +482,94 @@ mod tests {
         // Without `TE: trailers` the body still ends cleanly, with no trailer section.
         let plain = serve(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(plain.ends_with("4\r\ndata\r\n0\r\n\r\n"), "{plain}");
+    }
+
+    /// Answers at once with a streamed body that echoes the request body as it arrives.
+    #[derive(Clone)]
+    struct StreamEcho;
+
+    impl Handler for StreamEcho {
+        fn handle(
+            &self,
+            request: Request<IncomingBody>,
+            _conn: &Arc<ConnInfo>,
+        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
+            let (chunks, body) = ResponseBody::channel(4);
+            tokio::spawn(async move {
+                let mut incoming = request.into_body();
+                while let Some(Ok(frame)) = incoming.frame().await {
+                    if let Ok(data) = frame.into_data()
+                        && !chunks.send(data).await
+                    {
+                        return;
+                    }
+                }
+            });
+            std::future::ready(Response::new(body))
+        }
+    }
+
+    /// Serve one connection with `handler` on a paused clock; the client writes `input`, keeps
+    /// its side open and reads only if `read`. Returns what it read until the server closed,
+    /// and how long the server took to end the connection.
+    fn stalled<H: Handler>(handler: H, input: &'static [u8], read: bool) -> (String, Duration) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let (client, server) = tokio::io::duplex(16 * 1024);
+            let shutdown = granian_serve::Shutdown::new();
+            let watch = shutdown.watch();
+            let conn = Arc::new(ConnInfo::with_addresses(None, None, granian_serve::Scheme::Http));
+            let started = tokio::time::Instant::now();
+            let task = tokio::spawn(async move {
+                let _ = serve_connection(server, handler, conn, &limits(), watch, None::<NoUpgrades>).await;
+                started.elapsed()
+            });
+            let (mut reader, mut writer) = tokio::io::split(client);
+            writer.write_all(input).await.unwrap();
+            let mut output = Vec::new();
+            if read {
+                let _ = tokio::time::timeout(Duration::from_mins(1), reader.read_to_end(&mut output)).await;
+            }
+            let took = tokio::time::timeout(Duration::from_mins(1), task)
+                .await
+                .unwrap()
+                .unwrap();
+            drop(writer);
+            (String::from_utf8_lossy(&output).into_owned(), took)
+        })
+    }
+
+    #[test]
+    fn a_body_that_stops_coming_gets_408_and_close() {
+        let input = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc";
+        let (output, took) = stalled(Echo, input, true);
+        assert!(output.starts_with("HTTP/1.1 408 "), "{output}");
+        assert!(output.contains("connection: close"), "{output}");
+        // The read timeout of the test limits: 1 s.
+        assert_eq!(took, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_body_that_stops_coming_after_the_response_started_cuts_it_off() {
+        let input = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
+        let (output, took) = stalled(StreamEcho, input, true);
+        assert!(output.starts_with("HTTP/1.1 200 "), "{output}");
+        assert!(output.contains("\r\n3\r\nabc\r\n"), "{output}");
+        // No last chunk: the client can tell the response is incomplete.
+        assert!(!output.ends_with("0\r\n\r\n"), "{output}");
+        assert_eq!(took, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_is_dropped_after_the_send_timeout() {
+        let (output, took) = stalled(Big(1 << 20), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false);
+        assert_eq!(output, "");
+        // The send timeout of the test limits: 1 s from the moment the socket stopped taking.
+        assert_eq!(took, Duration::from_secs(1));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use granian_serve::BodyLimits;
 use http::HeaderValue;
 
 /// The smallest read buffer hyper accepts; anything lower is raised to it.
@@ -23,6 +24,13 @@ pub struct Http1Limits {
     pub max_header_size: Option<usize>,
     /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
     pub max_body_size: Option<u64>,
+    /// The longest a read of a request body waits for the client's next bytes: beyond it the
+    /// request ends with 408 (or is cut off, once its response started) and the connection
+    /// closes.
+    pub body_read_timeout: Option<Duration>,
+    /// The longest a write waits for the client to take more of a response (or of a websocket
+    /// riding the connection): beyond it the connection closes.
+    pub send_timeout: Option<Duration>,
     /// Gather pipelined responses into fewer writes. hyper then buffers a streamed body
     /// without bound (its write buffer stops pushing back), so it is off by default.
     pub pipeline_flush: bool,
@@ -31,6 +39,14 @@ pub struct Http1Limits {
 }
 
 impl Http1Limits {
+    /// What request bodies are bounded by.
+    pub(crate) fn body_limits(&self) -> BodyLimits {
+        BodyLimits {
+            max_size: self.max_body_size,
+            read_timeout: self.body_read_timeout,
+        }
+    }
+
     /// The buffer size hyper will actually use: never below hyper's minimum, and large enough
     /// for a head of `max_header_size`.
     pub(crate) fn effective_buffer_size(&self) -> usize {

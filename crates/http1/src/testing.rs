@@ -15,6 +15,8 @@ pub(crate) fn limits() -> Http1Limits {
         buffer_size: 16 * 1024,
         max_header_size: None,
         max_body_size: None,
+        body_read_timeout: Some(Duration::from_secs(1)),
+        send_timeout: Some(Duration::from_secs(1)),
         pipeline_flush: false,
         server: None,
     }

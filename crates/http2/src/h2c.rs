@@ -24,7 +24,8 @@ use http::request::Parts;
 use http::{Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{Error, Http2Limits, PREFACE, serve_connection};
+use crate::conn::serve_bounded;
+use crate::{Error, Http2Limits, PREFACE};
 
 /// HEADERS and CONTINUATION payloads are cut to the smallest frame size every HTTP/2 peer
 /// accepts (RFC 9113 §4.2).
@@ -353,7 +354,9 @@ impl<H: Handler> Handler for FirstBody<H> {
 
 /// Serve HTTP/2 on a connection switched from HTTP/1.1 by `Upgrade: h2c`: `io` continues right
 /// after the 101 response, and `request` (the request that asked for the switch, its body read
-/// whole) is answered on stream 1. Otherwise as [`serve_connection`].
+/// whole) is answered on stream 1. Otherwise as [`serve_connection`](crate::serve_connection), except that the writes of
+/// `io` are taken to be bounded already, by the send timeout of the HTTP/1.1 connection it comes
+/// from.
 pub async fn serve_upgraded<I, H>(
     io: I,
     request: Request<Bytes>,
@@ -369,7 +372,7 @@ where
     let (parts, body) = request.into_parts();
     let frames = stream_one_frames(&encode_request_head(&parts, conn.scheme.as_str()));
     let io = Injected::new(io, frames);
-    serve_connection(io, FirstBody::new(handler, body), conn, limits, watch).await
+    serve_bounded(io, FirstBody::new(handler, body), conn, limits, watch).await
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use granian_serve::BodyLimits;
 use http::HeaderValue;
 
 /// How HTTP/2 connections are bounded.
@@ -29,6 +30,26 @@ pub struct Http2Limits {
     pub idle_timeout: Option<Duration>,
     /// The largest request body, in bytes: 413 beyond it (see [`granian_serve::admit`]).
     pub max_body_size: Option<u64>,
+    /// The longest a read of a request body waits for the client's next bytes: beyond it the
+    /// request ends with 408, or its stream is reset once its response started.
+    pub body_read_timeout: Option<Duration>,
+    /// The longest a response waits for the client to take more of it (its stream's or the
+    /// connection's window held at zero, or the socket not read): beyond it the stream is reset
+    /// (the connection closed, when the socket itself is not read).
+    pub send_timeout: Option<Duration>,
+    /// Streams of one connection that may be receiving their request bodies at once; a request
+    /// with a body beyond it is refused (`REFUSED_STREAM`, which a client may retry).
+    pub max_receiving_streams: usize,
     /// The `Server` header put on every response that does not set one; `None` adds none.
     pub server: Option<HeaderValue>,
+}
+
+impl Http2Limits {
+    /// What request bodies are bounded by.
+    pub(crate) fn body_limits(&self) -> BodyLimits {
+        BodyLimits {
+            max_size: self.max_body_size,
+            read_timeout: self.body_read_timeout,
+        }
+    }
 }

@@ -4,7 +4,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::BodyFault;
 
 /// The error a streamed body ends with when its producer gave up mid-response (the
 /// application raised): the protocol layer aborts the message instead of ending it cleanly,
@@ -28,6 +30,8 @@ enum Item {
 pub struct ResponseBody {
     kind: Kind,
     on_drop: Option<OnDrop>,
+    /// Ends the body as aborted when its request's body times out (see `within_limits`).
+    cut: Option<oneshot::Receiver<BodyFault>>,
 }
 
 /// Runs a closure when the body is dropped: once the protocol layer has written it all, or
@@ -77,6 +81,7 @@ impl ResponseBody {
         Self {
             kind: Kind::Empty,
             on_drop: None,
+            cut: None,
         }
     }
 
@@ -89,6 +94,7 @@ impl ResponseBody {
         Self {
             kind: Kind::Full(Some(bytes)),
             on_drop: None,
+            cut: None,
         }
     }
 
@@ -102,6 +108,7 @@ impl ResponseBody {
             Self {
                 kind: Kind::Stream { rx, aborting: false },
                 on_drop: None,
+                cut: None,
             },
         )
     }
@@ -113,6 +120,7 @@ impl ResponseBody {
         Self {
             kind: Kind::Boxed(Wrapped(Box::pin(body))),
             on_drop: None,
+            cut: None,
         }
     }
 
@@ -123,6 +131,26 @@ impl ResponseBody {
         self.on_drop = Some(OnDrop(Some(Box::new(callback))));
         self
     }
+
+    /// End the body as aborted if `fault` reports that the request's body timed out: the
+    /// request is over, so is its response.
+    pub(crate) fn cut_off_by(mut self, fault: oneshot::Receiver<BodyFault>) -> Self {
+        self.cut = Some(fault);
+        self
+    }
+
+    fn poll_cut(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(cut) = &mut self.cut else {
+            return false;
+        };
+        match Pin::new(cut).poll(cx) {
+            Poll::Pending => false,
+            Poll::Ready(fault) => {
+                self.cut = None;
+                matches!(fault, Ok(BodyFault::TimedOut { .. }))
+            }
+        }
+    }
 }
 
 impl Body for ResponseBody {
@@ -130,6 +158,10 @@ impl Body for ResponseBody {
     type Error = BodyAborted;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyAborted>>> {
+        if self.poll_cut(cx) {
+            self.kind = Kind::Empty;
+            return Poll::Ready(Some(Err(BodyAborted)));
+        }
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),

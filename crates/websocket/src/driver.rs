@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use granian_serve::{Phase, ShutdownWatch};
+use granian_serve::{BoundedWrites, Phase, ShutdownWatch, TunnelLease};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -47,6 +47,8 @@ pub trait Inbox: Send + Sync + 'static {
 pub struct Pending {
     on_upgrade: OnUpgrade,
     shutdown: Option<ShutdownWatch>,
+    /// Released once the connection is over, so the protocol layer may end its stream.
+    lease: Option<TunnelLease>,
     limits: WebsocketLimits,
     deflate: Option<PerMessageDeflate>,
 }
@@ -55,12 +57,14 @@ impl Pending {
     pub(crate) fn new(
         on_upgrade: OnUpgrade,
         shutdown: Option<ShutdownWatch>,
+        lease: Option<TunnelLease>,
         limits: WebsocketLimits,
         deflate: Option<PerMessageDeflate>,
     ) -> Self {
         Self {
             on_upgrade,
             shutdown,
+            lease,
             limits,
             deflate,
         }
@@ -84,21 +88,25 @@ impl Pending {
             // The client left before the handshake response went out.
             Err(_) => (CLOSE_ABNORMAL, String::new()),
         };
+        drop(self.lease);
         inbox.closed(code, &reason);
     }
 }
 
-/// The server end of a websocket over `io`, compressing as `deflate` agreed.
+/// The server end of a websocket over `io`, compressing as `deflate` agreed. Each write waits
+/// for the peer at most the send timeout: a peer that stops reading ends the connection instead
+/// of holding the writer (and with it the pings and the application's sends) for ever.
 fn open<S>(
     io: S,
     limits: &WebsocketLimits,
     deflate: Option<&PerMessageDeflate>,
-) -> Result<Connection<S>, WebSocketError>
+) -> Result<Connection<BoundedWrites<S>>, WebSocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let answer = deflate.map(ToString::to_string);
     let options = limits.options(deflate.is_some());
+    let io = BoundedWrites::new(io, limits.send_timeout);
     WebSocket::from_stream_with_extensions(io, Role::Server, answer.as_deref(), options).map(Connection)
 }
 
@@ -189,8 +197,20 @@ enum WriteEnd {
     Closing(u16, String),
     /// Nothing arrived from the peer in time after a ping.
     Idle,
+    /// The peer took nothing of a write for the send timeout.
+    Stalled,
     /// The connection failed.
     Broken,
+}
+
+impl WriteEnd {
+    /// How a failed write ends writing.
+    fn failed(error: &WebSocketError) -> Self {
+        match error {
+            WebSocketError::IoError(error) if error.kind() == std::io::ErrorKind::TimedOut => Self::Stalled,
+            _ => Self::Broken,
+        }
+    }
 }
 
 enum End {
@@ -262,7 +282,8 @@ where
             let _ = tokio::time::timeout(limits.close_timeout, &mut reader).await;
             (code, reason)
         }
-        End::Write(WriteEnd::Idle) => (CLOSE_ABNORMAL, String::new()),
+        // A peer that does not read would not read a close frame either.
+        End::Write(WriteEnd::Idle | WriteEnd::Stalled) => (CLOSE_ABNORMAL, String::new()),
         // A write failed: reading tells why (the peer's close, or a lost connection).
         End::Write(WriteEnd::Broken) => match tokio::time::timeout(limits.close_timeout, &mut reader).await {
             Ok(ReadEnd::Closed(code, reason)) => (code, reason),
@@ -399,8 +420,8 @@ where
                     } else {
                         sink.feed(frame).await
                     };
-                    if sent.is_err() {
-                        return WriteEnd::Broken;
+                    if let Err(error) = sent {
+                        return WriteEnd::failed(&error);
                     }
                 }
                 Some(Command::Close { code, reason }) => return close(sink, activity, code, reason).await,
@@ -415,8 +436,8 @@ where
                 }
                 Some(_) => ping_sent = None,
                 None => {
-                    if sink.send(Frame::ping(Bytes::new())).await.is_err() {
-                        return WriteEnd::Broken;
+                    if let Err(error) = sink.send(Frame::ping(Bytes::new())).await {
+                        return WriteEnd::failed(&error);
                     }
                     ping_sent = Some(Instant::now());
                 }
@@ -434,7 +455,7 @@ where
     activity.closing.store(true, Ordering::Relaxed);
     match sink.send(close_frame(code, &reason)).await {
         Ok(()) => WriteEnd::Closing(code, reason),
-        Err(_) => WriteEnd::Broken,
+        Err(error) => WriteEnd::failed(&error),
     }
 }
 
@@ -469,6 +490,7 @@ mod tests {
             ping_interval: Some(Duration::from_millis(100)),
             ping_timeout: Duration::from_millis(100),
             close_timeout: Duration::from_millis(500),
+            send_timeout: Some(Duration::from_secs(2)),
             deflate: true,
         }
     }
@@ -484,7 +506,7 @@ mod tests {
         limits: &WebsocketLimits,
         server_deflate: Option<PerMessageDeflate>,
         client_deflate: Option<PerMessageDeflate>,
-    ) -> (Connection<tokio::io::DuplexStream>, Client) {
+    ) -> (Connection<BoundedWrites<tokio::io::DuplexStream>>, Client) {
         let (server, client) = tokio::io::duplex(256 * 1024);
         let server = open(server, limits, server_deflate.as_ref()).unwrap();
         let answer = client_deflate.map(|deflate| deflate.to_string());
@@ -498,7 +520,7 @@ mod tests {
         (server, client)
     }
 
-    fn pair(limits: &WebsocketLimits) -> (Connection<tokio::io::DuplexStream>, Client) {
+    fn pair(limits: &WebsocketLimits) -> (Connection<BoundedWrites<tokio::io::DuplexStream>>, Client) {
         pair_with(limits, None, None)
     }
 
@@ -714,6 +736,37 @@ mod tests {
             outcome = driving => panic!("a live peer was dropped: {outcome:?}"),
             () = peer => {}
         }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_is_dropped_after_the_send_timeout() {
+        let limits = WebsocketLimits {
+            ping_interval: None,
+            send_timeout: Some(Duration::from_millis(200)),
+            ..limits()
+        };
+        // The client never reads: once the connection's buffer is full, writes wait.
+        let (server, _client) = pair(&limits);
+        let (tx, rx) = mpsc::channel(4);
+        let inbox = Recorder::default();
+        let feeder = tokio::spawn(async move {
+            let message = || Command::Send(Message::Binary(Bytes::from(vec![0u8; 64 * 1024])));
+            let mut sent = 0;
+            while tx.send(message()).await.is_ok() {
+                sent += 1;
+            }
+            sent
+        });
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(Duration::from_secs(5), drive(server, rx, &inbox, &limits, None)).await;
+        assert_eq!(outcome.unwrap(), (CLOSE_ABNORMAL, String::new()));
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        // The application's sends fail once the connection is over, instead of waiting.
+        let sent = tokio::time::timeout(Duration::from_secs(5), feeder)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(sent >= 4, "{sent}");
     }
 
     #[tokio::test]

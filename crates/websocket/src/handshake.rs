@@ -1,4 +1,4 @@
-use granian_serve::{ResponseBody, ShutdownWatch, lists_token};
+use granian_serve::{ResponseBody, ShutdownWatch, TunnelLease, lists_token};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
@@ -25,6 +25,8 @@ pub struct Handshake {
     extensions: Vec<HeaderValue>,
     on_upgrade: OnUpgrade,
     shutdown: Option<ShutdownWatch>,
+    /// Kept until the connection is over (an HTTP/2 stream's tunnel).
+    lease: Option<TunnelLease>,
 }
 
 /// Whether `key` is what RFC 6455 §4.1 asks for: 16 bytes in base64, which is 22 characters
@@ -107,12 +109,14 @@ pub fn handshake<B>(request: &mut Request<B>) -> Result<Option<Handshake>, Error
     let extensions = headers.get_all(SEC_WEBSOCKET_EXTENSIONS).iter().cloned().collect();
     let on_upgrade = hyper::upgrade::on(&mut *request);
     let shutdown = request.extensions_mut().remove::<ShutdownWatch>();
+    let lease = request.extensions_mut().remove::<TunnelLease>();
     Ok(Some(Handshake {
         key,
         subprotocols,
         extensions,
         on_upgrade,
         shutdown,
+        lease,
     }))
 }
 
@@ -182,7 +186,7 @@ impl Handshake {
             // RFC 8441 §5: a 2xx answer opens the tunnel.
             None => *response.status_mut() = StatusCode::OK,
         }
-        let pending = Pending::new(self.on_upgrade, self.shutdown, limits, deflate);
+        let pending = Pending::new(self.on_upgrade, self.shutdown, self.lease, limits, deflate);
         (response, pending)
     }
 }
@@ -199,6 +203,7 @@ mod tests {
             ping_interval: None,
             ping_timeout: Duration::from_secs(20),
             close_timeout: WebsocketLimits::CLOSE_TIMEOUT,
+            send_timeout: None,
             deflate: true,
         }
     }

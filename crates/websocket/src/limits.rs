@@ -14,6 +14,9 @@ pub struct WebsocketLimits {
     pub ping_timeout: Duration,
     /// How long a closing handshake waits for the peer's close frame.
     pub close_timeout: Duration,
+    /// How long a write may wait for the peer to take more (a peer that stopped reading): beyond
+    /// it the connection is dropped and the application sees 1006. `None` waits for ever.
+    pub send_timeout: Option<Duration>,
     /// Accept permessage-deflate (RFC 7692) when a client offers it.
     pub deflate: bool,
 }

@@ -71,6 +71,7 @@ proptest! {
                 ping_interval: None,
                 ping_timeout: std::time::Duration::from_secs(20),
                 close_timeout: granian_websocket::WebsocketLimits::CLOSE_TIMEOUT,
+                send_timeout: None,
                 deflate: true,
             };
             let _ = handshake.accept(None, http::HeaderMap::new(), limits);

@@ -367,7 +367,11 @@ mod tests {
                 "127.0.0.1:8000".parse().unwrap(),
                 Scheme::Https,
             );
-            let input = Py::new(py, WsgiInput::new(None, runtime.handle().clone())).unwrap();
+            let input = Py::new(
+                py,
+                WsgiInput::new(bytes::Bytes::new(), None, runtime.handle().clone(), None),
+            )
+            .unwrap();
             let errors = Py::new(py, WsgiErrors::new(py, &crate::log::Logger::new(py).unwrap())).unwrap();
             let environ = build(py, &cache, &parts, &conn, input, errors).unwrap();
             let text = |key: &str| -> String { environ.get_item(key).unwrap().unwrap().extract().unwrap() };

@@ -4,8 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use granian_serve::IncomingBody;
-use granian_serve::{ConnInfo, Handler, ResponseBody, StreamSender, error_response};
+use granian_serve::{BodyError, ConnInfo, Handler, IncomingBody, ResponseBody, StreamSender, error_response};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
@@ -21,7 +20,7 @@ use crate::error::Error;
 use crate::file::FileWrapper;
 use crate::input::WsgiInput;
 use crate::log::{Logger, WsgiErrors};
-use crate::pool::{Next, Pool};
+use crate::pool::{ClientWait, Grow, Next, Pool};
 use crate::response::{ResponseState, SharedState, StartResponse, body_bytes, lock, push};
 
 /// The stack of each blocking thread: what Python gives its own threads on Linux, so deep
@@ -30,6 +29,12 @@ const STACK_SIZE: usize = 8 * 1024 * 1024;
 /// A sequence body this small is joined into one buffer (one write); larger ones go out
 /// chunk by chunk without copies.
 const JOIN_LIMIT: u64 = 64 * 1024;
+/// Request body bytes read before a request is handed to a thread. A body that ends within them
+/// (any body declared this small) reaches the thread whole, so a client that never sends the
+/// body it announced holds no thread, only its own connection, until the read timeout ends the
+/// request; as nginx does in front of a WSGI server. A larger body reaches a thread once this
+/// much of it arrived, and the rest is read as `wsgi.input` asks for it.
+const READ_AHEAD: usize = 64 * 1024;
 /// Request body bytes the application left unread that are read and discarded after the
 /// response, so the connection can carry another request. Beyond this the connection closes
 /// instead.
@@ -40,12 +45,14 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 pub struct WsgiOptions {
     /// Most threads running the application; each request holds one from the call to the end
     /// of its body. One runs from the start, the others start when a request finds no thread
-    /// free.
+    /// free. A thread that waits on its client (a request body to come, a slow reader to take
+    /// the response) stops counting, and another is started for the requests queued meanwhile,
+    /// up to `backpressure` threads.
     pub blocking_threads: usize,
-    /// How long a thread beyond the last one left waits for a request before it exits.
-    pub idle_timeout: Duration,
     /// Requests admitted at once (running or queued for a thread); more wait for a slot.
     pub backpressure: usize,
+    /// How long a thread beyond the last one left waits for a request before it exits.
+    pub idle_timeout: Duration,
     /// `wsgi.multiprocess`: whether other processes serve the same application.
     pub multiprocess: bool,
 }
@@ -53,6 +60,8 @@ pub struct WsgiOptions {
 /// A request on its way from the runtime to a blocking thread.
 struct Job {
     parts: Parts,
+    /// The body read ahead (see [`READ_AHEAD`]), and what is still to come.
+    head: Bytes,
     body: Option<IncomingBody>,
     conn: Arc<ConnInfo>,
     respond: oneshot::Sender<Response<ResponseBody>>,
@@ -69,7 +78,7 @@ struct Shared {
     text_io: Py<PyAny>,
     permits: Arc<Semaphore>,
     pool: Pool<Job>,
-    /// Threads started so far, for their names.
+    /// Threads started so far, to name the next one.
     started: AtomicUsize,
 }
 
@@ -83,8 +92,8 @@ pub struct WsgiHandler {
 }
 
 impl WsgiHandler {
-    /// Start the first thread that will run `app` (more start on demand, up to
-    /// `options.blocking_threads`); responses are written on `runtime`.
+    /// Start the first thread that will run `app` (more start as requests need them); responses
+    /// are written on `runtime`.
     pub fn new(py: Python<'_>, app: Py<PyAny>, runtime: Handle, options: WsgiOptions) -> PyResult<Self> {
         let shared = Arc::new(Shared {
             app,
@@ -93,11 +102,11 @@ impl WsgiHandler {
             logger: Logger::new(py)?,
             text_io: py.import("io")?.getattr("TextIOBase")?.unbind(),
             permits: Arc::new(Semaphore::new(options.backpressure.max(1))),
-            pool: Pool::new(options.blocking_threads, options.idle_timeout),
+            pool: Pool::new(options.blocking_threads, options.backpressure, options.idle_timeout),
             started: AtomicUsize::new(0),
         });
         shared.pool.thread_started();
-        if let Err(err) = start_thread(&shared) {
+        if let Err(err) = spawn_worker(&shared) {
             shared.pool.thread_exited();
             shared.pool.close();
             return Err(err.into());
@@ -136,27 +145,27 @@ async fn serve_request(
     request: Request<IncomingBody>,
     conn: Arc<ConnInfo>,
 ) -> Response<ResponseBody> {
+    let (parts, body) = request.into_parts();
+    let (head, body) = match read_ahead(body, READ_AHEAD).await {
+        Ok(read) => read,
+        // The client broke off, or stopped sending (408, the protocol layer says so too).
+        Err(err) => return error_response(err.status()),
+    };
+    // A slot, and then a thread, only once the request can run.
     let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
         return error_response(StatusCode::SERVICE_UNAVAILABLE);
     };
-    let (parts, body) = request.into_parts();
     let (respond, response) = oneshot::channel();
     let job = Job {
         parts,
-        body: (!body.is_end_stream()).then_some(body),
+        head,
+        body,
         conn,
         respond,
         _permit: permit,
     };
     match shared.pool.submit(job) {
-        Ok(false) => {}
-        // No thread is free and there may be more: one starts for this request. Should it fail
-        // to start (out of threads), the request waits for a busy one instead.
-        Ok(true) => {
-            if start_thread(&shared).is_err() {
-                shared.pool.thread_exited();
-            }
-        }
+        Ok(grow) => grow_pool(&shared, grow),
         Err(_) => return error_response(StatusCode::SERVICE_UNAVAILABLE),
     }
     // A job dropped unserved: the pool closed under it.
@@ -165,8 +174,39 @@ async fn serve_request(
         .unwrap_or_else(|_| error_response(StatusCode::SERVICE_UNAVAILABLE))
 }
 
-/// Start a blocking thread, already counted in the pool.
-fn start_thread(shared: &Arc<Shared>) -> std::io::Result<()> {
+/// Read `body` until it ends or `limit` bytes of it arrived: those bytes, and the rest of the
+/// body when there is more.
+async fn read_ahead(mut body: IncomingBody, limit: usize) -> Result<(Bytes, Option<IncomingBody>), BodyError> {
+    let mut pieces = Vec::new();
+    let mut read = 0;
+    while read < limit && !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            return Ok((join(pieces), None));
+        };
+        if let Ok(data) = frame?.into_data()
+            && !data.is_empty()
+        {
+            read += data.len();
+            pieces.push(data);
+        }
+    }
+    let rest = (!body.is_end_stream()).then_some(body);
+    Ok((join(pieces), rest))
+}
+
+fn join(mut pieces: Vec<Bytes>) -> Bytes {
+    if pieces.len() <= 1 {
+        return pieces.pop().unwrap_or_default();
+    }
+    let mut joined = BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in pieces {
+        joined.extend_from_slice(&piece);
+    }
+    joined.freeze()
+}
+
+/// Start a blocking thread, already counted by the pool.
+fn spawn_worker(shared: &Arc<Shared>) -> std::io::Result<()> {
     let index = shared.started.fetch_add(1, Ordering::Relaxed);
     let worker_shared = Arc::clone(shared);
     std::thread::Builder::new()
@@ -176,15 +216,41 @@ fn start_thread(shared: &Arc<Shared>) -> std::io::Result<()> {
         .map(drop)
 }
 
-/// Marks a blocking thread gone however it leaves, unless the pool counted it out already.
+/// Start the thread the pool asked for, if it did.
+fn grow_pool(shared: &Arc<Shared>, grow: Grow) {
+    // A thread that cannot start leaves the job to the threads there are.
+    if grow == Grow::Spawn && spawn_worker(shared).is_err() {
+        shared.pool.thread_exited();
+    }
+}
+
+/// Lets a blocking thread say it waits on its client, so that the requests queued meanwhile
+/// may get a thread of their own (see [`WsgiOptions::blocking_threads`]).
+#[derive(Clone)]
+pub(crate) struct Waits(Arc<Shared>);
+
+impl Waits {
+    /// This thread waits on its client until the returned guard drops.
+    pub(crate) fn begin(&self) -> Waiting<'_> {
+        let (waiting, grow) = self.0.pool.client_wait();
+        grow_pool(&self.0, grow);
+        Waiting(waiting)
+    }
+}
+
+/// A blocking thread waiting on its client (see [`Waits::begin`]).
+pub(crate) struct Waiting<'a>(#[expect(dead_code, reason = "held for its drop")] ClientWait<'a, Job>);
+
+/// Marks a blocking thread gone however it leaves, unless the pool retired it (and counted it
+/// out) already.
 struct ExitGuard<'a> {
     pool: &'a Pool<Job>,
-    counted_out: bool,
+    counted: bool,
 }
 
 impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
-        if !self.counted_out {
+        if self.counted {
             self.pool.thread_exited();
         }
     }
@@ -192,31 +258,31 @@ impl Drop for ExitGuard<'_> {
 
 /// A blocking thread: attached to the interpreter for its whole life, so the thread state
 /// (and with it `threading.local` data such as a framework's database connection) lasts from
-/// one request to the next; detached while it waits for work. It leaves when the pool closes,
-/// or after waiting the idle timeout for work while other threads remain.
+/// one request to the next; detached while it waits for work.
 fn worker(shared: &Arc<Shared>) {
     let mut exit = ExitGuard {
         pool: &shared.pool,
-        counted_out: false,
+        counted: true,
     };
     Python::try_attach(|py| {
-        // A job already queued is taken while still holding the GIL: releasing it only to take
-        // it back would hand it to another thread and cost a switch per request under load.
-        let next = |py: Python<'_>| match shared.pool.try_next() {
-            Ok(Some(job)) => Next::Job(job),
-            Ok(None) => py.detach(|| shared.pool.next()),
-            Err(()) => Next::Closed,
-        };
         loop {
-            match next(py) {
+            // A job already queued is taken while still holding the GIL: releasing it only to
+            // take it back would hand it to another thread and cost a switch per request under
+            // load.
+            let next = match shared.pool.try_next() {
+                Ok(Some(job)) => Next::Job(job),
+                Ok(None) => py.detach(|| shared.pool.next()),
+                Err(()) => Next::Closed,
+            };
+            match next {
                 // The client left while the request waited for a thread.
                 Next::Job(job) if job.respond.is_closed() => {}
                 Next::Job(job) => serve_job(py, shared, job),
+                Next::Closed => return,
                 Next::Retire => {
-                    exit.counted_out = true;
-                    break;
+                    exit.counted = false;
+                    return;
                 }
-                Next::Closed => break,
             }
         }
     });
@@ -225,13 +291,14 @@ fn worker(shared: &Arc<Shared>) {
 fn serve_job(py: Python<'_>, shared: &Arc<Shared>, job: Job) {
     let Job {
         parts,
+        head,
         body,
         conn,
         respond,
         _permit,
     } = job;
     let state = ResponseState::new(respond, shared.runtime.clone());
-    let input = WsgiInput::new(body, shared.runtime.clone());
+    let input = WsgiInput::new(head, body, shared.runtime.clone(), Some(Waits(Arc::clone(shared))));
     let outcome = catch_unwind(AssertUnwindSafe(|| run_app(py, shared, &parts, &conn, &state, input)));
     let input = outcome.unwrap_or_else(|_| {
         shared.logger.error(py, "WSGI request handling panicked", None);
@@ -263,7 +330,8 @@ fn run_app(
             input.clone_ref(py),
             errors.clone_ref(py),
         )?;
-        let start_response = Py::new(py, StartResponse::new(py, state, shared.runtime.clone())?)?;
+        let waits = Waits(Arc::clone(shared));
+        let start_response = Py::new(py, StartResponse::new(py, state, shared.runtime.clone(), waits)?)?;
         Ok((input, errors, environ, start_response))
     })();
     let (input, errors, environ, start_response) = match setup {
@@ -368,6 +436,7 @@ fn send_body(
     }
     let iterator = result.try_iter().map_err(Failure::Raised)?;
     let mut sender: Option<StreamSender> = None;
+    let waits = Waits(Arc::clone(shared));
     for item in iterator {
         let item = item.map_err(Failure::Raised)?;
         let chunk = body_bytes(&item)?;
@@ -380,7 +449,7 @@ fn send_body(
             sender = Some(lock(state).stream("the first body chunk")?);
         }
         let Some(stream) = &sender else { continue };
-        if !push(py, &shared.runtime, stream, chunk) {
+        if !push(py, &shared.runtime, &waits, stream, chunk) {
             lock(state).client_gone();
             return Err(Failure::Gone);
         }
@@ -412,8 +481,9 @@ fn send_sequence(
         // write() went first: the rest follows on the same stream.
         let sender = guard.stream("the body")?;
         drop(guard);
+        let waits = Waits(Arc::clone(shared));
         for chunk in chunks {
-            if !push(py, &shared.runtime, &sender, chunk) {
+            if !push(py, &shared.runtime, &waits, &sender, chunk) {
                 lock(state).client_gone();
                 return Err(Failure::Gone);
             }

@@ -1,13 +1,15 @@
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use granian_serve::IncomingBody;
-use http_body_util::BodyExt;
+use http_body::Body;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use tokio::runtime::Handle;
 
 use crate::error::Error;
+use crate::handler::Waits;
 
 /// `wsgi.input`: the request body, read from the connection only as the application asks for
 /// it, so an unread upload is never buffered and a slow reader slows the client down. Reads
@@ -22,16 +24,21 @@ pub(crate) struct WsgiInput {
     /// Received and not read yet.
     pending: Bytes,
     runtime: Handle,
+    /// Told when a read waits on the client.
+    waits: Option<Waits>,
     /// Why the body broke off; every later read raises it again.
     failed: Option<String>,
 }
 
 impl WsgiInput {
-    pub(crate) fn new(body: Option<IncomingBody>, runtime: Handle) -> Self {
+    /// `head` is what arrived of the body before the application was called, `body` the rest;
+    /// a read that has to wait for the client tells `waits`.
+    pub(crate) fn new(head: Bytes, body: Option<IncomingBody>, runtime: Handle, waits: Option<Waits>) -> Self {
         Self {
             body: body.map(Mutex::new),
-            pending: Bytes::new(),
+            pending: head,
             runtime,
+            waits,
             failed: None,
         }
     }
@@ -55,9 +62,23 @@ impl WsgiInput {
             };
             let incoming = body.get_mut().unwrap_or_else(PoisonError::into_inner);
             let runtime = &self.runtime;
+            let waits = self.waits.as_ref();
             // This thread is not one of the runtime's, so it may block on it; the connection's
-            // task keeps reading the socket meanwhile.
-            let frame = py.detach(|| runtime.block_on(incoming.frame()));
+            // task keeps reading the socket meanwhile. Each wait is bounded by the body's read
+            // timeout, past which the read fails.
+            let frame = py.detach(|| {
+                runtime.block_on(async {
+                    let mut waiting = None;
+                    std::future::poll_fn(|cx| {
+                        let polled = Pin::new(&mut *incoming).poll_frame(cx);
+                        if polled.is_pending() && waiting.is_none() {
+                            waiting = waits.map(Waits::begin);
+                        }
+                        polled
+                    })
+                    .await
+                })
+            });
             match frame {
                 None => {
                     self.body = None;

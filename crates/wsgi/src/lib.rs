@@ -1,10 +1,13 @@
-//! The WSGI interface (PEP 3333): requests parsed on the runtime are handed to a pool of blocking
-//! Python threads, each of which builds the environ, calls `app(environ, start_response)` and
-//! streams the response body back through a bounded channel. The pool starts one thread and grows
-//! when a request finds none free, up to its limit; a thread beyond the last that stays idle for
-//! the idle timeout exits. Request bodies are read from the connection as `wsgi.input` is read;
-//! every wait for the client happens without the GIL. Knows nothing about HTTP versions: it serves
-//! whatever [`granian_serve::Handler`] requests a protocol hands it.
+//! The WSGI interface (PEP 3333): requests parsed on the runtime are handed to a pool of
+//! blocking Python threads, each of which builds the environ, calls `app(environ,
+//! start_response)` and streams the response body back through a bounded channel. The pool
+//! starts one thread and grows when a request finds none free, up to its limit; a thread beyond
+//! the last that stays idle for the idle timeout exits. A request reaches a thread once its body
+//! arrived, or its first 64 KiB; the rest is read from the connection as `wsgi.input` is read.
+//! Every wait for the client happens without the GIL, is bounded by the protocol layer's
+//! timeouts, and lets another thread take the waiting one's place in the pool: slow or stalled
+//! clients never hold the pool. Knows nothing about HTTP versions:
+//! it serves whatever [`granian_serve::Handler`] requests a protocol hands it.
 
 mod environ;
 mod error;

@@ -12,53 +12,72 @@ const SPIN_YIELDS: u32 = 8;
 struct State<T> {
     queue: VecDeque<T>,
     closed: bool,
-    /// Threads taking jobs that have not exited yet, and those about to be started.
+    /// Threads taking jobs that have not exited yet (counted from the moment one is asked for).
     threads: usize,
-    /// Threads inside [`Pool::next`]: free, so a job submitted needs no new thread.
-    waiting: usize,
     /// Threads asleep waiting for a job: a job submitted while none is wakes nobody, which
     /// spares a futex wake per request while the threads are busy.
     idle: usize,
+    /// Threads looking for a job, asleep or not yet.
+    free: usize,
+    /// Threads inside a job that wait on their client (a request body to come, a slow reader to
+    /// take the response): they run no Python meanwhile, so they do not count as busy.
+    waiting: usize,
 }
 
-/// What a thread waiting for work gets.
+/// What the caller of [`Pool::submit`] or [`Pool::client_wait`] is to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Grow {
+    /// Nothing more.
+    No,
+    /// Start one more thread (it is counted already; call [`Pool::thread_exited`] if it cannot
+    /// be started).
+    Spawn,
+}
+
+/// What a thread asking for its next job gets.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Next<T> {
     /// A job to run.
     Job(T),
-    /// The thread waited `idle_timeout` for a job while others remain: it leaves, already
-    /// counted out (no [`Pool::thread_exited`]).
-    Retire,
-    /// The pool is closed.
+    /// The pool closed: exit.
     Closed,
+    /// One thread too many stayed idle: exit, already counted out.
+    Retire,
 }
 
 /// The queue between the runtime's tasks and the blocking threads that run the application.
-/// Its length is bounded by the caller (the backpressure permits travel with the jobs). The
-/// threads grow on demand up to `max_threads`: a job that finds no free thread asks for one
-/// (see [`Pool::submit`]); a thread beyond the last one left that waits `idle_timeout` for work
-/// exits.
+/// Its length is bounded by the caller (the backpressure permits travel with the jobs).
+///
+/// One thread runs from the start; a thread is added when a job is queued with none of the
+/// others free, while fewer than `size` run the application. A thread that waits on its client
+/// (see [`Pool::client_wait`]) stops counting among those, so threads are added for the jobs
+/// queued meanwhile, up to `max` in all: a slow or stalled client holds a thread, never the
+/// pool. A thread beyond the last one exits once it has been idle for `idle_timeout`.
 pub(crate) struct Pool<T> {
     state: Mutex<State<T>>,
     work: Condvar,
     exited: Condvar,
-    max_threads: usize,
+    size: usize,
+    max: usize,
     idle_timeout: Duration,
 }
 
 impl<T> Pool<T> {
-    pub(crate) fn new(max_threads: usize, idle_timeout: Duration) -> Self {
+    pub(crate) fn new(size: usize, max: usize, idle_timeout: Duration) -> Self {
         Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 closed: false,
                 threads: 0,
-                waiting: 0,
                 idle: 0,
+                free: 0,
+                waiting: 0,
             }),
             work: Condvar::new(),
             exited: Condvar::new(),
-            max_threads: max_threads.max(1),
+            size: size.max(1),
+            max: max.max(size).max(1),
             idle_timeout,
         }
     }
@@ -67,21 +86,27 @@ impl<T> Pool<T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether queued jobs outnumber the free threads while fewer than `size` threads run the
+    /// application (threads that wait on clients do not): then one more thread is counted, for
+    /// the caller to start.
+    fn grow(&self, state: &mut State<T>) -> Grow {
+        let busy = state.threads - state.waiting;
+        if state.closed || state.queue.len() <= state.free || busy >= self.size || state.threads >= self.max {
+            return Grow::No;
+        }
+        state.threads += 1;
+        Grow::Spawn
+    }
+
     /// Queue a job for the next free thread; the job comes back once the pool is closed.
-    /// `Ok(true)` asks the caller to start a thread, already counted in (pair a failed start
-    /// with [`Pool::thread_exited`]): no thread is free for the job and there are fewer than
-    /// `max_threads`.
-    pub(crate) fn submit(&self, job: T) -> Result<bool, T> {
+    pub(crate) fn submit(&self, job: T) -> Result<Grow, T> {
         let mut state = self.lock();
         if state.closed {
             return Err(job);
         }
         state.queue.push_back(job);
-        let grow = state.queue.len() > state.waiting && state.threads < self.max_threads;
-        if grow {
-            state.threads += 1;
-        }
         let wake = state.idle > 0;
+        let grow = self.grow(&mut state);
         drop(state);
         if wake {
             self.work.notify_one();
@@ -89,13 +114,20 @@ impl<T> Pool<T> {
         Ok(grow)
     }
 
-    /// The next job, waiting for one; a thread beyond the last that waited `idle_timeout` for
-    /// nothing retires.
-    pub(crate) fn next(&self) -> Next<T> {
+    /// The calling thread, inside a job, starts waiting on its client until the returned guard
+    /// drops; the pool may want another thread meanwhile.
+    pub(crate) fn client_wait(&self) -> (ClientWait<'_, T>, Grow) {
         let mut state = self.lock();
         state.waiting += 1;
+        let grow = self.grow(&mut state);
+        (ClientWait(self), grow)
+    }
+
+    /// The next job, waiting for one.
+    pub(crate) fn next(&self) -> Next<T> {
+        let mut state = self.lock();
+        state.free += 1;
         let mut spins = 0;
-        let mut retire_at = None;
         let next = loop {
             if state.closed {
                 break Next::Closed;
@@ -110,25 +142,25 @@ impl<T> Pool<T> {
                 state = self.lock();
                 continue;
             }
-            let deadline = *retire_at.get_or_insert_with(|| Instant::now() + self.idle_timeout);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() && state.threads > 1 {
+            state.idle += 1;
+            let timed_out = if state.threads > 1 {
+                let (guard, wait) = self
+                    .work
+                    .wait_timeout(state, self.idle_timeout)
+                    .unwrap_or_else(PoisonError::into_inner);
+                state = guard;
+                wait.timed_out()
+            } else {
+                state = self.work.wait(state).unwrap_or_else(PoisonError::into_inner);
+                false
+            };
+            state.idle -= 1;
+            if timed_out && state.queue.is_empty() && !state.closed && state.threads > 1 {
                 state.threads -= 1;
                 break Next::Retire;
             }
-            state.idle += 1;
-            state = if left.is_zero() {
-                // The last thread stays, however long it waits.
-                self.work.wait(state).unwrap_or_else(PoisonError::into_inner)
-            } else {
-                self.work
-                    .wait_timeout(state, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            };
-            state.idle -= 1;
         };
-        state.waiting -= 1;
+        state.free -= 1;
         next
     }
 
@@ -153,8 +185,7 @@ impl<T> Pool<T> {
         drop(dropped);
     }
 
-    /// A thread starts taking jobs; pair with [`Pool::thread_exited`]. Threads that
-    /// [`Pool::submit`] asked for are counted in already.
+    /// A thread starts taking jobs; pair with [`Pool::thread_exited`].
     pub(crate) fn thread_started(&self) {
         self.lock().threads += 1;
     }
@@ -165,12 +196,6 @@ impl<T> Pool<T> {
         if state.threads == 0 {
             self.exited.notify_all();
         }
-    }
-
-    /// Threads started and not exited (those [`Pool::submit`] asked for included).
-    #[cfg(test)]
-    pub(crate) fn threads(&self) -> usize {
-        self.lock().threads
     }
 
     /// Wait up to `timeout` for every thread to exit; whether they all did.
@@ -192,16 +217,29 @@ impl<T> Pool<T> {
     }
 }
 
+/// A thread waiting on its client (see [`Pool::client_wait`]); dropping it ends the wait.
+pub(crate) struct ClientWait<'a, T>(&'a Pool<T>);
+
+impl<T> Drop for ClientWait<'_, T> {
+    fn drop(&mut self) {
+        self.0.lock().waiting -= 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
 
-    const LONG: Duration = Duration::from_mins(1);
+    const IDLE: Duration = Duration::from_secs(30);
+
+    fn pool(size: usize) -> Pool<i32> {
+        Pool::new(size, 4, IDLE)
+    }
 
     #[test]
     fn jobs_run_in_order_until_closed() {
-        let pool = Arc::new(Pool::new(1, LONG));
+        let pool = Arc::new(pool(1));
         let (tx, rx) = std::sync::mpsc::channel();
         pool.thread_started();
         let worker = {
@@ -214,8 +252,7 @@ mod tests {
             })
         };
         for job in 0..5 {
-            // One thread at most: never a request for another.
-            assert_eq!(pool.submit(job), Ok(false));
+            assert!(pool.submit(job).is_ok());
         }
         let got: Vec<i32> = (0..5).map(|_| rx.recv().unwrap()).collect();
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
@@ -227,11 +264,11 @@ mod tests {
 
     #[test]
     fn queued_jobs_are_taken_without_waiting() {
-        let pool = Pool::new(1, LONG);
+        let pool = pool(1);
         pool.thread_started();
         assert_eq!(pool.try_next(), Ok(None));
-        assert!(pool.submit(1).is_ok());
-        assert!(pool.submit(2).is_ok());
+        assert_eq!(pool.submit(1), Ok(Grow::No));
+        assert_eq!(pool.submit(2), Ok(Grow::No));
         assert_eq!(pool.try_next(), Ok(Some(1)));
         assert_eq!(pool.next(), Next::Job(2));
         pool.close();
@@ -241,7 +278,7 @@ mod tests {
 
     #[test]
     fn a_sleeping_thread_is_woken_for_a_job() {
-        let pool = Arc::new(Pool::new(1, LONG));
+        let pool = Arc::new(pool(1));
         pool.thread_started();
         let sleeper = {
             let pool = Arc::clone(&pool);
@@ -250,57 +287,80 @@ mod tests {
         while pool.lock().idle == 0 {
             std::thread::yield_now();
         }
-        // The sleeping thread is free: no other is asked for.
-        assert_eq!(pool.submit(7), Ok(false));
+        assert_eq!(pool.submit(7), Ok(Grow::No));
         assert_eq!(sleeper.join().unwrap(), Next::Job(7));
     }
 
     #[test]
-    fn threads_grow_on_demand_up_to_the_limit() {
-        let pool = Pool::new(3, LONG);
-        pool.thread_started();
-        // The one thread is busy (not waiting): each job asks for one more, up to three.
-        assert_eq!(pool.submit(1), Ok(true));
-        assert_eq!(pool.submit(2), Ok(true));
-        assert_eq!(pool.submit(3), Ok(false));
-        assert_eq!(pool.threads(), 3);
-        // A start that failed gives its place back.
-        pool.thread_exited();
-        assert_eq!(pool.submit(4), Ok(true));
-    }
-
-    #[test]
-    fn idle_threads_beyond_the_last_retire() {
-        let pool = Arc::new(Pool::<u32>::new(3, Duration::from_millis(50)));
-        for _ in 0..3 {
-            pool.thread_started();
-        }
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let pool = Arc::clone(&pool);
-                std::thread::spawn(move || pool.next())
-            })
-            .collect();
-        // Two retire; the last keeps waiting, and gets the next job however late it comes.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pool.threads() > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(pool.threads(), 1);
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(pool.submit(9), Ok(false));
-        let mut outcomes: Vec<_> = waiters.into_iter().map(|waiter| waiter.join().unwrap()).collect();
-        outcomes.sort_by_key(|next| matches!(next, Next::Job(_)));
-        assert_eq!(outcomes, [Next::Retire, Next::Retire, Next::Job(9)]);
-    }
-
-    #[test]
     fn waiting_for_a_busy_thread_times_out() {
-        let pool: Pool<()> = Pool::new(1, LONG);
+        let pool = pool(1);
         pool.thread_started();
         pool.close();
         assert!(!pool.wait_exited(Duration::from_millis(20)));
         pool.thread_exited();
         assert!(pool.wait_exited(Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn threads_waiting_on_clients_make_room_for_more_up_to_the_most() {
+        // Two threads, both inside jobs.
+        let pool = pool(2);
+        pool.thread_started();
+        pool.thread_started();
+        // Busy with the application: a queued job waits for one of them.
+        assert_eq!(pool.submit(1), Ok(Grow::No));
+        // One waits on its client: the queued job gets a thread of its own.
+        let (first, grow) = pool.client_wait();
+        assert_eq!(grow, Grow::Spawn);
+        assert_eq!(pool.lock().threads, 3);
+        assert_eq!(pool.try_next(), Ok(Some(1)));
+        // Three threads, one waiting: two run the application, as many as the pool runs, so the
+        // next job waits for one of them.
+        assert_eq!(pool.submit(2), Ok(Grow::No));
+        // Until a second one waits on its client.
+        let (second, grow) = pool.client_wait();
+        assert_eq!(grow, Grow::Spawn);
+        assert_eq!(pool.try_next(), Ok(Some(2)));
+        // Up to the most (4), however many wait.
+        assert_eq!(pool.submit(3), Ok(Grow::No));
+        let (third, grow) = pool.client_wait();
+        assert_eq!(grow, Grow::No);
+        drop((first, second, third));
+        assert_eq!(pool.lock().waiting, 0);
+        assert_eq!(pool.lock().threads, 4);
+    }
+
+    #[test]
+    fn a_job_finding_no_free_thread_adds_one_up_to_the_size() {
+        let pool = pool(2);
+        pool.thread_started();
+        // The one thread is inside a job: the next gets a thread of its own.
+        assert_eq!(pool.submit(1), Ok(Grow::Spawn));
+        assert_eq!(pool.lock().threads, 2);
+        // Two run the application, as many as the pool runs: the next job waits.
+        assert_eq!(pool.submit(2), Ok(Grow::No));
+    }
+
+    #[test]
+    fn added_threads_retire_once_idle() {
+        // However many the pool may run, the idle ones leave but the last.
+        let pool = Arc::new(Pool::<i32>::new(3, 4, Duration::from_millis(50)));
+        for _ in 0..3 {
+            pool.thread_started();
+        }
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                std::thread::spawn(move || pool.next())
+            })
+            .collect();
+        // Two leave; the last stays for the next job.
+        while pool.lock().threads > 1 {
+            std::thread::yield_now();
+        }
+        assert_eq!(pool.submit(5), Ok(Grow::No));
+        let mut ends: Vec<_> = workers.into_iter().map(|worker| worker.join().unwrap()).collect();
+        ends.sort_by_key(|end| matches!(end, Next::Job(_)));
+        assert_eq!(ends, [Next::Retire, Next::Retire, Next::Job(5)]);
     }
 }

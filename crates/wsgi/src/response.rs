@@ -12,6 +12,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, type_name};
+use crate::handler::Waits;
 
 /// Chunks a streamed response may hold between the application and the client: a generator
 /// runs at most this far ahead of a slow reader.
@@ -286,13 +287,17 @@ impl ResponseState {
     }
 }
 
-/// Queue `chunk` on a streamed body, waiting without the GIL while the client is behind.
-/// `false` once the client is gone.
-pub(crate) fn push(py: Python<'_>, runtime: &Handle, sender: &StreamSender, chunk: Bytes) -> bool {
+/// Queue `chunk` on a streamed body, waiting without the GIL while the client is behind (the
+/// thread then counts as waiting on its client, see [`Waits`]). `false` once the client is
+/// gone, or once the protocol layer gave up on a client that took nothing for the send timeout.
+pub(crate) fn push(py: Python<'_>, runtime: &Handle, waits: &Waits, sender: &StreamSender, chunk: Bytes) -> bool {
     match sender.try_send(chunk) {
         Ok(()) => true,
         Err(None) => false,
-        Err(Some(chunk)) => py.detach(|| runtime.block_on(sender.send(chunk))),
+        Err(Some(chunk)) => py.detach(|| {
+            let _waiting = waits.begin();
+            runtime.block_on(sender.send(chunk))
+        }),
     }
 }
 
@@ -317,6 +322,7 @@ pub(crate) fn body_bytes(item: &Bound<'_, PyAny>) -> Result<Bytes, Error> {
 pub(crate) struct WsgiWrite {
     state: SharedState,
     runtime: Handle,
+    waits: Waits,
 }
 
 #[pymethods]
@@ -324,7 +330,7 @@ impl WsgiWrite {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let chunk = body_bytes(data)?;
         let sender = lock(&self.state).stream("write()")?;
-        if chunk.is_empty() || push(py, &self.runtime, &sender, chunk) {
+        if chunk.is_empty() || push(py, &self.runtime, &self.waits, &sender, chunk) {
             return Ok(());
         }
         lock(&self.state).client_gone();
@@ -340,12 +346,13 @@ pub(crate) struct StartResponse {
 }
 
 impl StartResponse {
-    pub(crate) fn new(py: Python<'_>, state: &SharedState, runtime: Handle) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'_>, state: &SharedState, runtime: Handle, waits: Waits) -> PyResult<Self> {
         let write = Py::new(
             py,
             WsgiWrite {
                 state: Arc::clone(state),
                 runtime,
+                waits,
             },
         )?;
         Ok(Self {
