@@ -149,7 +149,11 @@ where
 }
 
 /// hyper's connection settings for `limits`.
-/// What hyper reads and writes through: the request-head and keep-alive deadlines, a count of
+/// The connection as hyper sees it (see [`layered_io`]).
+type LayeredIo<I> = Interim<CountFlushes<Deadlines<BoundedWrites<I>>>>;
+
+/// What hyper reads and writes through: the send timeout on writes, the request-head and
+/// keep-alive deadlines, a count of
 /// flushes (so that a failing body is cut only once what went before it is out, unless
 /// `pipeline_flush` skips flushes), and informational responses written ahead of hyper's.
 fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
@@ -158,7 +162,7 @@ fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
     started: &Arc<AtomicU64>,
     limits: &Http1Limits,
     interim: &InterimQueue,
-) -> (Interim<CountFlushes<Deadlines<BoundedWrites<I>>>>, Option<Arc<Flushes>>) {
+) -> (LayeredIo<I>, Option<Arc<Flushes>>) {
     // Writes wait for the client at most the send timeout, through protocol switches too: a
     // websocket or h2c connection taken over from this one keeps the bound.
     let io = Deadlines::new(

@@ -77,20 +77,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
-    let mut builder = hyper::server::conn::http2::Builder::new(StreamExecutor::new(limits.send_timeout));
-    builder
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .initial_connection_window_size(limits.initial_connection_window_size)
-        .initial_stream_window_size(limits.initial_stream_window_size)
-        .max_frame_size(limits.max_frame_size)
-        .max_header_list_size(limits.max_headers_size)
-        .max_send_buf_size(limits.max_send_buffer_size)
-        .adaptive_window(limits.adaptive_window)
-        .keep_alive_interval(limits.keep_alive_interval)
-        .keep_alive_timeout(limits.keep_alive_timeout)
-        // RFC 8441: extended CONNECT, which carries websockets over HTTP/2 streams.
-        .enable_connect_protocol();
+    let builder = builder(limits);
     // The connection's own count when it holds a slot, so that an idle one can be reclaimed.
     let inflight = shutdown.in_flight();
     let counter = inflight.clone();
@@ -103,18 +90,7 @@ where
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
         let guard = counter.enter();
-        // An extended CONNECT (a websocket) turns its stream into a tunnel that lives on after
-        // the response: it carries the shutdown along. Its body is the tunnel, not a request body.
-        let tunnel_slot = if request.extensions().get::<OnUpgrade>().is_some() {
-            request.extensions_mut().insert(switch_watch.busy());
-            send_timeout.map(|limit| {
-                let (slot, lease) = TunnelSlot::lease(limit);
-                request.extensions_mut().insert(lease);
-                slot
-            })
-        } else {
-            None
-        };
+        let tunnel_slot = prepare_tunnel(&mut request, &switch_watch, send_timeout);
         let tunnel = request.method() == Method::CONNECT;
         let limits = if tunnel { BodyLimits::default() } else { body_limits };
         let permit = if tunnel || request.body().is_end_stream() {
@@ -203,6 +179,43 @@ where
             }
         }
     }
+}
+
+/// An extended CONNECT (a websocket) turns its stream into a tunnel that lives on after the
+/// response: it carries the shutdown along (keeping the connection busy) and, with a send
+/// timeout, the lease that bounds its writes; the slot the stream's watch hands over to it.
+/// Its body is the tunnel, not a request body.
+fn prepare_tunnel(
+    request: &mut Request<Incoming>,
+    watch: &ShutdownWatch,
+    send_timeout: Option<Duration>,
+) -> Option<Arc<TunnelSlot>> {
+    request.extensions().get::<OnUpgrade>()?;
+    request.extensions_mut().insert(watch.busy());
+    send_timeout.map(|limit| {
+        let (slot, lease) = TunnelSlot::lease(limit);
+        request.extensions_mut().insert(lease);
+        slot
+    })
+}
+
+/// hyper's HTTP/2 server as `limits` set it up, its streams run by a [`StreamExecutor`].
+fn builder(limits: &Http2Limits) -> hyper::server::conn::http2::Builder<StreamExecutor> {
+    let mut builder = hyper::server::conn::http2::Builder::new(StreamExecutor::new(limits.send_timeout));
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .initial_connection_window_size(limits.initial_connection_window_size)
+        .initial_stream_window_size(limits.initial_stream_window_size)
+        .max_frame_size(limits.max_frame_size)
+        .max_header_list_size(limits.max_headers_size)
+        .max_send_buf_size(limits.max_send_buffer_size)
+        .adaptive_window(limits.adaptive_window)
+        .keep_alive_interval(limits.keep_alive_interval)
+        .keep_alive_timeout(limits.keep_alive_timeout)
+        // RFC 8441: extended CONNECT, which carries websockets over HTTP/2 streams.
+        .enable_connect_protocol();
+    builder
 }
 
 /// Sleep until `deadline`; for ever without one (the caller's guard keeps that from happening).
