@@ -153,9 +153,9 @@ where
 type LayeredIo<I> = Interim<CountFlushes<Deadlines<BoundedWrites<I>>>>;
 
 /// What hyper reads and writes through: the send timeout on writes, the request-head and
-/// keep-alive deadlines, a count of
-/// flushes (so that a failing body is cut only once what went before it is out, unless
-/// `pipeline_flush` skips flushes), and informational responses written ahead of hyper's.
+/// keep-alive deadlines, a count of flushes (so that a failing body is cut only once what went
+/// before it is out, unless `pipeline_flush` skips flushes), and informational responses written
+/// ahead of hyper's.
 fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
     io: I,
     serving: &InFlight,
