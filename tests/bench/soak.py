@@ -40,17 +40,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ws_echo import measure
+from ws_echo import measure, started_server
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r'Listening at: http://127\.0\.0\.1:(\d+)')
-WORKER = re.compile(r'Spawning worker-1 with PID: (\d+)')
 BODY = b'x' * 1024
 MIB = 1024 * 1024
 WEBSOCKET_INTERFACES = ('asgi', 'rsgi')
@@ -101,48 +98,6 @@ def tree_rss(pid: int) -> int:
             for task in Path(f'/proc/{current}/task').iterdir():
                 pending.extend(int(child) for child in (task / 'children').read_text().split())
     return total
-
-
-@contextlib.contextmanager
-def served(python: str, interface: str) -> Iterator[tuple[int, int]]:
-    """Start the server on a free port; yield (port, worker PID) once the worker serves."""
-    command = [
-        python,
-        '-m',
-        'granian',
-        '--interface',
-        interface,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--workers',
-        '1',
-        f'tests.apps.{interface}_app:app',
-    ]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        port = worker = None
-        for line in proc.stdout:
-            print(f'  server: {line.rstrip()}')
-            if match := LISTENING.search(line):
-                port = int(match.group(1))
-            elif match := WORKER.search(line):
-                worker = int(match.group(1))
-            elif 'Started worker-1' in line:
-                break
-        if port is None or worker is None:
-            raise SystemExit('the server exited before serving')
-        # Keep reading the log, so that the server never blocks on a full pipe.
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
-        yield port, worker
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def wrk(port: int, seconds: float, connections: int, script: Path | None, close: bool) -> tuple[int, int]:
@@ -217,7 +172,7 @@ class WebsocketLoad:
 def soak(args: argparse.Namespace, interface: str, share: int, files: dict[str, Path]) -> Phase:
     phase = Phase(interface)
     kinds = itertools.cycle(('h1-get', 'h2-get', 'h1-post', 'h2-post', 'h1-close'))
-    with served(args.python, interface) as (port, worker):
+    with started_server(interface, args.python) as (port, worker):
         stop = threading.Event()
 
         def sample() -> None:
