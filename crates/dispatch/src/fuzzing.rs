@@ -21,8 +21,8 @@ pub fn serve_bytes(mode: HttpMode, input: &[u8]) -> Vec<u8> {
 }
 
 /// Serve a connection that upgrades to h2c and then gets arbitrary HTTP/2 bytes, laid out
-/// from `data` as `testing::upgrade_input` says (mode, client preface, request body, the
-/// `HTTP2-Settings` entries, then the HTTP/2 bytes). What is wrong with the server's answer,
+/// from `data` as `testing::upgrade_input` says (a byte picking the mode, the client preface,
+/// the request body and `HTTP2-Settings`, then the HTTP/2 bytes). What is wrong with the server's answer,
 /// if anything: anything but a `101` followed by whole HTTP/2 frames, the server's SETTINGS
 /// first. Panics on a hang.
 pub fn serve_upgrade(data: &[u8]) -> Result<(), String> {
