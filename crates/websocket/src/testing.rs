@@ -102,7 +102,10 @@ pub(crate) fn serve_frames(offer: Option<&str>, frames: &[u8]) -> Served {
         let pending = accepted.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(pending) = pending {
             let (commands, received) = mpsc::channel(8);
-            let inbox = EchoInbox { commands, closed: recorded };
+            let inbox = EchoInbox {
+                commands,
+                closed: recorded,
+            };
             pending.run(received, Arc::new(inbox)).await;
         }
     });
@@ -313,6 +316,24 @@ mod tests {
             let frames = frames(&served);
             assert_eq!(frames.last().map(|f| f.0), Some(0x88), "{input:?}");
             assert_eq!(served.closed.as_ref().map(|c| c.0), Some(code), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn one_close_frame_after_a_continuation_out_of_place() {
+        // yawc's reassembly refuses the continuation without sending a close; the frame after
+        // it makes yawc close by itself (a reserved bit, a close frame it answers), and the
+        // driver then sends none of its own. The fuzz input that found it, then the two cases.
+        let found = include_bytes!("../fuzz/corpus/frames/regression-close-after-violation");
+        let offer = OFFERS[usize::from(found[0]) % OFFERS.len()];
+        assert_eq!(problem(&serve_frames(offer, &found[1..]), offer.is_some()), None);
+        for next in [masked(0xc8, &1000u16.to_be_bytes()), close(1000), masked(0x89, b"ping")] {
+            let mut input = masked(0x00, b"x");
+            input.extend(next);
+            let served = serve_checked(None, &input);
+            let closes = frames(&served).iter().filter(|frame| frame.0 == 0x88).count();
+            assert_eq!(closes, 1, "{input:?}");
+            assert_eq!(served.closed.map(|closed| closed.0), Some(1002), "{input:?}");
         }
     }
 
