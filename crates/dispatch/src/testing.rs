@@ -58,7 +58,11 @@ const SETTINGS: [&str; 4] = ["", "AAMAAABkAAQCAAAAAAIAAAAA", "AAUAAEAA", "AAEAAA
 /// rest are the client's HTTP/2 bytes.
 pub(crate) fn upgrade_input(data: &[u8]) -> (HttpMode, Vec<u8>) {
     let (flags, http2) = data.split_first().map_or((0, data), |(&flags, rest)| (flags, rest));
-    let mode = if flags & 1 == 0 { HttpMode::Auto } else { HttpMode::Http2 };
+    let mode = if flags & 1 == 0 {
+        HttpMode::Auto
+    } else {
+        HttpMode::Http2
+    };
     let (method, body) = if flags & 4 == 0 { ("GET", "") } else { ("POST", "hello") };
     let settings = SETTINGS[usize::from(flags >> 3) % SETTINGS.len()];
     let mut input = format!(
@@ -119,7 +123,10 @@ mod tests {
     #[test]
     fn every_settings_value_is_valid() {
         for settings in SETTINGS {
-            assert!(granian_http2::decode_settings(settings.as_bytes()).is_some(), "{settings}");
+            assert!(
+                granian_http2::decode_settings(settings.as_bytes()).is_some(),
+                "{settings}"
+            );
         }
     }
 
