@@ -219,8 +219,9 @@ def soak(args: argparse.Namespace, interface: str, share: int, files: dict[str, 
 
 @dataclass
 class Growth:
-    """Memory of one phase after its warm-up."""
+    """Memory of one phase: at its start, and after its warm-up."""
 
+    start_mib: float
     baseline_mib: float
     final_mib: float
     peak_mib: float
@@ -235,7 +236,7 @@ def growth(phase: Phase, warmup: float) -> Growth:
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
     spread = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
-    return Growth(ys[0], ys[-1], max(ys), slope)
+    return Growth(points[0][1], ys[0], ys[-1], max(ys), slope)
 
 
 def plot(phases: list[Phase], warmup: float, limit: float, path: Path) -> None:
@@ -267,8 +268,8 @@ def plot(phases: list[Phase], warmup: float, limit: float, path: Path) -> None:
 def report(phases: list[Phase], warmup: float, limit: float) -> str:
     lines = [
         '| interface | requests | HTTP/1.1 | HTTP/2 | failed | ws messages | minutes | req/s '
-        '| RSS after warm-up | RSS at end | peak | growth (MiB/M) | verdict |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+        '| RSS at start | RSS after warm-up | RSS at end | peak | growth (MiB/M) | verdict |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ]
     for phase in phases:
         result = growth(phase, warmup)
@@ -279,7 +280,7 @@ def report(phases: list[Phase], warmup: float, limit: float) -> str:
         lines.append(
             f'| {phase.interface} | {phase.requests:,} | {http1:,} | {http2:,} | {sum(phase.failures.values()):,} '
             f'| {phase.ws_messages:,} | {minutes:.1f} | {phase.requests / (minutes * 60):,.0f} '
-            f'| {result.baseline_mib:.1f} MiB | {result.final_mib:.1f} MiB | {result.peak_mib:.1f} MiB '
+            f'| {result.start_mib:.1f} MiB | {result.baseline_mib:.1f} MiB | {result.final_mib:.1f} MiB | {result.peak_mib:.1f} MiB '
             f'| {result.slope_mib_per_million:+.3f} | {verdict} |'
         )
     return '\n'.join(lines)
