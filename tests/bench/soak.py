@@ -100,9 +100,14 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def whole(seconds: float) -> int:
+    """A duration as wrk and h2load take it: whole seconds, at least one."""
+    return max(1, round(seconds))
+
+
 def wrk(port: int, seconds: float, connections: int, script: Path | None, close: bool) -> tuple[int, int]:
     """(successful responses, failures) of one wrk run."""
-    command = ['wrk', '-t1', f'-c{connections}', f'-d{seconds:g}s', f'http://127.0.0.1:{port}/']
+    command = ['wrk', '-t1', f'-c{connections}', f'-d{whole(seconds)}s', f'http://127.0.0.1:{port}/']
     if script is not None:
         command[-1] += 'echo'
         command += ['-s', str(script)]
@@ -122,7 +127,7 @@ def wrk(port: int, seconds: float, connections: int, script: Path | None, close:
 def h2load(port: int, seconds: float, connections: int, body: Path | None) -> tuple[int, int]:
     """(successful responses, failures) of one h2load run."""
     url = f'http://127.0.0.1:{port}/' + ('echo' if body else '')
-    command = ['h2load', '-t1', f'-c{connections}', '-m16', '-D', f'{seconds:g}', url]
+    command = ['h2load', '-t1', f'-c{connections}', '-m16', '-D', str(whole(seconds)), url]
     if body is not None:
         command += ['-d', str(body)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
