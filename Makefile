@@ -47,6 +47,7 @@ fuzz-build:
 	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/dispatch/fuzz/Cargo.toml --target-dir target/fuzz
 	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/proxy/fuzz/Cargo.toml --target-dir target/fuzz
 	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/proxyprotocol/fuzz/Cargo.toml --target-dir target/fuzz
+	RUSTFLAGS="--cfg fuzzing" cargo build --locked --manifest-path crates/websocket/fuzz/Cargo.toml --target-dir target/fuzz
 
 test-python: build
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -p no:cacheprovider

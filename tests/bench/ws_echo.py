@@ -20,6 +20,7 @@ import contextlib
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r'Listening at: http://127\.0\.0\.1:(\d+)')
+WORKER = re.compile(r'Spawning worker-1 with PID: (\d+)')
 MAX_DURATION = 60.0
 
 
@@ -63,9 +65,12 @@ async def measure(url: str, size: int, connections: int, duration: float) -> dic
 
 
 @contextlib.contextmanager
-def started_server(interface: str) -> Iterator[str]:
+def started_server(interface: str, python: str = sys.executable) -> Iterator[tuple[int, int]]:
+    """Serve tests/apps/{interface}_app.py with one worker on a free port, with `python -m granian`
+    (this environment's granian unless `python` names another); yield (port, the worker's PID)
+    once the worker serves."""
     command = [
-        sys.executable,
+        python,
         '-m',
         'granian',
         '--interface',
@@ -74,28 +79,32 @@ def started_server(interface: str) -> Iterator[str]:
         '127.0.0.1',
         '--port',
         '0',
+        '--workers',
+        '1',
         '--no-access-log',
         f'tests.apps.{interface}_app:app',
     ]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
-        port = None
+        port = worker = None
         deadline = time.monotonic() + 20
-        while port is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit('the server exited before listening')
-            if match := LISTENING.search(line):
-                port = int(match.group(1))
-        if port is None:
-            raise SystemExit('the server did not start listening in time')
-        # Wait for the worker, which logs once it serves.
-        while 'Started worker' not in line:
+        # The worker logs once it serves.
+        while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
                 raise SystemExit('the server exited before serving')
-        yield f'ws://127.0.0.1:{port}/ws/echo'
+            if match := LISTENING.search(line):
+                port = int(match.group(1))
+            elif match := WORKER.search(line):
+                worker = int(match.group(1))
+            elif 'Started worker-1' in line:
+                break
+        if port is None or worker is None:
+            raise SystemExit('the server did not start serving in time')
+        # Keep reading the log, so that the server never blocks on a full pipe.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield port, worker
     finally:
         proc.terminate()
         try:
@@ -129,8 +138,8 @@ def main() -> None:
             )
 
     if args.start:
-        with started_server(args.start) as url:
-            run(url)
+        with started_server(args.start) as (port, _):
+            run(f'ws://127.0.0.1:{port}/ws/echo')
     else:
         run(args.url)
 

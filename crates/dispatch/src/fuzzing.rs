@@ -1,4 +1,4 @@
-//! Drives one connection from raw bytes in any [`HttpMode`] for the fuzz target: whatever the
+//! Drives one connection from raw bytes in any [`HttpMode`] for the fuzz targets: whatever the
 //! input, the server answers, closes, or both, within a bounded time.
 
 use crate::HttpMode;
@@ -18,4 +18,15 @@ pub fn mode_for(selector: u8) -> HttpMode {
 #[must_use]
 pub fn serve_bytes(mode: HttpMode, input: &[u8]) -> Vec<u8> {
     crate::testing::serve_bytes(mode, input)
+}
+
+/// Serve a connection that upgrades to h2c and then gets arbitrary HTTP/2 bytes, laid out
+/// from `data` as `testing::upgrade_input` says (a byte picking the mode, the client preface,
+/// the request body and `HTTP2-Settings`, then the HTTP/2 bytes). What is wrong with the server's answer,
+/// if anything: anything but a `101` followed by whole HTTP/2 frames, the server's SETTINGS
+/// first. Panics on a hang.
+pub fn serve_upgrade(data: &[u8]) -> Result<(), String> {
+    let (mode, input) = crate::testing::upgrade_input(data);
+    let output = serve_bytes(mode, &input);
+    crate::testing::upgrade_problem(&output).map_or(Ok(()), Err)
 }

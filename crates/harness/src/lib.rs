@@ -3,6 +3,11 @@
 //! until it closes, and panics on a hang; [`Echo`] answers every request with its own body,
 //! [`Big`] with a large one of its own, without reading the request's.
 //! Knows no protocol: the caller says what serves the server end. Never part of a server.
+//!
+//! Time is tokio's paused clock: whenever both ends wait, the clock jumps to the next timer,
+//! so the client's quiet period, the server's timeouts and the hang deadline all pass in
+//! virtual time. An input costs what serving it costs, never a real wait, and the outcome
+//! does not depend on how busy the machine is.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,12 +52,14 @@ impl Handler for Big {
     }
 }
 
-/// How long one connection may take before it counts as a hang.
-const DEADLINE: Duration = Duration::from_secs(5);
+/// How long one connection may take, in virtual time, before it counts as a hang: longer
+/// than any deadline a server under test keeps once its client has closed.
+const DEADLINE: Duration = Duration::from_mins(1);
 
 /// How long the server may stay silent after the input is written before the client closes
 /// its side. A client that half-closes at once would be taken as gone (`half_close(false)`)
-/// before its requests are answered.
+/// before its requests are answered. On the paused clock this passes only once the server
+/// has done all it can with the input, and it is shorter than the server's own timeouts.
 const QUIET: Duration = Duration::from_millis(50);
 
 /// Play the client: write `input`, read what the server answers, close the write side once
@@ -66,35 +73,39 @@ async fn exchange<S: AsyncRead + AsyncWrite>(client: S, input: Bytes) -> Vec<u8>
     };
     tokio::pin!(write);
     let mut written = None;
-    let mut closed_write = false;
     loop {
         tokio::select! {
-            writer = &mut write, if written.is_none() && !closed_write => written = Some(writer),
+            writer = &mut write, if written.is_none() => written = Some(writer),
             read = tokio::time::timeout(QUIET, reader.read_buf(&mut output)) => match read {
-                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(0) | Err(_)) => return output,
                 Ok(Ok(_)) => {}
                 Err(_) => {
-                    if let Some(mut writer) = written.take() {
+                    if let Some(writer) = written.as_mut() {
                         let _ = writer.shutdown().await;
-                        closed_write = true;
+                        break;
                     }
                 }
             },
         }
     }
+    // Whatever the server still has to say comes before it closes.
+    let _ = reader.read_to_end(&mut output).await;
     output
 }
 
 /// Run `serve` on the server end of an in-memory connection, play the client with `input`
 /// (written at once, the write side closed once the server is quiet for a moment) and return
-/// every byte the server wrote. Panics when either side takes longer than 5 seconds.
+/// every byte the server wrote. Panics when either side takes longer than a minute of
+/// virtual time.
 pub fn drive<F, Fut>(input: &[u8], serve: F) -> Vec<u8>
 where
     F: FnOnce(DuplexStream, Arc<ConnInfo>, ShutdownWatch) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // No I/O driver: both ends are in memory.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_time()
+        .start_paused(true)
         .build()
         .expect("a current-thread runtime builds");
     runtime.block_on(async {

@@ -303,14 +303,26 @@ where
         Queued::Yes => {
             let _ = source.next().await;
         }
-        Queued::Maybe => {
-            if !matches!(
-                source.next().now_or_never(),
-                Some(Some(Err(WebSocketError::ConnectionClosed)))
-            ) {
-                let _ = sink.send(close_frame(code, "")).await;
+        // Once yawc has queued a close, a read sends it and reports the connection closed
+        // without taking anything more. Otherwise a read takes the next frame, which may make
+        // yawc close in turn (a close frame it answers, a frame breaking a codec rule): read
+        // on until yawc has closed or nothing more has arrived, and send the close only then,
+        // or the peer gets two.
+        Queued::Maybe => loop {
+            match source.next().now_or_never() {
+                Some(Some(Err(WebSocketError::ConnectionClosed)) | None) => return,
+                Some(Some(Ok(_))) => {}
+                Some(Some(Err(error))) if violation(&error).is_some() => {}
+                // The connection is lost.
+                Some(Some(Err(_))) => return,
+                None => {
+                    let _ = sink.send(close_frame(code, "")).await;
+                    return;
+                }
             }
-        }
+            // A peer that keeps sending is bounded by the caller's close timeout.
+            tokio::task::yield_now().await;
+        },
         Queued::No => {
             let _ = sink.send(close_frame(code, "")).await;
         }

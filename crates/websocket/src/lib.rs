@@ -15,9 +15,13 @@
 mod deflate;
 mod driver;
 mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing; // reaches internals for fuzz targets only
 mod handshake;
 mod limits;
 mod message;
+#[cfg(any(test, fuzzing))]
+mod testing;
 
 pub use deflate::PerMessageDeflate;
 pub use driver::{Inbox, Pending};
