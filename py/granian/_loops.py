@@ -2,7 +2,8 @@
 
 Each `Loops` value names a builder in `loops`. A builder is registered with the packages it
 needs; it is available when they are installed, and they are imported only when a worker builds
-its loop, so neither `import granian` nor the master imports uvloop or rloop. `auto` picks the
+its loop, so neither `import granian` nor the master imports uvloop or rloop; nor asyncio, which
+costs each process ~10 MiB (ssl and concurrent.futures with it) that the master has no use for. `auto` picks the
 first available of rloop, uvloop, winloop (Windows only) and asyncio, as Granian does. Asking for
 an implementation that is not installed is an error rather than a silent fallback.
 
@@ -18,19 +19,21 @@ are forked from the process that called `serve()`, so they see it)::
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .constants import Loops
 
+if TYPE_CHECKING:
+    import asyncio
+
 __all__ = ['LoopUnavailableError', 'Registry', 'loops', 'new_event_loop', 'resolve_loop']
 
-LoopBuilder = Callable[..., asyncio.AbstractEventLoop]
+LoopBuilder = Callable[..., 'asyncio.AbstractEventLoop']
 
 # Why an implementation is missing, and how to get it.
 _INSTALL_HINTS = {
@@ -116,12 +119,16 @@ loops = Registry()
 
 
 def _set(loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+    import asyncio
+
     asyncio.set_event_loop(loop)
     return loop
 
 
 @loops.register('asyncio')
 def build_asyncio_loop() -> asyncio.AbstractEventLoop:
+    import asyncio
+
     return _set(asyncio.new_event_loop())
 
 

@@ -40,11 +40,14 @@ A worker reports to the master on a pipe of its own (`status_fd`), one byte per 
 for before stopping the worker this one replaces, and `MSG_REPLACE` once its native server
 counted `max_requests` requests (checked every `REQUESTS_POLL` seconds, so no Python runs per
 request), asking to be replaced; it keeps serving until the master stops it.
+
+The master imports this module for its constants and forks `run`: asyncio, and the lifespan and
+readiness helpers that need it, are imported by the functions that use them, so that the master
+never loads them (see `granian._loops`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import signal
@@ -57,14 +60,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._access_log import AccessLogWriter
 from ._imports import TargetError, load_target
-from ._lifespan import Lifespan
 from ._loops import LoopUnavailableError, new_event_loop
 from ._ops import die_with_parent, set_process_title
-from ._ready import ReadyCheck
 from .constants import Interfaces
 from .log import logger, write_fatal
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from ._lifespan import Lifespan
     from ._options import Options
 
 __all__ = [
@@ -154,6 +158,8 @@ def _tell_master(message: bytes) -> None:
 
 async def _watch_requests(worker_id: int, server: Any, limit: int) -> None:
     """Ask the master for a replacement once the native server counted `limit` requests."""
+    import asyncio
+
     while server.requests < limit:
         await asyncio.sleep(REQUESTS_POLL)
     logger.info(f'worker-{worker_id} served {server.requests} requests (max {limit}): asking to be replaced')
@@ -230,6 +236,8 @@ def _load(options: Options, loader: Callable[[], Any] | None) -> Any:
 
 
 def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable[[], Any] | None = None) -> int:
+    import asyncio
+
     try:
         loop = new_event_loop(options.loop)
     except LoopUnavailableError as exc:
@@ -335,6 +343,8 @@ def _run_rsgi(
 
 async def _until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
     """Await `awaitable` unless `stop` is set first: (True, result) or (False, None), cancelling it."""
+    import asyncio
+
     task = asyncio.ensure_future(awaitable)
     stopper = asyncio.ensure_future(stop.wait())
     try:
@@ -355,6 +365,11 @@ async def _serve(
     native: ModuleType,
     ready_check: Callable[[], Any] | None = None,
 ) -> int:
+    import asyncio
+
+    from ._lifespan import Lifespan
+    from ._ready import ReadyCheck
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in STOP_SIGNALS:
@@ -462,6 +477,8 @@ async def _serve(
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left on the loop and close it, as `asyncio.run` does on the way out."""
+    import asyncio
+
     try:
         tasks = asyncio.all_tasks(loop)
         for task in tasks:
