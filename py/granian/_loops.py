@@ -107,6 +107,11 @@ class Registry:
                 hint = _INSTALL_HINTS.get(package, f'pip install {package}')
                 raise LoopUnavailableError(f'the {key} event loop is not installed ({hint})')
 
+    def packages(self, key: str) -> tuple[str, ...]:
+        """The packages `key`'s builder is given (none for a name not registered)."""
+        entry = self._data.get(key)
+        return () if entry is None else entry[1]
+
     def get(self, key: str) -> asyncio.AbstractEventLoop:
         """A new loop built by `key`'s builder (raises `LoopUnavailableError`, a `RuntimeError`)."""
         self.check(key)

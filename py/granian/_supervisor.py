@@ -1,6 +1,8 @@
 """The master process: binds one listening socket and forks the workers, which inherit it (see
-`granian._worker` for what a worker does and its exit codes). It never imports the application
-nor the native module: a worker restarted after a code change imports everything afresh.
+`granian._worker` for what a worker does and its exit codes). It never imports the application:
+a worker restarted after a code change imports it afresh. Nor, with one worker, asyncio, the event
+loop or the native module, which only that worker uses; with more, it imports them before forking
+(`_worker.preload`), so that the workers share their pages.
 
 Each worker also gets the write end of a pipe of its own, on which it tells the master that it
 serves and, with `max_requests`, that it counted that many requests and wants replacing (the
@@ -204,6 +206,8 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
             # A startup hook that raises stops the server: the exception propagates, as in Granian.
             for hook in hooks.startup:
                 hook()
+            if opts.workers > 1:
+                _worker.preload(str(loop))
             try:
                 return supervisor.run(bound.sock)
             finally:
