@@ -57,7 +57,6 @@ Fatal errors before serving are one `Error: ...` line on stderr (a JSON record w
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import random
 import signal
@@ -70,8 +69,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -79,6 +76,7 @@ from typing import Any
 from . import _ops, _quic, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
+from ._process import ForkedProcess, wait
 from .constants import HTTPModes, Loops
 from .errors import PidFileError
 from .log import LogConfigError, configure_logging, logger, write_fatal
@@ -338,7 +336,7 @@ class _Worker:
     )
 
     def __init__(
-        self, worker_id: int, process: BaseProcess, status_fd: int, role: _Role, max_requests: int | None
+        self, worker_id: int, process: ForkedProcess, status_fd: int, role: _Role, max_requests: int | None
     ) -> None:
         self.id = worker_id
         self.process = process
@@ -418,7 +416,6 @@ class _Supervisor:
         # The variables the environment files never override (see `_before_restart`).
         self._environment = environment
         self.workers: list[_Worker] = []
-        self._context = multiprocessing.get_context('fork')
         # Signal handlers and the reload watcher wake the loop by writing to this pipe, which
         # it waits on along with the workers' sentinels and status pipes.
         self._wake_read, self._wake_write = os.pipe()
@@ -618,7 +615,7 @@ class _Supervisor:
             quic = (self.udp.socket(udp_index), udp_index, self.udp.marker)
             # The worker reads its own socket of the group only.
             inherited = (*inherited, *(fd for i, fd in enumerate(self.udp.fds()) if i != udp_index and fd >= 0))
-        process = self._context.Process(
+        process = ForkedProcess(
             target=_worker.run,
             args=(worker_id, opts, sock, inherited),
             kwargs={
