@@ -6,9 +6,10 @@ the event loop, nor the native module: only the worker does. One forking more im
 before forking, and the workers share that copy. The application is imported by workers only.
 
 Checked in `/proc/PID/maps`, which lists every shared library a process loaded: the C parts of
-asyncio (`_asyncio`) and ssl (`_ssl`), the event loop package's extension, granian's `_native`,
-and `_decimal`, which tests/apps/memory_app.py imports. Each is first seen in a worker, so that a
-Python where one of them is built in cannot make a check pass by not showing it.
+asyncio (`_asyncio`), ssl (`_ssl`) and ctypes (`_ctypes`), the event loop package's extension,
+granian's `_native`, and `_decimal`, which tests/apps/memory_app.py imports. Each is first seen in
+a worker, so that a Python where one of them is built in cannot make a check pass by not showing
+it. Neither process loads multiprocessing (`_multiprocessing`): the master forks without it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def _loop_directory() -> str:
 # What a worker loads and the master does not, whatever the number of workers.
 APPLICATION = {'_decimal': _origin('_decimal')}
 # What a worker loads before serving; the master too when it forks more than one.
-WORKER = {name: _origin(name) for name in ('_asyncio', '_ssl', 'granian._native')}
+WORKER = {name: _origin(name) for name in ('_asyncio', '_ssl', '_ctypes', 'granian._native')}
+# What neither loads: the master forks its workers without multiprocessing.
+NEITHER = {'_multiprocessing': _origin('_multiprocessing')}
 
 
 def mapped(pid: int) -> set[str]:
@@ -76,19 +79,19 @@ def visible(libraries: dict[str, str | None]) -> set[str]:
 
 def test_a_master_with_one_worker_loads_no_worker_module_nor_the_application() -> None:
     loop_directory = _loop_directory()
-    everything = {**WORKER, **APPLICATION}
+    everything = {**WORKER, **APPLICATION, **NEITHER}
     with run_server(app=APP, interface='rsgi', workers=1) as server:
         assert get(server.port, '/').body == b'0.3'
         [worker] = server.worker_pids()
-        assert loaded(worker, everything, loop_directory) == visible(everything) | {'loop'}
+        assert loaded(worker, everything, loop_directory) == visible(WORKER) | visible(APPLICATION) | {'loop'}
         assert loaded(server.proc.pid, everything, loop_directory) == set()
 
 
 def test_a_master_with_two_workers_shares_the_worker_modules_but_not_the_application() -> None:
     loop_directory = _loop_directory()
-    everything = {**WORKER, **APPLICATION}
+    everything = {**WORKER, **APPLICATION, **NEITHER}
     with run_server(app=APP, interface='rsgi', workers=2) as server:
         assert get(server.port, '/').body == b'0.3'
         for worker in server.worker_pids():
-            assert loaded(worker, everything, loop_directory) == visible(everything) | {'loop'}
+            assert loaded(worker, everything, loop_directory) == visible(WORKER) | visible(APPLICATION) | {'loop'}
         assert loaded(server.proc.pid, everything, loop_directory) == visible(WORKER) | {'loop'}

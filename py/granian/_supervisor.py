@@ -71,15 +71,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _ops, _quic, _worker
+from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
 from ._process import ForkedProcess, wait
 from .constants import HTTPModes, Loops
 from .errors import PidFileError
 from .log import LogConfigError, configure_logging, logger, write_fatal
+
+if TYPE_CHECKING:
+    from . import _quic
 
 __all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'Hooks', 'serve']
 
@@ -187,6 +190,9 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
                 if bound.sock.family not in (socket.AF_INET, socket.AF_INET6):
                     return _fatal('http3 needs a TCP socket: UDP is served on its port', EXIT_CONFIG)
                 host, port = bound.sock.getsockname()[:2]
+                # Imported for HTTP/3 only: it loads ctypes, which a master without it has no use for.
+                from . import _quic
+
                 try:
                     supervisor.udp = _quic.UdpSockets(host, port)
                 except OSError as exc:

@@ -116,7 +116,7 @@ FORK_BLOCKED = MASTER_SIGNALS | {NOT_READY_SIGNAL}
 T = TypeVar('T')
 
 # What every worker imports before serving, besides its event loop's packages and the application.
-WORKER_MODULES = ('asyncio', 'granian._lifespan', 'granian._ready', 'granian._native')
+WORKER_MODULES = ('asyncio', 'ctypes', 'granian._lifespan', 'granian._ready', 'granian._native')
 
 _stop_requested = False
 _not_ready_requested = False
