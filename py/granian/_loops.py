@@ -3,9 +3,10 @@
 Each `Loops` value names a builder in `loops`. A builder is registered with the packages it
 needs; it is available when they are installed, and they are imported only when a worker builds
 its loop, so neither `import granian` nor the master imports uvloop or rloop; nor asyncio, which
-costs each process ~10 MiB (ssl and concurrent.futures with it) that the master has no use for. `auto` picks the
-first available of rloop, uvloop, winloop (Windows only) and asyncio, as Granian does. Asking for
-an implementation that is not installed is an error rather than a silent fallback.
+costs a process ~10 MiB (ssl and concurrent.futures with it) that the master has no use for
+(with more than one worker it imports them before forking: see `_worker.preload`). `auto` picks
+the first available of rloop, uvloop, winloop (Windows only) and asyncio, as Granian does. Asking
+for an implementation that is not installed is an error rather than a silent fallback.
 
 An application may register its own builder under one of these names before serving (workers
 are forked from the process that called `serve()`, so they see it)::
