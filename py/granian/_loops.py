@@ -2,9 +2,11 @@
 
 Each `Loops` value names a builder in `loops`. A builder is registered with the packages it
 needs; it is available when they are installed, and they are imported only when a worker builds
-its loop, so neither `import granian` nor the master imports uvloop or rloop. `auto` picks the
-first available of rloop, uvloop, winloop (Windows only) and asyncio, as Granian does. Asking for
-an implementation that is not installed is an error rather than a silent fallback.
+its loop, so neither `import granian` nor the master imports uvloop or rloop; nor asyncio, which
+costs a process ~10 MiB (ssl and concurrent.futures with it) that the master has no use for
+(with more than one worker it imports them before forking: see `_worker.preload`). `auto` picks
+the first available of rloop, uvloop, winloop (Windows only) and asyncio, as Granian does. Asking
+for an implementation that is not installed is an error rather than a silent fallback.
 
 An application may register its own builder under one of these names before serving (workers
 are forked from the process that called `serve()`, so they see it)::
@@ -18,19 +20,21 @@ are forked from the process that called `serve()`, so they see it)::
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .constants import Loops
 
+if TYPE_CHECKING:
+    import asyncio
+
 __all__ = ['LoopUnavailableError', 'Registry', 'loops', 'new_event_loop', 'resolve_loop']
 
-LoopBuilder = Callable[..., asyncio.AbstractEventLoop]
+LoopBuilder = Callable[..., 'asyncio.AbstractEventLoop']
 
 # Why an implementation is missing, and how to get it.
 _INSTALL_HINTS = {
@@ -104,6 +108,11 @@ class Registry:
                 hint = _INSTALL_HINTS.get(package, f'pip install {package}')
                 raise LoopUnavailableError(f'the {key} event loop is not installed ({hint})')
 
+    def packages(self, key: str) -> tuple[str, ...]:
+        """The packages `key`'s builder is given (none for a name not registered)."""
+        entry = self._data.get(key)
+        return () if entry is None else entry[1]
+
     def get(self, key: str) -> asyncio.AbstractEventLoop:
         """A new loop built by `key`'s builder (raises `LoopUnavailableError`, a `RuntimeError`)."""
         self.check(key)
@@ -116,12 +125,16 @@ loops = Registry()
 
 
 def _set(loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+    import asyncio
+
     asyncio.set_event_loop(loop)
     return loop
 
 
 @loops.register('asyncio')
 def build_asyncio_loop() -> asyncio.AbstractEventLoop:
+    import asyncio
+
     return _set(asyncio.new_event_loop())
 
 

@@ -1,24 +1,21 @@
 """What the master does for operators around serving: the listening socket (TCP, Unix, an
 inherited descriptor or systemd's), the pid file, the process title and environment files.
 
-None of it imports the native module: the master never does (see `granian.server`).
+None of it imports the native module. ctypes (for prctl) and tempfile (for the pid file) are
+imported when used: a master that needs neither does not load them, nor the modules they import.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import os
 import re
 import socket
 import stat
-import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     'SYSTEMD_FIRST_FD',
@@ -185,6 +182,8 @@ def write_pid_file(path: Path) -> None:
     `path`: a rename replaces a symbolic link at `path` rather than writing where it points, and
     readers never see a partial file.
     """
+    import tempfile
+
     fd, temporary = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
     try:
         with os.fdopen(fd, 'w') as file:
@@ -234,14 +233,16 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
 
 
-def _prctl(option: int, argument: Any) -> bool:
-    """prctl(2) on Linux; False where it is missing or refused."""
-    library = ctypes.util.find_library('c')
-    if library is None:
-        return False
+def _prctl(option: int, argument: int | bytes) -> bool:
+    """prctl(2) on Linux, with an integer or a string argument; False where it is missing or
+    refused."""
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(library, use_errno=True)
-        return int(libc.prctl(option, argument, 0, 0, 0)) == 0
+        # The C library's symbols, as the process has them (dlopen(NULL)).
+        libc = ctypes.CDLL(None, use_errno=True)
+        value = ctypes.c_char_p(argument) if isinstance(argument, bytes) else ctypes.c_ulong(argument)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
 
@@ -249,7 +250,7 @@ def _prctl(option: int, argument: Any) -> bool:
 def die_with_parent(signum: int) -> bool:
     """Have the kernel send `signum` to this process when its parent (the thread that forked it)
     exits (Linux `PR_SET_PDEATHSIG`); False where that is not available."""
-    return _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signum))
+    return _prctl(_PR_SET_PDEATHSIG, signum)
 
 
 def set_process_title(title: str) -> None:
@@ -263,7 +264,7 @@ def set_process_title(title: str) -> None:
     else:
         setproctitle.setproctitle(title)
         return
-    _prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]))
+    _prctl(_PR_SET_NAME, title.encode()[:15])
 
 
 class EnvFileError(ValueError):

@@ -33,7 +33,7 @@ is closed once its worker exited: an open socket nobody reads would take its sha
 from __future__ import annotations
 
 import ctypes
-import secrets
+import os
 import socket
 import struct
 import sys
@@ -126,8 +126,9 @@ class UdpSockets:
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        # The first two bytes of every connection ID the workers issue.
-        self.marker = secrets.randbits(16)
+        # The first two bytes of every connection ID the workers issue. From os.urandom, as
+        # `secrets` would give them, without loading OpenSSL into the master for two bytes.
+        self.marker = int.from_bytes(os.urandom(2), 'big')
         # By index in the group; None for a socket closed (only ever without steering).
         self._sockets: list[socket.socket | None] = []
         self._held: set[int] = set()

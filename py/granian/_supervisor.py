@@ -1,6 +1,8 @@
 """The master process: binds one listening socket and forks the workers, which inherit it (see
-`granian._worker` for what a worker does and its exit codes). It never imports the application
-nor the native module: a worker restarted after a code change imports everything afresh.
+`granian._worker` for what a worker does and its exit codes). It never imports the application:
+a worker restarted after a code change imports it afresh. Nor, with one worker, asyncio, the event
+loop or the native module, which only that worker uses; with more, it imports them before forking
+(`_worker.preload`), so that the workers share their pages.
 
 Each worker also gets the write end of a pipe of its own, on which it tells the master that it
 serves and, with `max_requests`, that it counted that many requests and wants replacing (the
@@ -55,7 +57,6 @@ Fatal errors before serving are one `Error: ...` line on stderr (a JSON record w
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import random
 import signal
@@ -68,18 +69,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _ops, _quic, _worker
+from . import _ops, _worker
 from ._loops import LoopUnavailableError, resolve_loop
 from ._options import Options
+from ._process import ForkedProcess, wait
 from .constants import HTTPModes, Loops
 from .errors import PidFileError
 from .log import LogConfigError, configure_logging, logger, write_fatal
+
+if TYPE_CHECKING:
+    from . import _quic
 
 __all__ = ['CRASH_LOOP_FAILURES', 'CRASH_LOOP_WINDOW', 'EXIT_CONFIG', 'EXIT_FAILURE', 'EXIT_OK', 'Hooks', 'serve']
 
@@ -187,6 +190,9 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
                 if bound.sock.family not in (socket.AF_INET, socket.AF_INET6):
                     return _fatal('http3 needs a TCP socket: UDP is served on its port', EXIT_CONFIG)
                 host, port = bound.sock.getsockname()[:2]
+                # Imported for HTTP/3 only: it loads ctypes, which a master without it has no use for.
+                from . import _quic
+
                 try:
                     supervisor.udp = _quic.UdpSockets(host, port)
                 except OSError as exc:
@@ -204,6 +210,8 @@ def serve(opts: Options, *, loader: Callable[[], Any] | None = None, hooks: Hook
             # A startup hook that raises stops the server: the exception propagates, as in Granian.
             for hook in hooks.startup:
                 hook()
+            if opts.workers > 1:
+                _worker.preload(str(loop))
             try:
                 return supervisor.run(bound.sock)
             finally:
@@ -334,7 +342,7 @@ class _Worker:
     )
 
     def __init__(
-        self, worker_id: int, process: BaseProcess, status_fd: int, role: _Role, max_requests: int | None
+        self, worker_id: int, process: ForkedProcess, status_fd: int, role: _Role, max_requests: int | None
     ) -> None:
         self.id = worker_id
         self.process = process
@@ -414,7 +422,6 @@ class _Supervisor:
         # The variables the environment files never override (see `_before_restart`).
         self._environment = environment
         self.workers: list[_Worker] = []
-        self._context = multiprocessing.get_context('fork')
         # Signal handlers and the reload watcher wake the loop by writing to this pipe, which
         # it waits on along with the workers' sentinels and status pipes.
         self._wake_read, self._wake_write = os.pipe()
@@ -614,7 +621,7 @@ class _Supervisor:
             quic = (self.udp.socket(udp_index), udp_index, self.udp.marker)
             # The worker reads its own socket of the group only.
             inherited = (*inherited, *(fd for i, fd in enumerate(self.udp.fds()) if i != udp_index and fd >= 0))
-        process = self._context.Process(
+        process = ForkedProcess(
             target=_worker.run,
             args=(worker_id, opts, sock, inherited),
             kwargs={

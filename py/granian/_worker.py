@@ -40,11 +40,16 @@ A worker reports to the master on a pipe of its own (`status_fd`), one byte per 
 for before stopping the worker this one replaces, and `MSG_REPLACE` once its native server
 counted `max_requests` requests (checked every `REQUESTS_POLL` seconds, so no Python runs per
 request), asking to be replaced; it keeps serving until the master stops it.
+
+The master imports this module for its constants and forks `run`: asyncio, and the lifespan and
+readiness helpers that need it, are imported by the functions that use them, so that a master
+forking one worker never loads them (see `granian._loops`). A master forking more than one calls
+`preload` first: the workers then share one copy of those modules' memory.
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import inspect
 import os
 import signal
@@ -57,14 +62,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._access_log import AccessLogWriter
 from ._imports import TargetError, load_target
-from ._lifespan import Lifespan
-from ._loops import LoopUnavailableError, new_event_loop
+from ._loops import LoopUnavailableError, loops, new_event_loop
 from ._ops import die_with_parent, set_process_title
-from ._ready import ReadyCheck
 from .constants import Interfaces
 from .log import logger, write_fatal
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from ._lifespan import Lifespan
     from ._options import Options
 
 __all__ = [
@@ -79,6 +85,8 @@ __all__ = [
     'NOT_READY_SIGNAL',
     'STARTUP_FAILURES',
     'STOP_SIGNALS',
+    'WORKER_MODULES',
+    'preload',
     'run',
 ]
 
@@ -107,6 +115,9 @@ FORK_BLOCKED = MASTER_SIGNALS | {NOT_READY_SIGNAL}
 
 T = TypeVar('T')
 
+# What every worker imports before serving, besides its event loop's packages and the application.
+WORKER_MODULES = ('asyncio', 'ctypes', 'granian._lifespan', 'granian._ready', 'granian._native')
+
 _stop_requested = False
 _not_ready_requested = False
 # Write end of this worker's status pipe to the master, if it has one.
@@ -116,6 +127,20 @@ _max_requests: int | None = None
 _metrics: tuple[Any, int] | None = None
 # This worker's HTTP/3 socket, its index in the master's group and the group's marker.
 _quic: tuple[socket.socket, int, int] | None = None
+
+
+def preload(loop: str) -> None:
+    """Import in the master what every worker imports before serving (`WORKER_MODULES` and the
+    packages of the `loop` builder), so that the workers it forks share those pages instead of
+    each importing its own copy (~6 MiB less PSS per worker, see docs/benchmarks.md). The
+    application is never imported here. Worth it with two workers or more; with one, the master
+    would only hold a second copy. A module that fails to import is left to the workers, which
+    import it again and report why it fails."""
+    for name in (*WORKER_MODULES, *loops.packages(loop)):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            logger.debug(f'{name} not imported before forking: {exc}')
 
 
 def _early_stop(signum: int, frame: FrameType | None) -> None:
@@ -154,6 +179,8 @@ def _tell_master(message: bytes) -> None:
 
 async def _watch_requests(worker_id: int, server: Any, limit: int) -> None:
     """Ask the master for a replacement once the native server counted `limit` requests."""
+    import asyncio
+
     while server.requests < limit:
         await asyncio.sleep(REQUESTS_POLL)
     logger.info(f'worker-{worker_id} served {server.requests} requests (max {limit}): asking to be replaced')
@@ -230,6 +257,8 @@ def _load(options: Options, loader: Callable[[], Any] | None) -> Any:
 
 
 def _run(worker_id: int, options: Options, sock: socket.socket, loader: Callable[[], Any] | None = None) -> int:
+    import asyncio
+
     try:
         loop = new_event_loop(options.loop)
     except LoopUnavailableError as exc:
@@ -335,6 +364,8 @@ def _run_rsgi(
 
 async def _until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
     """Await `awaitable` unless `stop` is set first: (True, result) or (False, None), cancelling it."""
+    import asyncio
+
     task = asyncio.ensure_future(awaitable)
     stopper = asyncio.ensure_future(stop.wait())
     try:
@@ -355,6 +386,11 @@ async def _serve(
     native: ModuleType,
     ready_check: Callable[[], Any] | None = None,
 ) -> int:
+    import asyncio
+
+    from ._lifespan import Lifespan
+    from ._ready import ReadyCheck
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in STOP_SIGNALS:
@@ -462,6 +498,8 @@ async def _serve(
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left on the loop and close it, as `asyncio.run` does on the way out."""
+    import asyncio
+
     try:
         tasks = asyncio.all_tasks(loop)
         for task in tasks:

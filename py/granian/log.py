@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime
 import json as _json
 import logging
-import logging.config
 import sys
 from typing import Any, TextIO
 
@@ -235,6 +234,10 @@ def _apply_dictconfig(config: dict[str, Any]) -> None:
         'formatters': {**GRANIAN_FORMATTERS, **(config.get('formatters') or {})},
         'handlers': {**GRANIAN_HANDLERS, **(config.get('handlers') or {})},
     }
+    # Imported for a configuration only: with logging.handlers, pickle and socketserver it costs
+    # every process ~1.3 MiB.
+    import logging.config
+
     try:
         logging.config.dictConfig(merged)
     except (ValueError, TypeError, AttributeError, ImportError) as exc:
