@@ -25,7 +25,7 @@ pub(crate) const OFFERS: [Option<&str>; 4] = [
 ];
 
 /// Limits small enough that an input reaches them: messages of 4 KiB, and pings, their
-/// timeout and the closing handshake within a second or two of virtual time.
+/// timeout, the closing handshake and the send timeout within a second or two of virtual time.
 pub(crate) fn limits() -> WebsocketLimits {
     WebsocketLimits {
         max_message_size: 4096,
@@ -33,6 +33,7 @@ pub(crate) fn limits() -> WebsocketLimits {
         ping_timeout: Duration::from_secs(1),
         close_timeout: Duration::from_secs(1),
         deflate: true,
+        send_timeout: Some(Duration::from_secs(2)),
     }
 }
 
