@@ -71,17 +71,16 @@ def test_the_table_defaults_validate_to_themselves() -> None:
     for row in OPTIONS:
         if row.name not in resolved:
             assert getattr(options, row.name) == row.default, row.name
-    # The default interface is RSGI on one runtime thread over HTTP/1 and HTTP/2: Granian's rule
-    # picks the single-threaded runtime.
-    assert options.runtime_mode == 'st'
+    # auto resolves to the multi-threaded runtime (Granian's would pick `st` for this default).
+    assert options.runtime_mode == 'mt'
     assert options.max_connections == default_max_connections()
 
 
 @pytest.mark.parametrize(
     ('values', 'mode'),
     [
-        ({}, 'st'),
-        ({'http': '1'}, 'st'),
+        ({}, 'mt'),
+        ({'http': '1'}, 'mt'),
         ({'http': '2'}, 'mt'),
         ({'runtime_threads': 2}, 'mt'),
         ({'interface': 'asgi'}, 'mt'),
@@ -90,7 +89,7 @@ def test_the_table_defaults_validate_to_themselves() -> None:
         ({'runtime_mode': 'mt'}, 'mt'),
     ],
 )
-def test_runtime_mode_auto_follows_granians_rule(values: dict[str, object], mode: str) -> None:
+def test_runtime_mode_auto_is_multi_threaded(values: dict[str, object], mode: str) -> None:
     assert validate('app', values).runtime_mode == mode
 
 

@@ -121,9 +121,9 @@ def test_runtime_modes(interface: str, mode: str) -> None:
         assert listening_descriptors(server) == (3 if mode == 'st' else 1)
 
 
-@pytest.mark.parametrize(('interface', 'mode'), [('rsgi', 'st'), ('asgi', 'mt'), ('wsgi', 'mt')])
+@pytest.mark.parametrize(('interface', 'mode'), [('rsgi', 'mt'), ('asgi', 'mt'), ('wsgi', 'mt')])
 def test_runtime_mode_auto(interface: str, mode: str) -> None:
-    # Granian's rule: single-threaded for RSGI on one thread without HTTP/2 only.
+    # auto is one multi-threaded runtime, whatever the interface and thread count.
     app = f'tests.apps.{interface}_app:app'
     with run_server('--runtime-mode', 'auto', app=app, interface=interface) as server:
         assert get(server.port).status == 200
