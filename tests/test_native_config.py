@@ -56,7 +56,7 @@ def cases(certs: Certs, crl: tuple[Path, Path]) -> dict[str, tuple[dict[str, Any
     return {
         'http': ({'http': '1'}, '1'),
         'runtime_threads': ({'runtime_threads': 3}, 3),
-        'runtime_mode': ({'runtime_mode': 'mt'}, 'mt'),
+        'runtime_mode': ({'runtime_mode': 'st'}, 'st'),
         'runtime_blocking_threads': ({'runtime_blocking_threads': 7}, 7),
         'blocking_threads_idle_timeout': ({'blocking_threads_idle_timeout': 45}, 45.0),
         'backpressure': ({'backpressure': 17}, 17),

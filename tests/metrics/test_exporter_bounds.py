@@ -121,7 +121,8 @@ def test_connections_beyond_the_queue_are_closed(exporter: _metrics._Exporter) -
         for _ in range(_metrics.THREADS + _metrics.QUEUED + 10):
             held.append(socket.create_connection(('127.0.0.1', port), timeout=5.0))
         last = held[-1]
-        last.settimeout(2.0)
+        # Closed at once; the bound only covers a loaded machine.
+        last.settimeout(10.0)
         assert last.recv(1024) == b''
     finally:
         for sock in held:
