@@ -64,16 +64,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def wrk(port: int, route: str, duration: int) -> tuple[float, float]:
-    url = f'http://127.0.0.1:{port}{route}'
-    subprocess.run(['taskset', '-c', '1', 'wrk', '-t1', '-c64', '-d2s', url], capture_output=True, check=True)
-    out = subprocess.run(
-        ['taskset', '-c', '1', 'wrk', '-t1', '-c64', f'-d{duration}s', '--latency', url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r'99%\s+([\d.]+)(us|ms|s)', out)
+    return load(['taskset', '-c', '1', 'wrk', '-t1', '-c64'], f'http://127.0.0.1:{port}{route}', duration)
+
+
+def load(command: list[str], url: str, duration: int) -> tuple[float, float]:
+    """Run wrk (`command` and its options before the duration) for 2 s, then for `duration`
+    seconds: its req/s and p99 in ms."""
+    subprocess.run([*command, '-d2s', url], capture_output=True, check=True)
+    out = subprocess.run([*command, f'-d{duration}s', '--latency', url], capture_output=True, text=True, check=True)
+    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out.stdout).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r'99%\s+([\d.]+)(us|ms|s)', out.stdout)
     scale = {'us': 0.001, 'ms': 1.0, 's': 1000.0}
     return rps, float(p99.group(1)) * scale[p99.group(2)] if p99 else float('nan')
 

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench.frameworks import ROOT, free_port, stop
+from tests.bench.frameworks import ROOT, free_port, load, stop
 
 Cell = tuple[str, str, int]
 
@@ -79,15 +79,7 @@ def memory(pid: int) -> tuple[float, float]:
 
 
 def wrk(port: int, duration: int) -> tuple[float, float]:
-    url = f'http://127.0.0.1:{port}/'
-    subprocess.run(['wrk', '-t2', '-c128', '-d2s', url], capture_output=True, check=True)
-    out = subprocess.run(
-        ['wrk', '-t2', '-c128', f'-d{duration}s', '--latency', url], capture_output=True, text=True, check=True
-    ).stdout
-    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r'99%\s+([\d.]+)(us|ms|s)', out)
-    scale = {'us': 0.001, 'ms': 1.0, 's': 1000.0}
-    return rps, float(p99.group(1)) * scale[p99.group(2)] if p99 else float('nan')
+    return load(['wrk', '-t2', '-c128'], f'http://127.0.0.1:{port}/', duration)
 
 
 def main() -> int:
