@@ -25,6 +25,12 @@ pub struct AsgiOptions {
 /// Python objects built once per server and reused by every request.
 pub(crate) struct PyCache {
     pub(crate) scope_template: Py<PyDict>,
+    /// The `extensions` of an http scope on a connection without TLS, copied for each request:
+    /// `http.response.pathsend` and `http.response.trailers`. Their values, empty dicts, are
+    /// shared by every request, as the `asgi` dict of the template is.
+    pub(crate) http_extensions: Py<PyDict>,
+    /// The same with `http.response.early_hint`, for a protocol that can send it.
+    pub(crate) http_extensions_hints: Py<PyDict>,
     pub(crate) http_10: Py<PyString>,
     pub(crate) http_11: Py<PyString>,
     pub(crate) http_2: Py<PyString>,
@@ -42,12 +48,19 @@ impl PyCache {
         template.set_item("asgi", asgi)?;
         template.set_item("scheme", "http")?;
         template.set_item("root_path", "")?;
+        let http_extensions = PyDict::new(py);
+        http_extensions.set_item("http.response.pathsend", PyDict::new(py))?;
+        http_extensions.set_item("http.response.trailers", PyDict::new(py))?;
+        let http_extensions_hints = http_extensions.copy()?;
+        http_extensions_hints.set_item("http.response.early_hint", PyDict::new(py))?;
         let methods = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
             .into_iter()
             .map(|m| (m, PyString::intern(py, m).unbind()))
             .collect();
         Ok(Self {
             scope_template: template.unbind(),
+            http_extensions: http_extensions.unbind(),
+            http_extensions_hints: http_extensions_hints.unbind(),
             http_10: PyString::intern(py, "1.0").unbind(),
             http_11: PyString::intern(py, "1.1").unbind(),
             http_2: PyString::intern(py, "2").unbind(),
@@ -116,6 +129,9 @@ impl AsgiHandler {
 }
 
 impl Handler for AsgiHandler {
+    /// `http.response.early_hint`.
+    const INFORMATIONAL: bool = true;
+
     fn handle(
         &self,
         mut request: Request<IncomingBody>,

@@ -59,11 +59,14 @@ pub(crate) fn http_scope<'py>(
     conn: &ConnInfo,
 ) -> PyResult<Bound<'py, PyDict>> {
     let scope = request_scope(py, shared, parts, conn)?;
-    let extensions = tls_extensions(py, conn)?;
-    extensions.set_item(intern!(py, "http.response.pathsend"), PyDict::new(py))?;
-    extensions.set_item(intern!(py, "http.response.trailers"), PyDict::new(py))?;
-    if parts.extensions.get::<Informational>().is_some() {
-        extensions.set_item(intern!(py, "http.response.early_hint"), PyDict::new(py))?;
+    let cache = &shared.cache;
+    let extensions = if parts.extensions.get::<Informational>().is_some() {
+        cache.http_extensions_hints.bind(py).copy()?
+    } else {
+        cache.http_extensions.bind(py).copy()?
+    };
+    if let Some(tls) = &conn.tls {
+        extensions.set_item(intern!(py, "tls"), tls_extension(py, tls)?)?;
     }
     scope.set_item(intern!(py, "extensions"), extensions)?;
     Ok(scope)
