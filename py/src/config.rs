@@ -307,7 +307,7 @@ impl Settings {
         let server = options
             .server_header
             .as_deref()
-            .map(HeaderValue::from_str)
+            .map(static_header)
             .transpose()
             .map_err(|err| Invalid::new("server_header", err))?;
         let runtime_mode = match options.runtime_mode.as_str() {
@@ -487,6 +487,18 @@ fn nonzero(duration: Duration) -> Option<Duration> {
 }
 
 /// A duration given in seconds as a float.
+/// A header value every response carries, valid for the life of the process: a clone of it (one
+/// per response) then takes no reference count. The few bytes stay allocated for good; a worker
+/// builds its settings once.
+fn static_header(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    let header = HeaderValue::from_str(value)?;
+    // `from_static` takes visible ASCII only; anything else a header may carry stays as it is.
+    if !value.bytes().all(|byte| byte == b'\t' || (b' '..=b'~').contains(&byte)) {
+        return Ok(header);
+    }
+    Ok(HeaderValue::from_static(Box::leak(value.to_owned().into_boxed_str())))
+}
+
 fn seconds(option: &'static str, value: f64) -> Result<Duration, Invalid> {
     Duration::try_from_secs_f64(value).map_err(|err| Invalid::new(option, err))
 }
@@ -503,6 +515,8 @@ fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http1L
         send_timeout: Some(send_timeout(options)?),
         pipeline_flush: options.http1_pipeline_flush,
         server,
+        // The server turns it on for an interface that sends informational responses.
+        informational: false,
     })
 }
 
@@ -948,6 +962,16 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_header_is_kept_for_the_process() {
+        let header = static_header("granian").unwrap();
+        assert_eq!(header, "granian");
+        // Not visible ASCII: kept as a plain value rather than refused.
+        let header = static_header("caf\u{e9}").unwrap();
+        assert_eq!(header.as_bytes(), "caf\u{e9}".as_bytes());
+        assert!(static_header("a\nb").is_err());
+    }
     use std::path::Path;
 
     /// A directory of this crate, for static mounts.

@@ -8,7 +8,9 @@
 
 use std::net::UdpSocket;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use granian_http3::{Http3Server, Steering};
 use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Shutdown};
@@ -122,17 +124,35 @@ impl<H: Handler> Handler for AltSvc<H> {
         request: Request<IncomingBody>,
         conn: &Arc<ConnInfo>,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + use<H> {
-        let response = self.inner.handle(request, conn);
-        let value = self.value.clone();
-        async move {
-            let mut response = response.await;
-            if let Some(value) = value
-                && !response.status().is_informational()
-            {
-                response.headers_mut().entry(ALT_SVC).or_insert(value);
-            }
-            response
+        Advertised {
+            response: self.inner.handle(request, conn),
+            value: self.value.clone(),
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response with `Alt-Svc` added: a struct rather than an `async` block, which would keep
+    /// room for the inner future twice.
+    struct Advertised<F> {
+        #[pin]
+        response: F,
+        value: Option<HeaderValue>,
+    }
+}
+
+impl<F: Future<Output = Response<ResponseBody>>> Future for Advertised<F> {
+    type Output = Response<ResponseBody>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.response.poll(cx));
+        if let Some(value) = this.value.take()
+            && !response.status().is_informational()
+        {
+            response.headers_mut().entry(ALT_SVC).or_insert(value);
+        }
+        Poll::Ready(response)
     }
 }
 

@@ -75,6 +75,14 @@ impl LoopInterface for RsgiHandler {
     }
 }
 
+/// The protocols' settings for interface `H`: informational responses are offered only to one
+/// that sends them.
+fn protocols_for<H: Handler>(protocols: &Protocols) -> Protocols {
+    let mut protocols = protocols.clone();
+    protocols.http1.informational = H::INFORMATIONAL;
+    protocols
+}
+
 /// A server on a listening socket, whatever its interface: the runtimes, the accept loops and
 /// the shutdown phases. The `#[pyclass]` servers below wrap one each.
 struct ServerCore<H> {
@@ -114,7 +122,7 @@ impl<H: Handler> ServerCore<H> {
         Ok(Self {
             fd,
             config: config.clone().unbind(),
-            protocols: Arc::new(settings.protocols.clone()),
+            protocols: Arc::new(protocols_for::<H>(&settings.protocols)),
             runtimes,
             handler,
             shutdown: Arc::new(Shutdown::new()),

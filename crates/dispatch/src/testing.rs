@@ -25,6 +25,7 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
             send_timeout: Some(Duration::from_secs(1)),
             pipeline_flush: false,
             server: None,
+            informational: true,
         },
         http2: Arc::new(Http2Limits {
             max_concurrent_streams: 100,

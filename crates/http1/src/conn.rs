@@ -2,11 +2,12 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use granian_serve::{
-    BoundedWrites, ConnInfo, Handler, InFlight, IncomingBody, Phase, ResponseBody, ShutdownWatch, TrackedBody,
-    add_server_header, admit, error_response, payload_too_large, within_limits,
+    BoundedWrites, ConnInfo, Handler, InFlight, InFlightGuard, IncomingBody, Phase, ResponseBody, ShutdownWatch,
+    TrackedBody, WhenWoken, add_server_header, admit, error_response, payload_too_large, within_limits,
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
@@ -48,8 +49,9 @@ where
     // Set once the server drains: responses then tell the client the connection closes.
     let draining = Arc::new(AtomicBool::new(false));
     let closing = Arc::clone(&draining);
-    let interim = InterimQueue::default();
-    let (io, flushes) = layered_io(io, &serving, &started, limits, &interim);
+    // Only for an interface that sends informational responses: the others pay nothing for them.
+    let interim = limits.informational.then(InterimQueue::default);
+    let (io, flushes) = layered_io(io, &serving, &started, limits, interim.clone());
     let max_body_size = limits.max_body_size;
     let body_limits = limits.body_limits();
     let server = limits.server.clone();
@@ -70,49 +72,54 @@ where
             body_fits(request.headers()).then(|| (upgrades.clone(), protocol))
         });
         let outcome = match (switch, &upgrade_watch) {
-            _ if declared_too_large => Outcome::Ready(payload_too_large(true)),
+            _ if declared_too_large => Outcome::Ready {
+                response: Some(payload_too_large(true)),
+            },
             (Some((upgrades, protocol)), Some(watch)) => {
                 // The body that comes with the switch is read whole here, its reads bounded
                 // as any request body's.
                 let read_timeout = body_limits.read_timeout;
                 let request = request.map(|body| IncomingBody::timed(body, read_timeout));
-                Outcome::Switch(Box::pin(switch_protocols(upgrades, protocol, request, watch.clone())))
+                Outcome::Switch {
+                    response: Box::pin(switch_protocols(upgrades, protocol, request, watch.clone())),
+                }
             }
             _ => {
                 // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
-                if request.version() == Version::HTTP_11 {
+                if let Some(interim) = &interim
+                    && request.version() == Version::HTTP_11
+                {
                     request.extensions_mut().insert(interim.open(number));
                 }
                 match admit(request, body_limits) {
-                    Ok((request, watch)) => Outcome::Serve(within_limits(handler.handle(request, &conn), watch, true)),
-                    Err(_) => Outcome::Ready(payload_too_large(true)),
+                    Ok((request, watch)) => Outcome::Serve {
+                        response: within_limits(handler.handle(request, &conn), watch, true),
+                    },
+                    Err(_) => Outcome::Ready {
+                        response: Some(payload_too_large(true)),
+                    },
                 }
             }
         };
-        let started = Arc::clone(&started);
-        let closing = Arc::clone(&closing);
-        let server = server.clone();
-        let flushes = flushes.clone();
-        let interim = interim.clone();
-        async move {
-            let mut response = match outcome {
-                Outcome::Serve(response) => response.await,
-                Outcome::Switch(response) => response.await,
-                Outcome::Ready(response) => response,
-            };
-            // The final response goes to hyper now: an informational one after it would be
-            // read as the next response.
-            interim.close(number);
-            let closing = closing.load(Ordering::Relaxed);
-            finish(&mut response, server.as_ref(), closing, &started);
-            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(AbortAfterFlush::new(body, flushes), guard)))
+        Answer {
+            outcome,
+            number,
+            finish: Some(Finish {
+                interim: interim.clone(),
+                closing: Arc::clone(&closing),
+                started: Arc::clone(&started),
+                server: server.clone(),
+                flushes: flushes.clone(),
+                guard,
+            }),
         }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => return result.map_err(Error::from),
-        () = shutdown.reached(Phase::Draining) => draining.store(true, Ordering::Relaxed),
+        // Polled only when the drain (or a reclaim) wakes it, not on every read and write.
+        () = WhenWoken::new(shutdown.reached(Phase::Draining)) => draining.store(true, Ordering::Relaxed),
     }
     // An idle keep-alive connection may already carry a request the client sent before it could
     // know of the drain: closing at once would lose it. Keep reading for a moment; a request
@@ -161,7 +168,7 @@ fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
     serving: &InFlight,
     started: &Arc<AtomicU64>,
     limits: &Http1Limits,
-    interim: &InterimQueue,
+    interim: Option<InterimQueue>,
 ) -> (LayeredIo<I>, Option<Arc<Flushes>>) {
     // Writes wait for the client at most the send timeout, through protocol switches too: a
     // websocket or h2c connection taken over from this one keeps the bound.
@@ -175,7 +182,7 @@ fn layered_io<I: AsyncRead + AsyncWrite + Unpin>(
     let (io, flushes) = CountFlushes::new(io);
     // With pipeline_flush, hyper skips flushes while requests wait: a failure would wait too.
     let flushes = (!limits.pipeline_flush).then_some(flushes);
-    (Interim::new(io, interim.clone()), flushes)
+    (Interim::new(io, interim), flushes)
 }
 
 fn builder(limits: &Http1Limits) -> hyper::server::conn::http1::Builder {
@@ -218,12 +225,81 @@ const LINGER_TICK: Duration = Duration::from_millis(5);
 
 type Switching = Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
 
-/// What one request turns into: an ordinary response, a protocol switch, or an answer the
-/// server gives itself.
-enum Outcome<F> {
-    Serve(F),
-    Switch(Switching),
-    Ready(Response<ResponseBody>),
+pin_project_lite::pin_project! {
+    /// What one request turns into: an ordinary response, a protocol switch, or an answer the
+    /// server gives itself.
+    #[project = OutcomeProj]
+    enum Outcome<F> {
+        Serve { #[pin] response: F },
+        Switch { response: Switching },
+        Ready { response: Option<Response<ResponseBody>> },
+    }
+}
+
+/// What a response needs on its way to hyper (see [`Answer`]).
+struct Finish {
+    interim: Option<InterimQueue>,
+    closing: Arc<AtomicBool>,
+    started: Arc<AtomicU64>,
+    server: Option<HeaderValue>,
+    flushes: Option<Arc<Flushes>>,
+    guard: InFlightGuard,
+}
+
+pin_project_lite::pin_project! {
+    /// The response hyper gets for request `number`: the outcome's, finished (see [`finish`]) and
+    /// counted in flight until its body is done. A struct rather than an `async` block, which
+    /// would keep room for the interface's future twice.
+    struct Answer<F> {
+        #[pin]
+        outcome: Outcome<F>,
+        number: u64,
+        finish: Option<Finish>,
+    }
+}
+
+/// The body hyper writes.
+type AnswerBody = TrackedBody<AbortAfterFlush<ResponseBody>>;
+
+impl<F: Future<Output = Response<ResponseBody>>> Future for Answer<F> {
+    type Output = Result<Response<AnswerBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = match this.outcome.project() {
+            OutcomeProj::Serve { response } => ready!(response.poll(cx)),
+            OutcomeProj::Switch { response } => ready!(response.as_mut().poll(cx)),
+            OutcomeProj::Ready { response } => match response.take() {
+                Some(response) => response,
+                None => return Poll::Pending,
+            },
+        };
+        let Some(Finish {
+            interim,
+            closing,
+            started,
+            server,
+            flushes,
+            guard,
+        }) = this.finish.take()
+        else {
+            return Poll::Pending;
+        };
+        // The final response goes to hyper now: an informational one after it would be read as
+        // the next response.
+        if let Some(interim) = &interim {
+            interim.close(*this.number);
+        }
+        finish(
+            &mut response,
+            server.as_ref(),
+            closing.load(Ordering::Relaxed),
+            &started,
+        );
+        Poll::Ready(Ok(
+            response.map(|body| TrackedBody::new(AbortAfterFlush::new(body, flushes), guard))
+        ))
+    }
 }
 
 /// Read the upgrading request's body, answer 101, and hand the connection to `upgrades` once
@@ -404,6 +480,24 @@ mod tests {
             "{output}"
         );
         assert_eq!(output.matches(" 103 ").count(), 1, "{output}");
+    }
+
+    #[test]
+    fn without_informational_responses_no_hint_is_offered() {
+        let input = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let output = drive(input, |io, conn, watch| async move {
+            let handler = Hinting(Arc::default());
+            let limits = Http1Limits {
+                informational: false,
+                ..limits()
+            };
+            let _ = serve_connection(io, handler, conn, &limits, watch, None::<NoUpgrades>).await;
+        });
+        let output = String::from_utf8_lossy(&output);
+        assert!(
+            output.starts_with("HTTP/1.1 200 OK\r\n") && output.ends_with("plain"),
+            "{output}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -18,24 +18,37 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 #[derive(Debug, Default)]
 pub(crate) struct Flushes {
     count: AtomicU64,
+    /// Whether a body waits (its waker is in `waiting`): a flush takes the lock only then.
+    armed: AtomicBool,
     waiting: Mutex<Option<Waker>>,
 }
 
 impl Flushes {
     fn count(&self) -> u64 {
-        self.count.load(Ordering::Acquire)
+        self.count.load(Ordering::SeqCst)
     }
 
     fn flushed(&self) {
-        self.count.fetch_add(1, Ordering::AcqRel);
-        let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner).take();
+        // Sequentially consistent with `wait`: either the waiting body sees this flush's count,
+        // or this flush sees it armed.
+        self.count.fetch_add(1, Ordering::SeqCst);
+        if !self.armed.load(Ordering::SeqCst) {
+            return;
+        }
+        let waiting = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            self.armed.store(false, Ordering::SeqCst);
+            waiting.take()
+        };
         if let Some(waker) = waiting {
             waker.wake();
         }
     }
 
     fn wait(&self, cx: &Context<'_>) {
-        *self.waiting.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        *waiting = Some(cx.waker().clone());
+        self.armed.store(true, Ordering::SeqCst);
     }
 }
 

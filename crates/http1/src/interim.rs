@@ -10,11 +10,12 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use granian_serve::Informational;
+use granian_serve::{Informational, InformationalSink};
 use http::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -29,21 +30,58 @@ struct Pending {
     waker: Option<Waker>,
 }
 
+#[derive(Debug)]
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Whether the output must look under the lock: a head is queued, or no task is registered
+    /// to be woken by the next one. Clear, a write costs one atomic load.
+    check: AtomicBool,
+}
+
 /// The informational responses queued on one connection.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct InterimQueue(Arc<Mutex<Pending>>);
+#[derive(Debug, Clone)]
+pub(crate) struct InterimQueue(Arc<Shared>);
+
+impl Default for InterimQueue {
+    fn default() -> Self {
+        Self(Arc::new(Shared {
+            pending: Mutex::default(),
+            check: AtomicBool::new(true),
+        }))
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl InformationalSink for Shared {
+    fn send(&self, request: u64, head: Response<()>) -> bool {
+        let mut pending = self.lock();
+        if pending.open != Some(request) {
+            return false;
+        }
+        encode_head(&head, &mut pending.bytes);
+        self.check.store(true, Ordering::Release);
+        if let Some(waker) = pending.waker.take() {
+            waker.wake();
+        }
+        true
+    }
+}
 
 impl InterimQueue {
     fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.lock()
     }
 
     /// Request `request` (a number unique on the connection) is being served: its
     /// [`Informational`], which queues heads until [`InterimQueue::close`].
     pub(crate) fn open(&self, request: u64) -> Informational {
         self.lock().open = Some(request);
-        let queue = self.clone();
-        Informational::new(move |head| queue.push(request, &head))
+        Informational::new(self.0.clone(), request)
     }
 
     /// Request `request` has its final response: no more informational responses for it.
@@ -52,18 +90,6 @@ impl InterimQueue {
         if pending.open == Some(request) {
             pending.open = None;
         }
-    }
-
-    fn push(&self, request: u64, head: &Response<()>) -> bool {
-        let mut pending = self.lock();
-        if pending.open != Some(request) {
-            return false;
-        }
-        encode_head(head, &mut pending.bytes);
-        if let Some(waker) = pending.waker.take() {
-            waker.wake();
-        }
-        true
     }
 }
 
@@ -84,17 +110,22 @@ fn encode_head(head: &Response<()>, out: &mut BytesMut) {
     out.put_slice(b"\r\n");
 }
 
-/// A connection's I/O whose output starts with the queued informational responses.
+/// A connection's I/O whose output starts with the queued informational responses; without a
+/// queue (an interface that sends none), it only passes through.
+///
+/// The task registered to be woken by a queued head is the one that last polled the output: the
+/// connection's own. Once the connection is handed over (a protocol switch), no request is open
+/// and no head is queued.
 #[derive(Debug)]
 pub(crate) struct Interim<I> {
     inner: I,
-    queue: InterimQueue,
+    queue: Option<InterimQueue>,
     /// Queued bytes taken from the queue and partly written.
     writing: Bytes,
 }
 
 impl<I: AsyncWrite + Unpin> Interim<I> {
-    pub(crate) fn new(inner: I, queue: InterimQueue) -> Self {
+    pub(crate) fn new(inner: I, queue: Option<InterimQueue>) -> Self {
         Self {
             inner,
             queue,
@@ -106,11 +137,18 @@ impl<I: AsyncWrite + Unpin> Interim<I> {
     fn poll_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             if self.writing.is_empty() {
-                let mut pending = self.queue.lock();
+                let Some(queue) = &self.queue else {
+                    return Poll::Ready(Ok(()));
+                };
+                if !queue.0.check.load(Ordering::Acquire) {
+                    return Poll::Ready(Ok(()));
+                }
+                let mut pending = queue.lock();
                 if !pending.waker.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
                     pending.waker = Some(cx.waker().clone());
                 }
                 if pending.bytes.is_empty() {
+                    queue.0.check.store(false, Ordering::Release);
                     return Poll::Ready(Ok(()));
                 }
                 self.writing = pending.bytes.split().freeze();
@@ -177,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn queued_heads_go_out_before_the_next_write() {
         let queue = InterimQueue::default();
-        let mut io = Interim::new(Vec::new(), queue.clone());
+        let mut io = Interim::new(Vec::new(), Some(queue.clone()));
         let informational = queue.open(1);
         assert!(informational.send(hint("</a.css>; rel=preload")));
         assert!(informational.send(hint("</b.js>; rel=preload")));
@@ -193,7 +231,7 @@ mod tests {
     #[tokio::test]
     async fn a_flush_writes_what_is_queued() {
         let queue = InterimQueue::default();
-        let mut io = Interim::new(Vec::new(), queue.clone());
+        let mut io = Interim::new(Vec::new(), Some(queue.clone()));
         assert!(queue.open(7).send(hint("</x>")));
         io.flush().await.unwrap();
         assert_eq!(io.inner, b"HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n");

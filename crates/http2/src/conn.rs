@@ -2,11 +2,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granian_serve::{
-    BodyLimits, BoundedWrites, ConnInfo, Handler, Phase, ShutdownWatch, TrackedBody, add_server_header, admit,
-    payload_too_large, within_limits,
+    BodyLimits, BoundedWrites, ConnInfo, Handler, Phase, ShutdownWatch, WhenWoken, admit, is_empty, payload_too_large,
+    within_limits,
 };
 use http::{Method, Request};
-use hyper::body::{Body, Incoming};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use crate::flood::FloodGuard;
 use crate::opening::Opening;
-use crate::send::{Outgoing, StreamExecutor, TunnelSlot, current_stream};
+use crate::send::{StreamExecutor, TunnelSlot};
+use crate::stream::StreamResponse;
 use crate::{Error, Http2Limits};
 
 /// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
@@ -93,7 +94,7 @@ where
         let tunnel_slot = prepare_tunnel(&mut request, &switch_watch, send_timeout);
         let tunnel = request.method() == Method::CONNECT;
         let limits = if tunnel { BodyLimits::default() } else { body_limits };
-        let permit = if tunnel || request.body().is_end_stream() {
+        let permit = if tunnel || is_empty(request.body()) {
             Ok(None)
         } else {
             Arc::clone(&receiving).try_acquire_owned().map(Some)
@@ -109,20 +110,11 @@ where
             })
         });
         let server = server.clone();
-        async move {
-            // First thing on the stream's task: the watch its response reports to.
-            let watch = current_stream();
-            if let (Some(watch), Some(slot)) = (&watch, tunnel_slot) {
-                watch.tunnel_into(slot);
-            }
-            let mut response = match admitted {
-                Ok(Ok(response)) => response.await,
-                Ok(Err(_)) => payload_too_large(false),
-                // RFC 9113 §8.7: a refused stream was not processed; the client may retry it.
-                Err(_) => return Err(h2::Error::from(h2::Reason::REFUSED_STREAM)),
-            };
-            add_server_header(response.headers_mut(), server.as_ref());
-            Ok(response.map(|body| Outgoing::new(TrackedBody::new(body, guard), watch)))
+        match admitted {
+            Ok(Ok(response)) => StreamResponse::new(response, guard, tunnel_slot, server),
+            Ok(Err(_)) => StreamResponse::early(Ok(payload_too_large(false)), guard, server),
+            // RFC 9113 §8.7: a refused stream was not processed; the client may retry it.
+            Err(_) => StreamResponse::early(Err(h2::Error::from(h2::Reason::REFUSED_STREAM)), guard, server),
         }
     });
     let (io, opened) = Opening::new(FloodGuard::new(io));
@@ -131,15 +123,18 @@ where
     tokio::pin!(opened);
     let mut opening = true;
     let opening_deadline = limits.handshake_timeout.map(|limit| Instant::now() + limit);
-    let mut idle_from = Instant::now();
+    // The idle timeout has one timer, reset only when it fires: streams that come and go touch
+    // no timer and wake no one, the count only reads the clock when the connection goes idle.
+    if limits.idle_timeout.is_some() {
+        inflight.time();
+    }
+    // Both polled only when woken, not on every wake-up of the connection (see `WhenWoken`).
+    let mut idle_timer = WhenWoken::new(tokio::time::sleep(limits.idle_timeout.unwrap_or(FOREVER)));
+    let mut drain = WhenWoken::new(shutdown.reached(Phase::Draining));
     loop {
-        let idle_deadline = limits
-            .idle_timeout
-            .filter(|_| inflight.is_idle())
-            .map(|limit| idle_from + limit);
         tokio::select! {
             result = connection.as_mut() => return result.map_err(Error::from),
-            () = shutdown.reached(Phase::Draining) => break,
+            () = &mut drain => break,
             received = &mut opened, if opening => {
                 opening = false;
                 if received.is_err() {
@@ -151,14 +146,18 @@ where
                 // No preface and SETTINGS in time: nothing to say to such a client.
                 return Ok(());
             }
-            () = inflight.changed() => {
-                if inflight.is_idle() {
-                    idle_from = Instant::now();
+            () = &mut idle_timer, if limits.idle_timeout.is_some() => {
+                let limit = limits.idle_timeout.unwrap_or(FOREVER);
+                match inflight.idle_at() {
+                    Some(since) if since.elapsed() >= limit => break,
+                    Some(since) => idle_timer.get_mut().reset(since + limit),
+                    // Busy: an idle stretch starts after now at the earliest.
+                    None => idle_timer.get_mut().reset(Instant::now() + limit),
                 }
             }
-            () = sleep_until(idle_deadline), if idle_deadline.is_some() => break,
         }
     }
+    drop(drain);
     connection.as_mut().graceful_shutdown();
     // A reclaimed slot is wanted by another client: an idle connection goes once its GOAWAY had
     // a moment to leave.
@@ -217,6 +216,9 @@ fn builder(limits: &Http2Limits) -> hyper::server::conn::http2::Builder<StreamEx
         .enable_connect_protocol();
     builder
 }
+
+/// Beyond this (136 years) a timeout is as good as none, and `Instant + Duration` cannot overflow.
+const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Sleep until `deadline`; for ever without one (the caller's guard keeps that from happening).
 async fn sleep_until(deadline: Option<Instant>) {

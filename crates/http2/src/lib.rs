@@ -20,6 +20,7 @@ mod h2c;
 mod limits;
 mod opening;
 mod send;
+mod stream;
 
 pub use conn::{PREFACE, serve_connection};
 pub use error::Error;

@@ -27,7 +27,7 @@
 //! body frame and one relaxed load per poll; the timer is armed only while a stream is held by
 //! flow control.
 
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -155,34 +155,55 @@ where
 
 /// Run a stream's `task` until it ends, or until its response has waited on the client's window
 /// for `limit` at a stretch.
-async fn watched<F: Future<Output = ()>>(task: F, limit: Duration) {
-    let watch = Arc::new(SendWatch::default());
-    let mut stall = Stall::new(limit);
-    let mut task = pin!(task);
-    let mut seen = 0;
-    std::future::poll_fn(|cx| {
+fn watched<F: Future<Output = ()>>(task: F, limit: Duration) -> Watched<F> {
+    Watched {
+        task,
+        watch: Arc::new(SendWatch::default()),
+        stall: Stall::new(limit),
+        seen: 0,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`watched`]: a struct, not an `async fn`, which would keep room for the
+    /// stream's task twice (the argument and the pinned local) and so copy twice its size into
+    /// every spawned task.
+    struct Watched<F> {
+        #[pin]
+        task: F,
+        watch: Arc<SendWatch>,
+        stall: Stall,
+        // The watch's `yielded` when last seen.
+        seen: u32,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Watched<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
         // Lent for every poll: the poll that sends a tunnel's answer spawns its task.
-        let polled = STREAM.sync_scope(Arc::clone(&watch), || task.as_mut().poll(cx));
-        if polled.is_ready() {
+        let task = this.task;
+        if STREAM.sync_scope(Arc::clone(this.watch), || task.poll(cx)).is_ready() {
             return Poll::Ready(());
         }
-        if !watch.holding.load(Ordering::Relaxed) {
-            stall.progress();
+        if !this.watch.holding.load(Ordering::Relaxed) {
+            this.stall.progress();
             return Poll::Pending;
         }
-        let yielded = watch.yielded.load(Ordering::Relaxed);
-        if yielded != seen {
-            seen = yielded;
-            stall.progress();
+        let yielded = this.watch.yielded.load(Ordering::Relaxed);
+        if yielded != *this.seen {
+            *this.seen = yielded;
+            this.stall.progress();
         }
         // Expired: returning drops the task, which resets the stream.
-        if stall.poll_expired(cx) {
+        if this.stall.poll_expired(cx) {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
-    })
-    .await;
+    }
 }
 
 /// A stream's response body on its way to hyper: at most [`PIECE`] bytes per frame, each

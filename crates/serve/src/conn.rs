@@ -90,6 +90,12 @@ impl ConnInfo {
 /// An application interface as a protocol layer sees it: a request in, a response out.
 /// Errors are the interface's to turn into responses (500, 503...), so none cross here.
 pub trait Handler: Clone + Send + Sync + 'static {
+    /// Whether the interface lets its applications send informational (1xx) responses: a
+    /// protocol layer offers them (an [`Informational`](crate::Informational) in the request's
+    /// extensions) only then, and saves their cost otherwise. Read from the interface's own
+    /// handler, not from the layers wrapped around it.
+    const INFORMATIONAL: bool = false;
+
     /// Answer one request received on `conn`.
     fn handle(
         &self,

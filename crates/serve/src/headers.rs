@@ -14,10 +14,8 @@ pub fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool 
 /// kept); `None` adds none. The protocol layers call it on every response they send, with the
 /// value their limits carry.
 pub fn add_server_header(headers: &mut HeaderMap, server: Option<&HeaderValue>) {
-    if let Some(server) = server
-        && !headers.contains_key(header::SERVER)
-    {
-        headers.insert(header::SERVER, server.clone());
+    if let Some(server) = server {
+        headers.entry(header::SERVER).or_insert_with(|| server.clone());
     }
 }
 

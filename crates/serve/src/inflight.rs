@@ -1,10 +1,11 @@
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// Orders the moments connections went idle, across the process: a smaller tick went idle
 /// earlier. A counter rather than a clock: only the order matters.
@@ -19,8 +20,12 @@ struct Counter {
     count: AtomicUsize,
     /// The tick at which `count` last dropped to zero (or the counter was made).
     idle_since: AtomicU64,
-    /// Told whenever `count` leaves or reaches zero.
-    changed: Notify,
+    /// Once [`InFlight::time`] was called: `idle_at` is kept.
+    timed: AtomicBool,
+    /// When `count` last dropped to zero (or the counter was made, or timed), in nanoseconds from
+    /// `epoch`.
+    idle_at: AtomicU64,
+    epoch: Instant,
 }
 
 impl Default for Counter {
@@ -28,8 +33,16 @@ impl Default for Counter {
         Self {
             count: AtomicUsize::new(0),
             idle_since: AtomicU64::new(tick()),
-            changed: Notify::new(),
+            timed: AtomicBool::new(false),
+            idle_at: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+}
+
+impl Counter {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -41,6 +54,10 @@ impl Default for Counter {
 /// HTTP/2 client that never answers the GOAWAY handshake must not hold the shutdown up when it
 /// has no stream open; an idle HTTP/2 connection times out; and a worker at its connection cap
 /// closes the connections that have been idle longest (see [`ConnectionSlots`](crate::ConnectionSlots)).
+///
+/// Counting wakes no one: a connection that wants to know how long it has been idle asks a
+/// [`timed`](InFlight::time) counter when its own timer fires, rather than being told of every
+/// change (a wake-up of its task for each request).
 #[derive(Debug, Clone, Default)]
 pub struct InFlight(Arc<Counter>);
 
@@ -51,12 +68,17 @@ impl InFlight {
         Self::default()
     }
 
+    /// Record, from now on, when the counter goes idle (see [`InFlight::idle_at`]), at the cost
+    /// of a clock read each time it does. An idle counter counts as idle from now.
+    pub fn time(&self) {
+        self.0.idle_at.store(self.0.now(), Ordering::Release);
+        self.0.timed.store(true, Ordering::Release);
+    }
+
     /// Count one more request until the returned guard drops.
     #[must_use]
     pub fn enter(&self) -> InFlightGuard {
-        if self.0.count.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.0.changed.notify_one();
-        }
+        self.0.count.fetch_add(1, Ordering::AcqRel);
         InFlightGuard(Arc::clone(&self.0))
     }
 
@@ -74,10 +96,15 @@ impl InFlight {
         self.is_idle().then_some(since)
     }
 
-    /// Resolves once the counter left or reached zero since the last call (at once if it did
-    /// in between). One waiter at a time: the connection that owns the counter.
-    pub async fn changed(&self) {
-        self.0.changed.notified().await;
+    /// When idle, the moment it went idle; `None` while busy, or when the counter is not
+    /// [timed](InFlight::time).
+    #[must_use]
+    pub fn idle_at(&self) -> Option<Instant> {
+        if !self.0.timed.load(Ordering::Acquire) {
+            return None;
+        }
+        let at = self.0.idle_at.load(Ordering::Acquire);
+        self.is_idle().then(|| self.0.epoch + Duration::from_nanos(at))
     }
 }
 
@@ -88,9 +115,12 @@ pub struct InFlightGuard(Arc<Counter>);
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // A reader may see zero a moment before the new tick: the order is a heuristic.
+            // A reader may see zero a moment before the new tick (or time): the order is a
+            // heuristic, and the idle timeout errs by that moment at most.
             self.0.idle_since.store(tick(), Ordering::Release);
-            self.0.changed.notify_one();
+            if self.0.timed.load(Ordering::Relaxed) {
+                self.0.idle_at.store(self.0.now(), Ordering::Release);
+            }
         }
     }
 }
@@ -167,14 +197,18 @@ mod tests {
         assert!(first.idle_since().unwrap() > second.idle_since().unwrap());
     }
 
-    #[tokio::test]
-    async fn changes_wake_the_owner() {
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_counter_knows_when_it_went_idle() {
         let inflight = InFlight::new();
+        assert_eq!(inflight.idle_at(), None);
+        inflight.time();
+        let made = Instant::now();
+        assert_eq!(inflight.idle_at(), Some(made));
         let guard = inflight.enter();
-        // The change happened before the wait: it is not lost.
-        inflight.changed().await;
+        assert_eq!(inflight.idle_at(), None);
+        tokio::time::sleep(Duration::from_secs(3)).await;
         drop(guard);
-        inflight.changed().await;
-        assert!(inflight.is_idle());
+        assert_eq!(inflight.idle_at(), Some(made + Duration::from_secs(3)));
+        assert_eq!(InFlight::new().idle_at(), None);
     }
 }

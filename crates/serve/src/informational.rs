@@ -8,14 +8,34 @@ use http::{Response, StatusCode};
 /// extensions before handing the request to the [`Handler`](crate::Handler); an interface takes it
 /// from there. A request without one cannot get informational responses, and an interface should
 /// not offer them to its application.
+///
+/// One [`InformationalSink`] serves a whole connection; each request's handle is the sink and the
+/// request's number on the connection, so handing one out costs no allocation.
 #[derive(Clone)]
-pub struct Informational(Arc<dyn Fn(Response<()>) -> bool + Send + Sync>);
+pub struct Informational {
+    sink: Arc<dyn InformationalSink>,
+    request: u64,
+}
+
+/// Where a connection's informational responses go: written out, or queued to be written before
+/// anything else of the response.
+pub trait InformationalSink: Send + Sync + 'static {
+    /// Send `head` for request `request` of the connection; whether it could (not when the final
+    /// response of that request is already on its way, or the connection is gone).
+    fn send(&self, request: u64, head: Response<()>) -> bool;
+}
+
+impl<F: Fn(u64, Response<()>) -> bool + Send + Sync + 'static> InformationalSink for F {
+    fn send(&self, request: u64, head: Response<()>) -> bool {
+        self(request, head)
+    }
+}
 
 impl Informational {
-    /// An informational channel that hands each head to `send`, which writes it out (or queues it
-    /// to be written before anything else of the response) and says whether it could.
-    pub fn new(send: impl Fn(Response<()>) -> bool + Send + Sync + 'static) -> Self {
-        Self(Arc::new(send))
+    /// The handle of request `request` on a connection whose informational responses go to
+    /// `sink`.
+    pub fn new(sink: Arc<dyn InformationalSink>, request: u64) -> Self {
+        Self { sink, request }
     }
 
     /// Send `head`, a 1xx status other than `101 Switching Protocols` with its headers, ahead of
@@ -26,7 +46,7 @@ impl Informational {
         reason = "sending is the point; whether it went out is for the callers that care"
     )]
     pub fn send(&self, head: Response<()>) -> bool {
-        is_informational(head.status()) && (self.0)(head)
+        is_informational(head.status()) && self.sink.send(self.request, head)
     }
 }
 
@@ -52,10 +72,12 @@ mod tests {
     fn only_informational_statuses_are_sent() {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&sent);
-        let informational = Informational::new(move |head| {
+        let sink = move |request: u64, head: Response<()>| {
+            assert_eq!(request, 7);
             seen.lock().unwrap().push(head.status().as_u16());
             true
-        });
+        };
+        let informational = Informational::new(Arc::new(sink), 7);
         for status in [103, 100, 101, 200, 404] {
             let mut head = Response::new(());
             *head.status_mut() = StatusCode::from_u16(status).unwrap();

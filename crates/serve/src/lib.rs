@@ -51,6 +51,7 @@ mod shutdown;
 mod slots;
 mod stall;
 mod tally;
+mod woken;
 mod write_through;
 mod writes;
 
@@ -61,9 +62,11 @@ pub use error::Error;
 pub use headers::{add_server_header, lists_token};
 pub use incoming::{BodyError, BodyFault, Guarded, IncomingBody};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
-pub use informational::{Informational, is_informational};
+pub use informational::{Informational, InformationalSink, is_informational};
 pub use lease::TunnelLease;
-pub use limit::{BodyLimits, BodyWatch, TooLarge, admit, payload_too_large, request_timeout, within_limits};
+pub use limit::{
+    BodyLimits, BodyWatch, TooLarge, WithinLimits, admit, is_empty, payload_too_large, request_timeout, within_limits,
+};
 pub use listener::{AcceptFailure, Listener, Stream, accept_loop, listener_from_fd};
 pub use origin::{ClientAddr, RequestOrigin};
 pub use runtimes::{RUNTIME_THREAD_NAME, RuntimeMode, RuntimeSettings, Runtimes};
@@ -71,4 +74,5 @@ pub use shutdown::{Phase, Shutdown, ShutdownWatch};
 pub use slots::{ConnectionSlots, Room, Slot};
 pub use stall::Stall;
 pub use tally::Tallied;
+pub use woken::WhenWoken;
 pub use writes::BoundedWrites;

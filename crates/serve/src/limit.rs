@@ -1,6 +1,9 @@
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body;
 use hyper::body::Incoming;
@@ -54,13 +57,26 @@ pub fn admit(
         Some(limit) if hint.upper().is_none_or(|upper| upper > limit) => Some(limit),
         _ => None,
     };
-    if request.body().is_end_stream() || (count.is_none() && limits.read_timeout.is_none()) {
+    if is_empty(request.body()) {
+        // Nothing to read: the interface gets an empty body it can ask about without a lock
+        // (an HTTP/2 stream's `is_end_stream` takes the connection's).
+        return Ok((request.map(|_| IncomingBody::full(Bytes::new())), None));
+    }
+    if count.is_none() && limits.read_timeout.is_none() {
         return Ok((request.map(IncomingBody::from), None));
     }
     let (sender, receiver) = oneshot::channel();
     let request =
         request.map(|body| IncomingBody::Guarded(Guarded::new(body, count, limits.read_timeout, Some(sender))));
     Ok((request, Some(BodyWatch(receiver))))
+}
+
+/// Whether `body` has nothing to read: its declared length is zero (which an HTTP/2 request that
+/// ends with its headers also gets), or it has ended. The length is asked first, as it costs no
+/// lock.
+#[must_use]
+pub fn is_empty(body: &Incoming) -> bool {
+    body.size_hint().exact() == Some(0) || body.is_end_stream()
 }
 
 /// The 413 answer; `close` asks an HTTP/1.1 client to open a new connection, since the rest of
@@ -101,32 +117,61 @@ impl BodyFault {
 /// that times out cuts the response off (the protocol layer resets the stream or closes the
 /// connection): the request is over. `close` asks an HTTP/1.1 client to reconnect after a 413 or
 /// 408, since the rest of the body is not read.
-pub async fn within_limits<F>(response: F, watch: Option<BodyWatch>, close: bool) -> Response<ResponseBody>
+///
+/// A future of its own rather than an `async fn`: one holds the interface's future once, where
+/// an `async fn` keeps room for it twice (the argument and the pinned local), and every move of
+/// the request's future (into the stream's task, say) copies all of it.
+pub fn within_limits<F>(response: F, watch: Option<BodyWatch>, close: bool) -> WithinLimits<F>
 where
     F: Future<Output = Response<ResponseBody>>,
 {
-    let Some(BodyWatch(mut fault)) = watch else {
-        return response.await;
-    };
-    tokio::pin!(response);
-    let answered = tokio::select! {
-        biased;
-        fault = &mut fault => match fault {
-            Ok(fault) => return fault.response(close),
-            // The body ended within its limits.
-            Err(_) => None,
-        },
-        response = &mut response => Some(response),
-    };
-    let Some(response) = answered else {
-        return response.await;
-    };
-    // The body may have failed in the very poll that produced this response (an interface
-    // answering its own failed read at once): the status says why.
-    match fault.try_recv() {
-        Ok(fault) => fault.response(close),
-        Err(oneshot::error::TryRecvError::Closed) => response,
-        Err(oneshot::error::TryRecvError::Empty) => response.map(|body| body.cut_off_by(fault)),
+    WithinLimits {
+        response,
+        fault: watch.map(|BodyWatch(fault)| fault),
+        close,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`within_limits`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithinLimits<F> {
+        #[pin]
+        response: F,
+        // Until the body ends within its limits.
+        fault: Option<oneshot::Receiver<BodyFault>>,
+        close: bool,
+    }
+}
+
+impl<F> Future for WithinLimits<F>
+where
+    F: Future<Output = Response<ResponseBody>>,
+{
+    type Output = Response<ResponseBody>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The body's fault first: once it came, the interface's answer no longer counts.
+        if let Some(fault) = this.fault {
+            match Pin::new(fault).poll(cx) {
+                Poll::Ready(Ok(fault)) => return Poll::Ready(fault.response(*this.close)),
+                // The body ended within its limits.
+                Poll::Ready(Err(_)) => *this.fault = None,
+                Poll::Pending => {}
+            }
+        }
+        let response = ready!(this.response.poll(cx));
+        let Some(mut fault) = this.fault.take() else {
+            return Poll::Ready(response);
+        };
+        // The body may have failed in the very poll that produced this response (an interface
+        // answering its own failed read at once): the status says why.
+        Poll::Ready(match fault.try_recv() {
+            Ok(fault) => fault.response(*this.close),
+            Err(oneshot::error::TryRecvError::Closed) => response,
+            Err(oneshot::error::TryRecvError::Empty) => response.map(|body| body.cut_off_by(fault)),
+        })
     }
 }
 
