@@ -490,7 +490,7 @@ fn nonzero(duration: Duration) -> Option<Duration> {
 /// A header value every response carries, valid for the life of the process: a clone of it (one
 /// per response) then takes no reference count. The few bytes stay allocated for good; a worker
 /// builds its settings once.
-fn static_header(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+pub(crate) fn static_header(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     let header = HeaderValue::from_str(value)?;
     // `from_static` takes visible ASCII only; anything else a header may carry stays as it is.
     if !value.bytes().all(|byte| byte == b'\t' || (b' '..=b'~').contains(&byte)) {
@@ -515,6 +515,8 @@ fn http1_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http1L
         send_timeout: Some(send_timeout(options)?),
         pipeline_flush: options.http1_pipeline_flush,
         server,
+        // The server sets it once it knows the HTTP/3 port.
+        alt_svc: None,
         // The server turns it on for an interface that sends informational responses.
         informational: false,
     })
@@ -548,6 +550,8 @@ fn http2_limits(options: &Options, server: Option<HeaderValue>) -> Result<Http2L
         send_timeout: Some(send_timeout(options)?),
         max_receiving_streams: options.http2_max_receiving_streams,
         server,
+        // The server sets it once it knows the HTTP/3 port.
+        alt_svc: None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! HTTP/3 in a worker: the QUIC endpoint on the UDP socket the master bound for this worker,
-//! serving the handler the TCP listener serves, and the layer that advertises it on TCP
-//! responses (`Alt-Svc`).
+//! serving the handler the TCP listener serves. The TCP protocol layers advertise it
+//! (`Alt-Svc`, set in their limits by the server once the port is known).
 //!
 //! The master owns the UDP sockets (see `granian._quic`): each worker gets one of a
 //! `SO_REUSEPORT` group, and the socket's index in the group, which the connection IDs it issues
@@ -8,15 +8,11 @@
 
 use std::net::UdpSocket;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 
 use granian_http3::{Http3Server, Steering};
-use granian_serve::{ConnInfo, Handler, IncomingBody, ResponseBody, Shutdown};
+use granian_serve::{Handler, Shutdown};
 use granian_tls::{TlsSettings, TlsVersion};
-use http::header::ALT_SVC;
-use http::{HeaderValue, Request, Response};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -98,107 +94,4 @@ pub(crate) fn serve<H: Handler>(
         drop(watch);
     });
     Ok(port)
-}
-
-/// Puts `Alt-Svc` on responses that carry none, telling clients of the TCP listener that HTTP/3
-/// is served on a UDP port (RFC 7838). Without a value, responses pass unchanged.
-#[derive(Debug, Clone)]
-pub(crate) struct AltSvc<H> {
-    inner: H,
-    value: Option<HeaderValue>,
-}
-
-impl<H> AltSvc<H> {
-    /// Advertise HTTP/3 on UDP `port` when `port` is given.
-    pub(crate) fn new(inner: H, port: Option<u16>) -> Self {
-        Self {
-            inner,
-            value: port.map(|port| granian_http3::alt_svc(port, granian_http3::ALT_SVC_MAX_AGE)),
-        }
-    }
-}
-
-impl<H: Handler> Handler for AltSvc<H> {
-    fn handle(
-        &self,
-        request: Request<IncomingBody>,
-        conn: &Arc<ConnInfo>,
-    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<H> {
-        Advertised {
-            response: self.inner.handle(request, conn),
-            value: self.value.clone(),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A response with `Alt-Svc` added: a struct rather than an `async` block, which would keep
-    /// room for the inner future twice.
-    struct Advertised<F> {
-        #[pin]
-        response: F,
-        value: Option<HeaderValue>,
-    }
-}
-
-impl<F: Future<Output = Response<ResponseBody>>> Future for Advertised<F> {
-    type Output = Response<ResponseBody>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.response.poll(cx));
-        if let Some(value) = this.value.take()
-            && !response.status().is_informational()
-        {
-            response.headers_mut().entry(ALT_SVC).or_insert(value);
-        }
-        Poll::Ready(response)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http::StatusCode;
-
-    #[derive(Clone)]
-    struct Answer(StatusCode, Option<&'static str>);
-
-    impl Handler for Answer {
-        fn handle(
-            &self,
-            _request: Request<IncomingBody>,
-            _conn: &Arc<ConnInfo>,
-        ) -> impl Future<Output = Response<ResponseBody>> + Send + use<> {
-            let (status, own) = (self.0, self.1);
-            async move {
-                let mut response = granian_serve::error_response(status);
-                if let Some(own) = own {
-                    response.headers_mut().insert(ALT_SVC, HeaderValue::from_static(own));
-                }
-                response
-            }
-        }
-    }
-
-    fn respond(handler: &AltSvc<Answer>) -> Response<ResponseBody> {
-        let conn = Arc::new(ConnInfo::with_addresses(None, None, granian_serve::Scheme::Https));
-        let request = Request::new(IncomingBody::full(bytes::Bytes::new()));
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(handler.handle(request, &conn))
-    }
-
-    #[test]
-    fn advertises_the_port_unless_the_application_did() {
-        let ok = AltSvc::new(Answer(StatusCode::OK, None), Some(8443));
-        assert_eq!(respond(&ok).headers()[ALT_SVC], "h3=\":8443\"; ma=86400");
-        let own = AltSvc::new(Answer(StatusCode::OK, Some("clear")), Some(8443));
-        assert_eq!(respond(&own).headers()[ALT_SVC], "clear");
-        let off = AltSvc::new(Answer(StatusCode::OK, None), None);
-        assert!(!respond(&off).headers().contains_key(ALT_SVC));
-        let switching = AltSvc::new(Answer(StatusCode::SWITCHING_PROTOCOLS, None), Some(8443));
-        assert!(!respond(&switching).headers().contains_key(ALT_SVC));
-    }
 }

@@ -17,7 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::config::ServerConfig;
-use crate::http3::{AltSvc, UdpEndpoint};
+use crate::config::static_header;
+use crate::http3::UdpEndpoint;
 use crate::{http3, layers};
 
 create_exception!(
@@ -141,10 +142,10 @@ impl<H: Handler> ServerCore<H> {
         // With no layer asked for, requests go straight to the interface: the layers cost
         // nothing then, not even a branch each.
         if layers::any(config) {
-            self.serve(layers::compose(self.handler.clone(), config, self.requests.clone()))?;
+            self.serve(&layers::compose(self.handler.clone(), config, self.requests.clone()))?;
         } else {
             let handler = granian_serve::Boxed::new(self.handler.clone());
-            self.serve(Counted::new(handler, self.requests.clone()))?;
+            self.serve(&Counted::new(handler, self.requests.clone()))?;
         }
         self.started = true;
         Ok(())
@@ -158,7 +159,7 @@ impl<H: Handler> ServerCore<H> {
 
     /// Serve `handler` on the listening socket and, with `http3`, on the UDP socket too; TCP
     /// responses then advertise HTTP/3 unless `alt_svc` is off.
-    fn serve<G: Handler>(&self, handler: G) -> PyResult<()> {
+    fn serve<G: Handler>(&self, handler: &G) -> PyResult<()> {
         let settings = &self.config.get().settings;
         let advertised = match (&settings.http3, &self.udp, &settings.tls) {
             (None, _, _) => None,
@@ -178,12 +179,27 @@ impl<H: Handler> ServerCore<H> {
             (Some(_), None, _) => return Err(ProtocolError::new_err("http3 needs a UDP socket (udp_fd)")),
             (Some(_), _, None) => return Err(ProtocolError::new_err("http3 needs TLS")),
         };
-        self.accept(&AltSvc::new(handler, advertised))
+        let protocols = match advertised {
+            // The protocol layers put `Alt-Svc` on every TCP response that carries none.
+            Some(port) => {
+                let value = granian_http3::alt_svc(port, granian_http3::ALT_SVC_MAX_AGE);
+                let value = static_header(value.to_str().unwrap_or_default()).unwrap_or(value);
+                let mut protocols = (*self.protocols).clone();
+                protocols.http1.alt_svc = Some(value.clone());
+                protocols.http2 = Arc::new(granian_http2::Http2Limits {
+                    alt_svc: Some(value),
+                    ..(*protocols.http2).clone()
+                });
+                Arc::new(protocols)
+            }
+            None => Arc::clone(&self.protocols),
+        };
+        self.accept(handler, &protocols)
     }
 
     /// Accept connections on the listening socket and serve each with `handler`: one accept loop
     /// per runtime that accepts (each single-threaded runtime has its own).
-    fn accept<G: Handler>(&self, handler: &G) -> PyResult<()> {
+    fn accept<G: Handler>(&self, handler: &G, protocols: &Arc<Protocols>) -> PyResult<()> {
         // The connection cap is the worker's, shared by every accept loop.
         let slots = ConnectionSlots::new(self.config.get().settings.max_connections);
         for runtime in self.runtimes.accepting() {
@@ -191,7 +207,7 @@ impl<H: Handler> ServerCore<H> {
                 let _context = runtime.enter();
                 listener_from_fd(self.fd).map_err(|err| to_py(&err))?
             };
-            runtime.spawn(self.accept_loop(listener, handler.clone(), slots.clone()));
+            runtime.spawn(self.accept_loop(listener, handler.clone(), Arc::clone(protocols), slots.clone()));
         }
         Ok(())
     }
@@ -202,10 +218,10 @@ impl<H: Handler> ServerCore<H> {
         &self,
         listener: Listener,
         handler: G,
+        protocols: Arc<Protocols>,
         slots: ConnectionSlots,
     ) -> impl Future<Output = ()> + Send + use<G, H> {
         let shutdown = Arc::clone(&self.shutdown);
-        let protocols = Arc::clone(&self.protocols);
         let tls = self.tls.clone();
         let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let metrics = self.config.get().metrics.clone();

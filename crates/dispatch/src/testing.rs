@@ -25,6 +25,7 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
             send_timeout: Some(Duration::from_secs(1)),
             pipeline_flush: false,
             server: None,
+            alt_svc: None,
             informational: true,
         },
         http2: Arc::new(Http2Limits {
@@ -44,6 +45,7 @@ pub(crate) fn protocols(mode: HttpMode) -> Protocols {
             send_timeout: Some(Duration::from_secs(1)),
             max_receiving_streams: 100,
             server: None,
+            alt_svc: None,
         }),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use granian_serve::{
     BoundedWrites, ConnInfo, Handler, InFlight, InFlightGuard, IncomingBody, Phase, ResponseBody, ShutdownWatch,
-    TrackedBody, WhenWoken, add_server_header, admit, error_response, payload_too_large, within_limits,
+    TrackedBody, WhenWoken, add_default_headers, admit, error_response, payload_too_large, within_limits,
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
@@ -46,15 +46,21 @@ where
     let started = Arc::new(AtomicU64::new(0));
     let lingering = serving.clone();
     let linger_started = Arc::clone(&started);
-    // Set once the server drains: responses then tell the client the connection closes.
-    let draining = Arc::new(AtomicBool::new(false));
-    let closing = Arc::clone(&draining);
     // Only for an interface that sends informational responses: the others pay nothing for them.
     let interim = limits.informational.then(InterimQueue::default);
     let (io, flushes) = layered_io(io, &serving, &started, limits, interim.clone());
+    // What every response needs on its way out, one reference count per request.
+    let finishing = Arc::new(Finishing {
+        interim: interim.clone(),
+        closing: AtomicBool::new(false),
+        started: Arc::clone(&started),
+        server: limits.server.clone(),
+        alt_svc: limits.alt_svc.clone(),
+        flushes,
+    });
+    let draining = Arc::clone(&finishing);
     let max_body_size = limits.max_body_size;
     let body_limits = limits.body_limits();
-    let server = limits.server.clone();
     let upgrade_watch = upgrades.is_some().then(|| shutdown.clone());
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
@@ -104,14 +110,7 @@ where
         Answer {
             outcome,
             number,
-            finish: Some(Finish {
-                interim: interim.clone(),
-                closing: Arc::clone(&closing),
-                started: Arc::clone(&started),
-                server: server.clone(),
-                flushes: flushes.clone(),
-                guard,
-            }),
+            finish: Some((Arc::clone(&finishing), guard)),
         }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
@@ -119,7 +118,7 @@ where
     tokio::select! {
         result = connection.as_mut() => return result.map_err(Error::from),
         // Polled only when the drain (or a reclaim) wakes it, not on every read and write.
-        () = WhenWoken::new(shutdown.reached(Phase::Draining)) => draining.store(true, Ordering::Relaxed),
+        () = WhenWoken::new(shutdown.reached(Phase::Draining)) => draining.closing.store(true, Ordering::Relaxed),
     }
     // An idle keep-alive connection may already carry a request the client sent before it could
     // know of the drain: closing at once would lose it. Keep reading for a moment; a request
@@ -202,13 +201,16 @@ fn builder(limits: &Http1Limits) -> hyper::server::conn::http1::Builder {
     builder
 }
 
-/// What every response gets on its way out: the `Server` header, `Connection: close` once the
-/// server drains (`closing`), and no more deadlines between requests after a protocol switch.
-fn finish(response: &mut Response<ResponseBody>, server: Option<&HeaderValue>, closing: bool, started: &AtomicU64) {
-    add_server_header(response.headers_mut(), server);
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+/// What every response gets on its way out: the `Server` header (and `Alt-Svc` on a final one),
+/// `Connection: close` once the server drains (`closing`), and no more deadlines between
+/// requests after a protocol switch.
+fn finish(response: &mut Response<ResponseBody>, finishing: &Finishing, closing: bool) {
+    let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    let alt_svc = finishing.alt_svc.as_ref().filter(|_| !switching);
+    add_default_headers(response.headers_mut(), finishing.server.as_ref(), alt_svc);
+    if switching {
         // The connection is no longer HTTP/1.1.
-        started.store(SWITCHED, Ordering::Relaxed);
+        finishing.started.store(SWITCHED, Ordering::Relaxed);
     } else if closing {
         response
             .headers_mut()
@@ -236,14 +238,15 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// What a response needs on its way to hyper (see [`Answer`]).
-struct Finish {
+/// What the responses of a connection need on their way to hyper (see [`Answer`]).
+struct Finishing {
     interim: Option<InterimQueue>,
-    closing: Arc<AtomicBool>,
+    /// Set once the server drains: responses then tell the client the connection closes.
+    closing: AtomicBool,
     started: Arc<AtomicU64>,
     server: Option<HeaderValue>,
+    alt_svc: Option<HeaderValue>,
     flushes: Option<Arc<Flushes>>,
-    guard: InFlightGuard,
 }
 
 pin_project_lite::pin_project! {
@@ -254,7 +257,7 @@ pin_project_lite::pin_project! {
         #[pin]
         outcome: Outcome<F>,
         number: u64,
-        finish: Option<Finish>,
+        finish: Option<(Arc<Finishing>, InFlightGuard)>,
     }
 }
 
@@ -274,28 +277,17 @@ impl<F: Future<Output = Response<ResponseBody>>> Future for Answer<F> {
                 None => return Poll::Pending,
             },
         };
-        let Some(Finish {
-            interim,
-            closing,
-            started,
-            server,
-            flushes,
-            guard,
-        }) = this.finish.take()
-        else {
+        let Some((finishing, guard)) = this.finish.take() else {
             return Poll::Pending;
         };
         // The final response goes to hyper now: an informational one after it would be read as
         // the next response.
-        if let Some(interim) = &interim {
+        if let Some(interim) = &finishing.interim {
             interim.close(*this.number);
         }
-        finish(
-            &mut response,
-            server.as_ref(),
-            closing.load(Ordering::Relaxed),
-            &started,
-        );
+        let closing = finishing.closing.load(Ordering::Relaxed);
+        finish(&mut response, &finishing, closing);
+        let flushes = finishing.flushes.clone();
         Poll::Ready(Ok(
             response.map(|body| TrackedBody::new(AbortAfterFlush::new(body, flushes), guard))
         ))

@@ -36,6 +36,9 @@ pub struct Http1Limits {
     pub pipeline_flush: bool,
     /// The `Server` header put on every response that does not set one; `None` adds none.
     pub server: Option<HeaderValue>,
+    /// The `Alt-Svc` header put on every final response that does not set one: HTTP/3 offered on
+    /// a UDP port (RFC 7838); `None` adds none.
+    pub alt_svc: Option<HeaderValue>,
     /// Offer requests informational (1xx) responses (see [`granian_serve::Informational`]): for
     /// an interface that sends them; the others save the queue's cost on every request.
     pub informational: bool,

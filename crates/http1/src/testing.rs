@@ -19,6 +19,7 @@ pub(crate) fn limits() -> Http1Limits {
         send_timeout: Some(Duration::from_secs(1)),
         pipeline_flush: false,
         server: None,
+        alt_svc: None,
         informational: true,
     }
 }

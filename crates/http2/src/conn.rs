@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::flood::FloodGuard;
 use crate::opening::Opening;
 use crate::send::{StreamExecutor, TunnelSlot};
-use crate::stream::StreamResponse;
+use crate::stream::{DefaultHeaders, StreamResponse};
 use crate::{Error, Http2Limits};
 
 /// RFC 9113 §3.4: every HTTP/2 connection opens with these 24 octets.
@@ -86,7 +86,10 @@ where
     // A stream counts while its request body is arriving: one connection cannot hold more of
     // the server's request slots with bodies that do not come.
     let receiving = Arc::new(Semaphore::new(limits.max_receiving_streams.max(1)));
-    let server = limits.server.clone();
+    let headers = DefaultHeaders {
+        server: limits.server.clone(),
+        alt_svc: limits.alt_svc.clone(),
+    };
     let send_timeout = limits.send_timeout;
     let switch_watch = shutdown.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
@@ -109,12 +112,12 @@ where
                 within_limits(handler.handle(request, &conn), watch, false)
             })
         });
-        let server = server.clone();
+        let headers = headers.clone();
         match admitted {
-            Ok(Ok(response)) => StreamResponse::new(response, guard, tunnel_slot, server),
-            Ok(Err(_)) => StreamResponse::early(Ok(payload_too_large(false)), guard, server),
+            Ok(Ok(response)) => StreamResponse::new(response, guard, tunnel_slot, headers),
+            Ok(Err(_)) => StreamResponse::early(Ok(payload_too_large(false)), guard, headers),
             // RFC 9113 §8.7: a refused stream was not processed; the client may retry it.
-            Err(_) => StreamResponse::early(Err(h2::Error::from(h2::Reason::REFUSED_STREAM)), guard, server),
+            Err(_) => StreamResponse::early(Err(h2::Error::from(h2::Reason::REFUSED_STREAM)), guard, headers),
         }
     });
     let (io, opened) = Opening::new(FloodGuard::new(io));
@@ -258,6 +261,7 @@ mod tests {
             send_timeout: Some(Duration::from_secs(10)),
             max_receiving_streams: 2,
             server: None,
+            alt_svc: None,
         }
     }
 

@@ -42,6 +42,9 @@ pub struct Http2Limits {
     pub max_receiving_streams: usize,
     /// The `Server` header put on every response that does not set one; `None` adds none.
     pub server: Option<HeaderValue>,
+    /// The `Alt-Svc` header put on every final response that does not set one: HTTP/3 offered on
+    /// a UDP port (RFC 7838); `None` adds none.
+    pub alt_svc: Option<HeaderValue>,
 }
 
 impl Http2Limits {

@@ -9,10 +9,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use granian_serve::{InFlightGuard, ResponseBody, TrackedBody, add_server_header};
+use granian_serve::{InFlightGuard, ResponseBody, TrackedBody, add_default_headers};
 use http::{HeaderValue, Response};
 
 use crate::send::{Outgoing, SendWatch, TunnelSlot, current_stream};
+
+/// The headers every response gets unless it has its own (see [`add_default_headers`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DefaultHeaders {
+    pub(crate) server: Option<HeaderValue>,
+    pub(crate) alt_svc: Option<HeaderValue>,
+}
 
 /// What a stream answers with.
 pub(crate) type StreamBody = Outgoing<TrackedBody<ResponseBody>>;
@@ -27,7 +34,7 @@ pin_project_lite::pin_project! {
         watch: Option<Option<Arc<SendWatch>>>,
         tunnel: Option<Arc<TunnelSlot>>,
         guard: Option<InFlightGuard>,
-        server: Option<HeaderValue>,
+        headers: DefaultHeaders,
     }
 }
 
@@ -38,7 +45,7 @@ impl<F> StreamResponse<F> {
         response: F,
         guard: InFlightGuard,
         tunnel: Option<Arc<TunnelSlot>>,
-        server: Option<HeaderValue>,
+        headers: DefaultHeaders,
     ) -> Self {
         Self {
             response: Some(response),
@@ -46,7 +53,7 @@ impl<F> StreamResponse<F> {
             watch: None,
             tunnel,
             guard: Some(guard),
-            server,
+            headers,
         }
     }
 
@@ -54,7 +61,7 @@ impl<F> StreamResponse<F> {
     pub(crate) fn early(
         early: Result<Response<ResponseBody>, h2::Error>,
         guard: InFlightGuard,
-        server: Option<HeaderValue>,
+        headers: DefaultHeaders,
     ) -> Self {
         Self {
             response: None,
@@ -62,7 +69,7 @@ impl<F> StreamResponse<F> {
             watch: None,
             tunnel: None,
             guard: Some(guard),
-            server,
+            headers,
         }
     }
 }
@@ -91,7 +98,11 @@ where
             },
         };
         this.response.set(None);
-        add_server_header(response.headers_mut(), this.server.as_ref());
+        add_default_headers(
+            response.headers_mut(),
+            this.headers.server.as_ref(),
+            this.headers.alt_svc.as_ref(),
+        );
         let watch = this.watch.take().flatten();
         let Some(guard) = this.guard.take() else {
             return Poll::Pending;

@@ -78,7 +78,7 @@ mod tests {
             assert_eq!(head.status(), 201);
             assert_eq!(head.headers()["content-type"], "text/plain");
             assert_eq!(head.headers().get_all("x-a").iter().count(), 2);
-            // The `Server` header is the protocol layers' to add (`granian_serve::add_server_header`).
+            // The `Server` header is the protocol layers' to add (`granian_serve::add_default_headers`).
             assert!(!head.headers().contains_key("server"));
             let own = headers(py, c"[('server', 'mine')]");
             assert_eq!(response_head(200, Some(&own)).unwrap().headers()["server"], "mine");

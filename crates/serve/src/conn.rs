@@ -129,7 +129,7 @@ impl<H: Handler> Handler for Boxed<H> {
 }
 
 /// A short plain-text response for errors the server itself produces. The protocol layer that
-/// sends it adds the `Server` header, as to every response (see [`add_server_header`](crate::add_server_header)).
+/// sends it adds the `Server` header, as to every response (see [`add_default_headers`](crate::add_default_headers)).
 #[must_use]
 pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
     let reason = status.canonical_reason().unwrap_or("Error");

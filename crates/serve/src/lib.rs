@@ -8,7 +8,7 @@
 //! that tells an idle connection from a busy one, the [`ConnectionSlots`] that cap a worker's
 //! connections (closing the idle ones first when they run short), the [`RequestCount`] a worker
 //! checks against its `max_requests`, and small pieces more than one protocol needs ([`lists_token`],
-//! [`add_server_header`], [`write_through!`]). Knows nothing about Python nor about any
+//! [`add_default_headers`], [`write_through!`]). Knows nothing about Python nor about any
 //! particular HTTP version.
 //!
 //! # Slow clients
@@ -59,7 +59,7 @@ pub use body::{BodyAborted, ResponseBody, StreamSender};
 pub use conn::{Boxed, ConnInfo, Handler, Scheme, TlsInfo, error_response, only_get_or_head};
 pub use counted::{Counted, RequestCount};
 pub use error::Error;
-pub use headers::{add_server_header, lists_token};
+pub use headers::{add_default_headers, lists_token};
 pub use incoming::{BodyError, BodyFault, Guarded, IncomingBody};
 pub use inflight::{InFlight, InFlightGuard, TrackedBody};
 pub use informational::{Informational, InformationalSink, is_informational};
