@@ -51,7 +51,7 @@ where
     let (io, flushes) = layered_io(io, &serving, &started, limits, interim.clone());
     // What every response needs on its way out, one reference count per request.
     let finishing = Arc::new(Finishing {
-        interim: interim.clone(),
+        interim,
         closing: AtomicBool::new(false),
         started: Arc::clone(&started),
         server: limits.server.clone(),
@@ -92,7 +92,7 @@ where
             }
             _ => {
                 // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
-                if let Some(interim) = &interim
+                if let Some(interim) = &finishing.interim
                     && request.version() == Version::HTTP_11
                 {
                     request.extensions_mut().insert(interim.open(number));
@@ -202,16 +202,16 @@ fn builder(limits: &Http1Limits) -> hyper::server::conn::http1::Builder {
 }
 
 /// What every response gets on its way out: the `Server` header (and `Alt-Svc` on a final one),
-/// `Connection: close` once the server drains (`closing`), and no more deadlines between
-/// requests after a protocol switch.
-fn finish(response: &mut Response<ResponseBody>, finishing: &Finishing, closing: bool) {
+/// `Connection: close` once the server drains, and no more deadlines between requests after a
+/// protocol switch.
+fn finish(response: &mut Response<ResponseBody>, finishing: &Finishing) {
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     let alt_svc = finishing.alt_svc.as_ref().filter(|_| !switching);
     add_default_headers(response.headers_mut(), finishing.server.as_ref(), alt_svc);
     if switching {
         // The connection is no longer HTTP/1.1.
         finishing.started.store(SWITCHED, Ordering::Relaxed);
-    } else if closing {
+    } else if finishing.closing.load(Ordering::Relaxed) {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -285,8 +285,7 @@ impl<F: Future<Output = Response<ResponseBody>>> Future for Answer<F> {
         if let Some(interim) = &finishing.interim {
             interim.close(*this.number);
         }
-        let closing = finishing.closing.load(Ordering::Relaxed);
-        finish(&mut response, &finishing, closing);
+        finish(&mut response, &finishing);
         let flushes = finishing.flushes.clone();
         Poll::Ready(Ok(
             response.map(|body| TrackedBody::new(AbortAfterFlush::new(body, flushes), guard))

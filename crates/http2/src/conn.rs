@@ -2,8 +2,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granian_serve::{
-    BodyLimits, BoundedWrites, ConnInfo, Handler, Phase, ShutdownWatch, WhenWoken, admit, is_empty, payload_too_large,
-    within_limits,
+    BodyLimits, BoundedWrites, ConnInfo, FOREVER, Handler, Phase, ShutdownWatch, WhenWoken, admit, is_empty,
+    payload_too_large, within_limits,
 };
 use http::{Method, Request};
 use hyper::body::Incoming;
@@ -219,9 +219,6 @@ fn builder(limits: &Http2Limits) -> hyper::server::conn::http2::Builder<StreamEx
         .enable_connect_protocol();
     builder
 }
-
-/// Beyond this (136 years) a timeout is as good as none, and `Instant + Duration` cannot overflow.
-const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Sleep until `deadline`; for ever without one (the caller's guard keeps that from happening).
 async fn sleep_until(deadline: Option<Instant>) {

@@ -1,6 +1,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,12 +21,10 @@ struct Counter {
     count: AtomicUsize,
     /// The tick at which `count` last dropped to zero (or the counter was made).
     idle_since: AtomicU64,
-    /// Once [`InFlight::time`] was called: `idle_at` is kept.
-    timed: AtomicBool,
-    /// When `count` last dropped to zero (or the counter was made, or timed), in nanoseconds from
-    /// `epoch`.
+    /// When `count` last dropped to zero (or the counter was timed), in nanoseconds from `epoch`.
     idle_at: AtomicU64,
-    epoch: Instant,
+    /// Set by [`InFlight::time`]: from then on, `idle_at` is kept.
+    epoch: OnceLock<Instant>,
 }
 
 impl Default for Counter {
@@ -33,17 +32,15 @@ impl Default for Counter {
         Self {
             count: AtomicUsize::new(0),
             idle_since: AtomicU64::new(tick()),
-            timed: AtomicBool::new(false),
             idle_at: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch: OnceLock::new(),
         }
     }
 }
 
-impl Counter {
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
+/// Nanoseconds since `epoch`.
+fn since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Counts the requests of one connection that are not finished: a request counts from the
@@ -71,8 +68,8 @@ impl InFlight {
     /// Record, from now on, when the counter goes idle (see [`InFlight::idle_at`]), at the cost
     /// of a clock read each time it does. An idle counter counts as idle from now.
     pub fn time(&self) {
-        self.0.idle_at.store(self.0.now(), Ordering::Release);
-        self.0.timed.store(true, Ordering::Release);
+        let epoch = *self.0.epoch.get_or_init(Instant::now);
+        self.0.idle_at.store(since(epoch), Ordering::Release);
     }
 
     /// Count one more request until the returned guard drops.
@@ -100,11 +97,9 @@ impl InFlight {
     /// [timed](InFlight::time).
     #[must_use]
     pub fn idle_at(&self) -> Option<Instant> {
-        if !self.0.timed.load(Ordering::Acquire) {
-            return None;
-        }
+        let epoch = *self.0.epoch.get()?;
         let at = self.0.idle_at.load(Ordering::Acquire);
-        self.is_idle().then(|| self.0.epoch + Duration::from_nanos(at))
+        self.is_idle().then(|| epoch + Duration::from_nanos(at))
     }
 }
 
@@ -118,8 +113,8 @@ impl Drop for InFlightGuard {
             // A reader may see zero a moment before the new tick (or time): the order is a
             // heuristic, and the idle timeout errs by that moment at most.
             self.0.idle_since.store(tick(), Ordering::Release);
-            if self.0.timed.load(Ordering::Relaxed) {
-                self.0.idle_at.store(self.0.now(), Ordering::Release);
+            if let Some(epoch) = self.0.epoch.get() {
+                self.0.idle_at.store(since(*epoch), Ordering::Release);
             }
         }
     }

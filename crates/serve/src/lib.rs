@@ -90,7 +90,7 @@ pub use origin::{ClientAddr, RequestOrigin};
 pub use runtimes::{RUNTIME_THREAD_NAME, RuntimeMode, RuntimeSettings, Runtimes};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
 pub use slots::{ConnectionSlots, Room, Slot};
-pub use stall::Stall;
+pub use stall::{FOREVER, Stall};
 pub use tally::Tallied;
 pub use woken::WhenWoken;
 pub use writes::BoundedWrites;

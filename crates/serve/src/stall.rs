@@ -21,7 +21,7 @@ pub struct Stall {
 }
 
 /// Beyond this (136 years) a limit is as good as none, and `Instant + Duration` cannot overflow.
-const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
+pub const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 impl Stall {
     /// A wait of more than `limit` is a stall.
