@@ -96,12 +96,17 @@ impl LoopHandle {
         }
         // On a runtime thread, the wake-up waits until that thread has run the other tasks
         // that are ready (a yielding task runs once the thread is out of work, or at its next
-        // I/O poll): the loop then takes a batch of jobs at once, instead of preempting the
-        // runtime thread after the first one when both share a core.
-        // A current-thread runtime runs the task only when whoever drives it polls again, which
-        // may be after the loop waits for this very job: it signals at once.
+        // I/O poll): the loop then takes a batch of jobs at once, instead of being woken (a
+        // system call on each side) for every job, or preempting the runtime thread after the
+        // first one when both share a core. That needs a runtime that goes on running its
+        // tasks: a multi-threaded one, or a single-threaded one this thread drives for good.
+        // Any other current-thread runtime runs the task only when whoever drives it polls
+        // again, which may be after the loop waits for this very job: it signals at once.
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            Ok(runtime)
+                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                    || granian_serve::drives_current_thread_runtime() =>
+            {
                 if !self.inner.deferred.swap(true, Ordering::AcqRel) {
                     let inner = Arc::clone(&self.inner);
                     runtime.spawn(async move {
@@ -184,6 +189,24 @@ mod tests {
             .worker_threads(1)
             .build()
             .unwrap();
+        jobs_from_tasks_reach_the_loop(runtime.handle());
+    }
+
+    /// On a single-threaded runtime its own thread drives, the wake-up is deferred as on a
+    /// multi-threaded one: every job still reaches the loop, the last one included.
+    #[test]
+    fn jobs_from_single_threaded_runtime_tasks_reach_the_loop() {
+        let runtimes = granian_serve::Runtimes::new(granian_serve::RuntimeSettings {
+            mode: granian_serve::RuntimeMode::SingleThread,
+            threads: 1,
+            max_blocking_threads: None,
+        })
+        .unwrap();
+        jobs_from_tasks_reach_the_loop(runtimes.handle());
+    }
+
+    /// 100 jobs scheduled from a task on `runtime`, one at a time, then one that ends the loop.
+    fn jobs_from_tasks_reach_the_loop(runtime: &tokio::runtime::Handle) {
         Python::attach(|py| {
             let (locals, handle, done) = new_loop(py);
             let ran = Arc::new(AtomicUsize::new(0));
@@ -207,7 +230,13 @@ mod tests {
             };
             py.run(c"loop.run_until_complete(done)", None, Some(&locals)).unwrap();
             assert_eq!(ran.load(Ordering::Relaxed), 100);
-            py.detach(|| runtime.block_on(scheduled)).unwrap();
+            py.detach(|| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                runtime.spawn(async move {
+                    let _ = tx.send(scheduled.await.is_ok());
+                });
+                assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(true));
+            });
             handle.close(py).unwrap();
             py.run(c"loop.close()", None, Some(&locals)).unwrap();
         });

@@ -87,7 +87,7 @@ pub use limit::{
 };
 pub use listener::{AcceptFailure, Listener, Stream, accept_loop, listener_from_fd};
 pub use origin::{ClientAddr, RequestOrigin};
-pub use runtimes::{RUNTIME_THREAD_NAME, RuntimeMode, RuntimeSettings, Runtimes};
+pub use runtimes::{RUNTIME_THREAD_NAME, RuntimeMode, RuntimeSettings, Runtimes, drives_current_thread_runtime};
 pub use shutdown::{Phase, Shutdown, ShutdownWatch};
 pub use slots::{ConnectionSlots, Room, Slot};
 pub use stall::{FOREVER, Stall};

@@ -1,3 +1,4 @@
+use std::cell::Cell;
 use std::future::Future;
 use std::thread;
 
@@ -8,6 +9,19 @@ use crate::Error;
 
 /// The name of every thread that runs connections, in either mode.
 pub const RUNTIME_THREAD_NAME: &str = "granian-rt";
+
+thread_local! {
+    /// Set on the threads that drive a single-threaded runtime of [`Runtimes`] until it stops.
+    static DRIVES_CURRENT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread drives one of the single-threaded runtimes of [`Runtimes`], which keeps
+/// running its tasks until the runtimes are dropped: a task spawned from here runs once the
+/// thread is done with what else is ready, without anyone else polling the runtime.
+#[must_use]
+pub fn drives_current_thread_runtime() -> bool {
+    DRIVES_CURRENT_THREAD.with(Cell::get)
+}
 
 /// How a worker's connections are spread over its runtime threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +91,7 @@ impl Runtimes {
             thread::Builder::new()
                 .name(RUNTIME_THREAD_NAME.to_owned())
                 .spawn(move || {
+                    DRIVES_CURRENT_THREAD.with(|drives| drives.set(true));
                     // Drive the runtime's tasks, timers and I/O until told to stop.
                     runtime.block_on(async move {
                         let _ = stopped.wait_for(|stop| *stop).await;
@@ -177,6 +192,25 @@ mod tests {
             thread::current().id()
         });
         assert_ne!(slept, threads[0].1);
+    }
+
+    #[test]
+    fn only_the_threads_driving_single_threaded_runtimes_say_so() {
+        let runtimes = Runtimes::new(settings(RuntimeMode::SingleThread, 2)).unwrap();
+        for handle in runtimes.accepting() {
+            let (tx, rx) = mpsc::channel();
+            handle.spawn(async move {
+                let _ = tx.send(drives_current_thread_runtime());
+            });
+            assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+        }
+        assert!(!drives_current_thread_runtime());
+        let multi = Runtimes::new(settings(RuntimeMode::MultiThread, 1)).unwrap();
+        let (tx, rx) = mpsc::channel();
+        multi.handle().spawn(async move {
+            let _ = tx.send(drives_current_thread_runtime());
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false));
     }
 
     #[test]
