@@ -424,15 +424,17 @@ where
 {
     let (parts, incoming) = request.into_parts();
     let body = Arc::new(RequestBody::new(bridge.clone()));
-    let streaming = if incoming.is_end_stream() {
-        body.preload(None);
-        None
-    } else if declared_length(&parts).is_some_and(|length| length <= PREFETCH_LIMIT) {
+    // The declared length first: asking an HTTP/2 stream whether it ended takes its
+    // connection's lock.
+    let streaming = if declared_length(&parts).is_some_and(|length| length <= PREFETCH_LIMIT) {
         match incoming.collect().await {
             Ok(whole) => body.preload(Some(whole.to_bytes())),
             // The client broke off, or stopped sending (408, the protocol layer says so too).
             Err(err) => return error_response(err.status()),
         }
+        None
+    } else if incoming.is_end_stream() {
+        body.preload(None);
         None
     } else {
         Some(incoming)

@@ -22,7 +22,8 @@
 //! drops), the tunnel task gets one more send timeout to pass on what is left, then is dropped,
 //! which resets the stream: a tunnel whose peer stopped reading does not outlive its user.
 //!
-//! Cost on the hot path: one small allocation per stream (the watch), a reference count taken and
+//! Cost on the hot path: two allocations per stream (the watch, and the box that keeps the stream's
+//! task from being copied on its way into the runtime), a reference count taken and
 //! given back per poll of the stream's task (to lend the watch), two relaxed atomic stores per
 //! body frame and one relaxed load per poll; the timer is armed only while a stream is held by
 //! flow control.
@@ -157,35 +158,33 @@ where
 /// for `limit` at a stretch.
 fn watched<F: Future<Output = ()>>(task: F, limit: Duration) -> Watched<F> {
     Watched {
-        task,
+        task: Box::pin(task),
         watch: Arc::new(SendWatch::default()),
         stall: Stall::new(limit),
         seen: 0,
     }
 }
 
-pin_project_lite::pin_project! {
-    /// The future of [`watched`]: a struct, not an `async fn`, which would keep room for the
-    /// stream's task twice (the argument and the pinned local) and so copy twice its size into
-    /// every spawned task.
-    struct Watched<F> {
-        #[pin]
-        task: F,
-        watch: Arc<SendWatch>,
-        stall: Stall,
-        // The watch's `yielded` when last seen.
-        seen: u32,
-    }
+/// The future of [`watched`]. The stream's task is boxed once, here: the watchdog and the task
+/// that runs it then move a pointer, where the task itself (about a kilobyte) would be copied
+/// at each step of the way into the runtime.
+struct Watched<F> {
+    task: Pin<Box<F>>,
+    watch: Arc<SendWatch>,
+    stall: Stall,
+    // The watch's `yielded` when last seen.
+    seen: u32,
 }
 
 impl<F: Future<Output = ()>> Future for Watched<F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
+        // Every field is `Unpin`: the task is pinned in its box.
+        let this = self.get_mut();
         // Lent for every poll: the poll that sends a tunnel's answer spawns its task.
-        let task = this.task;
-        if STREAM.sync_scope(Arc::clone(this.watch), || task.poll(cx)).is_ready() {
+        let task = this.task.as_mut();
+        if STREAM.sync_scope(Arc::clone(&this.watch), || task.poll(cx)).is_ready() {
             return Poll::Ready(());
         }
         if !this.watch.holding.load(Ordering::Relaxed) {
@@ -193,8 +192,8 @@ impl<F: Future<Output = ()>> Future for Watched<F> {
             return Poll::Pending;
         }
         let yielded = this.watch.yielded.load(Ordering::Relaxed);
-        if yielded != *this.seen {
-            *this.seen = yielded;
+        if yielded != this.seen {
+            this.seen = yielded;
             this.stall.progress();
         }
         // Expired: returning drops the task, which resets the stream.

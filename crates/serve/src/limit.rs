@@ -72,11 +72,15 @@ pub fn admit(
 }
 
 /// Whether `body` has nothing to read: its declared length is zero (which an HTTP/2 request that
-/// ends with its headers also gets), or it has ended. The length is asked first, as it costs no
-/// lock.
+/// ends with its headers also gets), or, with no length declared, it has ended. A declared length
+/// answers without asking the stream, which takes the HTTP/2 connection's lock: a request that
+/// declares bytes and ends without them is malformed, and the protocol layer never hands it on.
 #[must_use]
 pub fn is_empty(body: &Incoming) -> bool {
-    body.size_hint().exact() == Some(0) || body.is_end_stream()
+    match body.size_hint().exact() {
+        Some(length) => length == 0,
+        None => body.is_end_stream(),
+    }
 }
 
 /// The 413 answer; `close` asks an HTTP/1.1 client to open a new connection, since the rest of
