@@ -23,10 +23,10 @@
 //! which resets the stream: a tunnel whose peer stopped reading does not outlive its user.
 //!
 //! Cost on the hot path: two allocations per stream (the watch, and the box that keeps the stream's
-//! task from being copied on its way into the runtime), a reference count taken and
-//! given back per poll of the stream's task (to lend the watch), two relaxed atomic stores per
-//! body frame and one relaxed load per poll; the timer is armed only while a stream is held by
-//! flow control.
+//! task from being copied on its way into the runtime), a reference count taken and given back on
+//! the first poll of the stream's task (to lend the watch; a tunnel's stream lends it on every
+//! poll), two relaxed atomic stores per body frame and two loads per poll; the timer is armed
+//! only while a stream is held by flow control.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -162,6 +162,7 @@ fn watched<F: Future<Output = ()>>(task: F, limit: Duration) -> Watched<F> {
         watch: Arc::new(SendWatch::default()),
         stall: Stall::new(limit),
         seen: 0,
+        polled: false,
     }
 }
 
@@ -174,6 +175,9 @@ struct Watched<F> {
     stall: Stall,
     // The watch's `yielded` when last seen.
     seen: u32,
+    // Whether the task was polled: the watch is lent to its first poll, and to later ones only
+    // when the stream became a tunnel.
+    polled: bool,
 }
 
 impl<F: Future<Output = ()>> Future for Watched<F> {
@@ -182,9 +186,16 @@ impl<F: Future<Output = ()>> Future for Watched<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Every field is `Unpin`: the task is pinned in its box.
         let this = self.get_mut();
-        // Lent for every poll: the poll that sends a tunnel's answer spawns its task.
+        // Lent to the first poll, where the stream's response takes it, and to every poll of a
+        // tunnel's stream, since the poll that sends a tunnel's answer spawns the tunnel's task.
         let task = this.task.as_mut();
-        if STREAM.sync_scope(Arc::clone(&this.watch), || task.poll(cx)).is_ready() {
+        let ended = if !this.polled || this.watch.tunnel.get().is_some() {
+            this.polled = true;
+            STREAM.sync_scope(Arc::clone(&this.watch), || task.poll(cx))
+        } else {
+            task.poll(cx)
+        };
+        if ended.is_ready() {
             return Poll::Ready(());
         }
         if !this.watch.holding.load(Ordering::Relaxed) {
@@ -317,6 +328,34 @@ mod tests {
         StreamExecutor::new(Some(Duration::from_secs(30))).execute(held_stream(dropped));
         assert!(gone.await.is_err());
         assert_eq!(started.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tunnel_spawned_after_the_first_poll_reaches_its_slot() {
+        let executor = StreamExecutor::new(Some(Duration::from_secs(30)));
+        let (slot, lease) = TunnelSlot::lease(Duration::from_secs(5));
+        let (go, answered) = oneshot::channel::<()>();
+        let (dropped, gone) = oneshot::channel::<()>();
+        executor.execute(async move {
+            if let Some(watch) = current_stream() {
+                watch.tunnel_into(slot);
+            }
+            // A later poll of the stream's task sends the answer and spawns the tunnel's task.
+            let _ = answered.await;
+            executor.execute(async move {
+                let _guard = dropped;
+                std::future::pending::<()>().await;
+            });
+            std::future::pending::<()>().await;
+        });
+        tokio::task::yield_now().await;
+        go.send(()).unwrap();
+        tokio::task::yield_now().await;
+        let released = tokio::time::Instant::now();
+        drop(lease);
+        let ended = tokio::time::timeout(Duration::from_hours(1), gone).await;
+        assert!(matches!(ended, Ok(Err(_))), "the tunnel's task was not aborted");
+        assert_eq!(released.elapsed(), Duration::from_secs(5));
     }
 
     #[tokio::test(start_paused = true)]

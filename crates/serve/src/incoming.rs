@@ -213,17 +213,19 @@ impl IncomingBody {
     }
 
     /// Keep `permit` until the body has arrived whole, failed, or is dropped: how a protocol
-    /// layer counts the bodies a connection is sending at once. A body already whole (or ended)
-    /// releases it at once; so does a boxed one, which no protocol layer produces.
+    /// layer counts the bodies a connection is sending at once. For a body that is not empty
+    /// (see [`crate::is_empty`]): it is not asked again, since asking an HTTP/2 stream takes its
+    /// connection's lock. A body already whole releases the permit at once; so does a boxed one,
+    /// which no protocol layer produces.
     #[must_use]
     pub fn hold(self, permit: OwnedSemaphorePermit) -> Self {
         match self {
-            Self::Incoming(body) if !body.is_end_stream() => {
+            Self::Incoming(body) => {
                 let mut guarded = Guarded::new(body, None, None, None);
                 guarded.permit = Some(permit);
                 Self::Guarded(guarded)
             }
-            Self::Guarded(mut guarded) if guarded.body.as_ref().is_some_and(|body| !body.is_end_stream()) => {
+            Self::Guarded(mut guarded) if guarded.body.is_some() => {
                 guarded.permit = Some(permit);
                 Self::Guarded(guarded)
             }
