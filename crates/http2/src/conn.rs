@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::batch::Batched;
 use crate::flood::FloodGuard;
 use crate::opening::Opening;
 use crate::send::{StreamExecutor, TunnelSlot};
@@ -120,7 +121,7 @@ where
             Err(_) => StreamResponse::early(Err(h2::Error::from(h2::Reason::REFUSED_STREAM)), guard, headers),
         }
     });
-    let (io, opened) = Opening::new(FloodGuard::new(io));
+    let (io, opened) = Opening::new(FloodGuard::new(Batched::new(io)));
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     tokio::pin!(opened);

@@ -6,13 +6,15 @@
 //! dropped (nginx's rule, in `flood.rs`). Request bodies are bounded by
 //! [`granian_serve::admit`] (size, read timeout) and by a cap on the streams of one connection
 //! receiving a body at once (beyond it, `REFUSED_STREAM`); responses by a send timeout, on the
-//! socket's writes and on each stream whose window the client holds at zero (see `send`). A
+//! socket's writes and on each stream whose window the client holds at zero (see `send`). The
+//! responses of a connection's streams that are ready together go out in one write (`batch`). A
 //! connection is bounded in time at both ends of its life: the client's preface and SETTINGS
 //! frame must arrive within a deadline, and a connection left without an open stream is closed
 //! after an idle timeout. Knows nothing of HTTP/1.1 connections, which version a connection
 //! speaks (`granian_dispatch` decides), nor of Python; interfaces plug in through
 //! [`granian_serve::Handler`].
 
+mod batch;
 mod conn;
 mod error;
 mod flood;
