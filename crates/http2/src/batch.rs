@@ -5,11 +5,11 @@
 //! asyncio application hands back a batch of them at once).
 //!
 //! [`Batched`] makes the first write of each burst wait until the runtime has run what else
-//! was ready (tokio's `yield_now`, which defers the task's wake-up until then; at most one
-//! scheduler tick when the runtime is never idle): by then the other streams have queued
-//! their responses, and h2 writes them all at once. A burst ends with a flush. When nothing
-//! else is ready, the write goes out on the runtime's next turn, without a system call or a
-//! timer of its own.
+//! was ready (tokio's `yield_now`, which defers the task's wake-up until then; on a runtime
+//! that is never idle, until its next maintenance, every 61 tasks): by then the other streams
+//! have queued their responses, and h2 writes them all at once. A burst ends with a flush.
+//! When nothing else is ready, the write goes out on the runtime's next turn, without a system
+//! call or a timer of its own.
 
 use std::io;
 use std::pin::{Pin, pin};
@@ -119,19 +119,26 @@ mod tests {
         let calls = Calls::default();
         let mut batched = Batched::new(calls.clone());
         let others_ran = Arc::new(AtomicUsize::new(0));
-        for _ in 0..3 {
-            let ran = Arc::clone(&others_ran);
-            tokio::spawn(async move {
-                ran.fetch_add(1, Ordering::Relaxed);
-            });
-        }
+        let spawn = |count: usize| {
+            for _ in 0..count {
+                let ran = Arc::clone(&others_ran);
+                tokio::spawn(async move {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+        };
+        spawn(3);
         batched.write_all(b"one").await.unwrap();
         // The write waited its turn: the tasks spawned before it ran first.
         assert_eq!(others_ran.load(Ordering::Relaxed), 3);
-        // The rest of the burst goes out without waiting again, until a flush ends it.
+        // The rest of the burst goes out without waiting again...
+        spawn(2);
         batched.write_all(b"two").await.unwrap();
+        assert_eq!(others_ran.load(Ordering::Relaxed), 3);
+        // ...until a flush ends it: the next write starts a burst, which waits.
         batched.flush().await.unwrap();
         batched.write_all(b"three").await.unwrap();
+        assert_eq!(others_ran.load(Ordering::Relaxed), 5);
         assert_eq!(
             *calls.0.lock().unwrap(),
             [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
